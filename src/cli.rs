@@ -1,0 +1,182 @@
+//! Command-line flags. Connection flags follow redis-cli (`-h` is the host, so help is `--help` only).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{ArgAction, Parser, ValueEnum};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LimitPolicy {
+    /// A login at the limit ends the user's oldest session.
+    EvictOldest,
+    /// A login at the limit is refused.
+    Refuse,
+}
+
+/// An interactive shell for Redis session stores: session commands (login, whoami, touch, logout,
+/// sessions…) become the Redis commands they stand for, each echoed exactly as redis-cli would show
+/// it and answered byte for byte as redis-cli prints replies. Any other line is a plain Redis command.
+#[derive(Debug, Parser)]
+#[command(name = "redsh", version, disable_help_flag = true, disable_version_flag = true)]
+#[command(
+    after_help = "Examples:\n  redsh --ephemeral                      a private throwaway server, interactive\n  redsh -p 6380 -f scripts/walkthrough.redsh\n  redsh -n 2 HGETALL session:abc123       one command, then exit\n  cat seed.txt | redsh --no-echo         like redis-cli --no-raw, faster"
+)]
+pub struct Args {
+    /// Server hostname
+    #[arg(short = 'h', long, default_value = "127.0.0.1", help_heading = "Connection")]
+    pub host: String,
+
+    /// Server port
+    #[arg(short = 'p', long, default_value_t = 6379, help_heading = "Connection")]
+    pub port: u16,
+
+    /// Server socket (overrides hostname and port)
+    #[arg(short = 's', long, value_name = "PATH", help_heading = "Connection")]
+    pub socket: Option<PathBuf>,
+
+    /// Password to use when connecting (prefer REDISCLI_AUTH or --askpass: arguments are visible to other users)
+    #[arg(
+        short = 'a',
+        long = "pass",
+        visible_alias = "password",
+        value_name = "PASSWORD",
+        help_heading = "Connection"
+    )]
+    pub pass: Option<String>,
+
+    /// ACL username to authenticate with
+    #[arg(long, value_name = "USERNAME", help_heading = "Connection")]
+    pub user: Option<String>,
+
+    /// Read the password from the terminal, masked
+    #[arg(long, help_heading = "Connection")]
+    pub askpass: bool,
+
+    /// Server URI: redis://[[user:]pass@]host[:port][/db], rediss:// for TLS, unix://path[?db=N]
+    #[arg(short = 'u', long = "uri", value_name = "URI", help_heading = "Connection")]
+    pub uri: Option<String>,
+
+    /// Database number
+    #[arg(short = 'n', long = "db", value_name = "DB", help_heading = "Connection")]
+    pub db: Option<i64>,
+
+    /// Start the session in RESP3 protocol mode (HELLO 3)
+    #[arg(short = '3', help_heading = "Connection")]
+    pub resp3: bool,
+
+    /// Start the session in RESP2 protocol mode (the default)
+    #[arg(short = '2', conflicts_with = "resp3", help_heading = "Connection")]
+    pub resp2: bool,
+
+    /// Seconds to wait for a connection to be established
+    #[arg(
+        short = 't',
+        long = "connect-timeout",
+        value_name = "SECS",
+        default_value_t = 5.0,
+        help_heading = "Connection"
+    )]
+    pub connect_timeout: f64,
+
+    /// Seconds to wait for a reply before giving up on it (default: wait as long as it takes)
+    #[arg(long = "timeout", value_name = "SECS", help_heading = "Connection")]
+    pub timeout: Option<f64>,
+
+    /// Do not warn when a password is given with -a or -u
+    #[arg(long, help_heading = "Connection")]
+    pub no_auth_warning: bool,
+
+    /// Start a private redis-server on a free loopback port without persistence, and stop it on exit
+    #[arg(long, help_heading = "Connection")]
+    pub ephemeral: bool,
+
+    /// Establish a secure TLS connection
+    #[arg(long, help_heading = "TLS")]
+    pub tls: bool,
+
+    /// CA certificate file to verify the server with
+    #[arg(long, value_name = "FILE", help_heading = "TLS")]
+    pub cacert: Option<PathBuf>,
+
+    /// Client certificate file to authenticate with
+    #[arg(long, value_name = "FILE", requires = "key", help_heading = "TLS")]
+    pub cert: Option<PathBuf>,
+
+    /// Private key file to authenticate with
+    #[arg(long, value_name = "FILE", requires = "cert", help_heading = "TLS")]
+    pub key: Option<PathBuf>,
+
+    /// Allow insecure TLS connection by skipping certificate validation
+    #[arg(long, help_heading = "TLS")]
+    pub insecure: bool,
+
+    /// Server name indication for TLS (must match the host: the name is checked against the certificate)
+    #[arg(long, value_name = "HOST", help_heading = "TLS")]
+    pub sni: Option<String>,
+
+    /// Run the commands of FILE ("-" for standard input), then exit
+    #[arg(short = 'f', long = "file", value_name = "FILE", help_heading = "Input and output")]
+    pub file: Option<PathBuf>,
+
+    /// Stop at the first line that fails (exit status 1); never run a line after it
+    #[arg(short = 'e', long = "stop-on-error", help_heading = "Input and output")]
+    pub stop_on_error: bool,
+
+    /// Do not echo the Redis commands that are sent
+    #[arg(long, help_heading = "Input and output")]
+    pub no_echo: bool,
+
+    /// Print replies in redis-cli's raw form (no quotes, no types)
+    #[arg(long, conflicts_with = "no_raw", help_heading = "Input and output")]
+    pub raw: bool,
+
+    /// Print replies in redis-cli's terminal form (the default, even when piped)
+    #[arg(long, help_heading = "Input and output")]
+    pub no_raw: bool,
+
+    /// Never colour the output (also: NO_COLOR, or stdout not a terminal)
+    #[arg(long, help_heading = "Input and output")]
+    pub no_color: bool,
+
+    /// Print the Redis commands that would be sent, one per line, and send nothing
+    #[arg(long, help_heading = "Input and output")]
+    pub dry_run: bool,
+
+    /// Idle timeout of sessions, in seconds (sliding; renewed by touch)
+    #[arg(long, value_name = "SECS", default_value = "1800", help_heading = "Sessions")]
+    pub ttl: String,
+
+    /// Absolute timeout of sessions, in seconds after login, that no touch can extend
+    #[arg(long, value_name = "SECS", default_value = "28800", help_heading = "Sessions")]
+    pub absolute_ttl: String,
+
+    /// Most live sessions one user may have (0: no limit)
+    #[arg(long, value_name = "N", default_value_t = 0, help_heading = "Sessions")]
+    pub max_sessions: u32,
+
+    /// What a login at --max-sessions does
+    #[arg(
+        long,
+        value_enum,
+        value_name = "POLICY",
+        default_value = "evict-oldest",
+        help_heading = "Sessions"
+    )]
+    pub max_sessions_policy: LimitPolicy,
+
+    /// Store SHA-256 of each session id as its key, so a dump or MONITOR trace reveals no usable token
+    #[arg(long, help_heading = "Sessions")]
+    pub hash_ids: bool,
+
+    /// Print help
+    #[arg(long, action = ArgAction::Help)]
+    pub help: Option<bool>,
+
+    /// Print version
+    #[arg(short = 'V', long, action = ArgAction::Version)]
+    pub version: Option<bool>,
+
+    /// A command to run instead of reading commands (e.g. `PING`, or `login 101 suhel teacher`)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
+}

@@ -1,0 +1,190 @@
+//! Flags and environment turned into one `Config`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::{Args, LimitPolicy};
+use crate::conn::{Address, Target, Tls, parse_uri};
+use crate::error::Error;
+use crate::format::Mode;
+use crate::session::Settings;
+
+/// Where commands come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A person at a terminal: the line editor.
+    Interactive,
+    /// Standard input, read as a script.
+    Stdin,
+    /// A script file.
+    File(PathBuf),
+    /// The words after the flags, as one command.
+    Command(Vec<Vec<u8>>),
+}
+
+#[derive(Debug)]
+pub struct Config {
+    pub target: Target,
+    pub input: Input,
+    pub echo: bool,
+    pub mode: Mode,
+    pub color: bool,
+    pub stop_on_error: bool,
+    pub dry_run: bool,
+    pub ephemeral: bool,
+    pub sessions: Settings,
+    /// The warning redis-cli prints when a password is visible on the command line.
+    pub auth_warning: bool,
+}
+
+fn secs(flag: &str, v: f64) -> Result<Duration, Error> {
+    if !v.is_finite() || v <= 0.0 {
+        return Err(Error::Usage(format!("{flag} must be a positive number of seconds, not {v}")));
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+/// A positive whole number of seconds for a session timeout.
+pub fn parse_ttl(flag: &str, v: &str) -> Result<u64, String> {
+    match v.trim().parse::<i64>() {
+        Ok(n) if n > 0 => Ok(n as u64),
+        Ok(_) => Err(format!("{flag} must be greater than 0, not {v}")),
+        Err(_) => Err(format!("{flag} must be a whole number of seconds, not '{v}'")),
+    }
+}
+
+fn read_file(flag: &str, path: &PathBuf) -> Result<Vec<u8>, Error> {
+    std::fs::read(path)
+        .map_err(|e| Error::Usage(format!("{flag} {}: {}", path.display(), crate::error::io_reason(&e))))
+}
+
+impl Config {
+    pub fn from_args(a: Args, askpass: impl FnOnce() -> Result<String, Error>) -> Result<Config, Error> {
+        let mut address = Address::Tcp { host: a.host.clone(), port: a.port };
+        let mut tls = a.tls;
+        let mut user = a.user.clone();
+        let mut password = None;
+        let mut db = 0;
+        let mut auth_warning = a.pass.is_some();
+        if let Some(uri) = &a.uri {
+            let u = parse_uri(uri).map_err(Error::Usage)?;
+            if let Some(addr) = u.address {
+                address = addr;
+            }
+            tls |= u.tls;
+            if u.user.is_some() {
+                user = u.user;
+            }
+            if u.password.is_some() {
+                auth_warning = true;
+                password = u.password;
+            }
+            db = u.db.unwrap_or(0);
+        }
+        if let Some(path) = &a.socket {
+            address = Address::Unix(path.clone());
+        }
+        if let Some(n) = a.db {
+            db = n;
+        }
+        if a.pass.is_some() {
+            password = a.pass.clone();
+        }
+        if password.is_none() {
+            password = std::env::var("REDISCLI_AUTH").ok().filter(|p| !p.is_empty());
+        }
+        if a.askpass {
+            password = Some(askpass()?);
+            auth_warning = false;
+        }
+        if let (Some(sni), Address::Tcp { host, .. }) = (&a.sni, &address)
+            && sni != host
+        {
+            return Err(Error::Usage(format!(
+                "--sni {sni} differs from the host {host}: connect by that name instead (-h {sni})"
+            )));
+        }
+        let tls = if tls {
+            if matches!(address, Address::Unix(_)) {
+                return Err(Error::Usage("--tls cannot be used with a unix socket".into()));
+            }
+            let client_cert = match (&a.cert, &a.key) {
+                (Some(c), Some(k)) => Some((read_file("--cert", c)?, read_file("--key", k)?)),
+                _ => None,
+            };
+            let ca_cert = a.cacert.as_ref().map(|p| read_file("--cacert", p)).transpose()?;
+            Some(Tls { ca_cert, client_cert, insecure: a.insecure })
+        } else {
+            if a.cacert.is_some() || a.cert.is_some() || a.insecure {
+                return Err(Error::Usage(
+                    "--cacert, --cert, --key and --insecure need --tls (or a rediss:// URI)".into(),
+                ));
+            }
+            None
+        };
+        if a.ephemeral && (a.uri.is_some() || a.socket.is_some() || tls.is_some()) {
+            return Err(Error::Usage(
+                "--ephemeral starts its own server: it cannot be combined with -u, -s or --tls".into(),
+            ));
+        }
+        let target = Target {
+            address,
+            tls,
+            user,
+            password,
+            db,
+            resp3: a.resp3,
+            connect_timeout: secs("--connect-timeout", a.connect_timeout)?,
+            read_timeout: a.timeout.map(|t| secs("--timeout", t)).transpose()?,
+        };
+
+        let stdin_tty = std::io::stdin().is_terminal();
+        let stdout_tty = std::io::stdout().is_terminal();
+        let input = if !a.command.is_empty() {
+            use std::os::unix::ffi::OsStrExt;
+            Input::Command(a.command.iter().map(|w| w.as_bytes().to_vec()).collect())
+        } else if let Some(f) = &a.file {
+            if f.as_os_str() == "-" { Input::Stdin } else { Input::File(f.clone()) }
+        } else if stdin_tty && stdout_tty {
+            Input::Interactive
+        } else {
+            Input::Stdin
+        };
+        let color = stdout_tty && !a.no_color && std::env::var_os("NO_COLOR").is_none();
+        let idle = parse_ttl("--ttl", &a.ttl).map_err(Error::Usage)?;
+        let absolute = parse_ttl("--absolute-ttl", &a.absolute_ttl).map_err(Error::Usage)?;
+        let sessions = Settings {
+            idle_ttl: idle,
+            absolute_ttl: absolute,
+            max_sessions: a.max_sessions,
+            refuse_at_limit: a.max_sessions_policy == LimitPolicy::Refuse,
+            hash_ids: a.hash_ids,
+        };
+        Ok(Config {
+            target,
+            input,
+            echo: !a.no_echo,
+            mode: if a.raw { Mode::Raw } else { Mode::Pretty },
+            color,
+            stop_on_error: a.stop_on_error,
+            dry_run: a.dry_run,
+            ephemeral: a.ephemeral,
+            sessions,
+            auth_warning: auth_warning && !a.no_auth_warning,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_values() {
+        assert_eq!(parse_ttl("--ttl", "1800"), Ok(1800));
+        assert!(parse_ttl("--ttl", "0").unwrap_err().contains("greater than 0"));
+        assert!(parse_ttl("--ttl", "-5").is_err());
+        assert!(parse_ttl("--ttl", "abc").unwrap_err().contains("whole number"));
+    }
+}

@@ -1,0 +1,219 @@
+//! The executor: the one place that sends Redis commands, echoes them and prints their replies.
+//! Nothing else prints a Redis command, so the echo can never differ from what was sent.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use colored::Colorize;
+use redis::Value;
+
+use crate::conn::Conn;
+use crate::error::Error;
+use crate::format::{self, Mode};
+use crate::redact::redacted;
+use crate::split::join_args;
+
+/// One Redis command: its arguments as bytes.
+pub type Args = Vec<Vec<u8>>;
+
+/// Builds an [`Args`] from anything byte-like.
+pub fn args<I, A>(parts: I) -> Args
+where
+    I: IntoIterator<Item = A>,
+    A: AsRef<[u8]>,
+{
+    parts.into_iter().map(|p| p.as_ref().to_vec()).collect()
+}
+
+/// Where text goes: replies and echo to stdout (buffered), messages to stderr.
+pub struct Output {
+    out: Box<dyn Write>,
+    pub echo: bool,
+    pub mode: Mode,
+    pub color: bool,
+    /// Flush after every command (a person is watching) rather than when the buffer fills.
+    pub flush_each: bool,
+}
+
+impl Output {
+    pub fn new(out: Box<dyn Write>, echo: bool, mode: Mode, color: bool, flush_each: bool) -> Self {
+        Output { out, echo, mode, color, flush_each }
+    }
+
+    pub fn write(&mut self, bytes: &[u8]) {
+        // A closed stdout (`redsh … | head`) is not an error worth a message per line.
+        let _ = self.out.write_all(bytes);
+    }
+
+    pub fn flush(&mut self) {
+        let _ = self.out.flush();
+    }
+
+    /// A human summary line, kept apart from replies by a leading `# ` (and colour on a terminal).
+    pub fn summary(&mut self, text: &str) {
+        let line = format!("# {text}");
+        if self.color {
+            let styled = line.cyan().to_string();
+            self.write(styled.as_bytes());
+        } else {
+            self.write(line.as_bytes());
+        }
+        self.write(b"\n");
+    }
+
+    /// Reports an error: on stdout where redis-cli prints it there, else on stderr.
+    pub fn error(&mut self, line: Option<usize>, e: &Error) {
+        if e.is_silent() {
+            return;
+        }
+        if e.on_stdout() {
+            self.write(format!("{e}\n").as_bytes());
+            if let Some(n) = line {
+                self.flush();
+                eprintln!("redsh: line {n}: {}", e.describe());
+            }
+            return;
+        }
+        self.flush();
+        let text = match line {
+            Some(n) => format!("redsh: line {n}: {e}"),
+            None => e.to_string(),
+        };
+        if self.color {
+            eprintln!("{}", text.red());
+        } else {
+            eprintln!("{text}");
+        }
+    }
+
+    /// The line shown before a command: redis-cli's prompt, then the arguments as it would quote them.
+    fn echo_line(&mut self, prompt: &str, cmd: &[Vec<u8>]) {
+        if !self.echo {
+            return;
+        }
+        let mut line = Vec::with_capacity(prompt.len() + 64);
+        line.extend_from_slice(prompt.as_bytes());
+        line.extend_from_slice(&join_args(&redacted(cmd)));
+        line.push(b'\n');
+        self.write(&line);
+    }
+
+    fn reply(&mut self, cmd: &[Vec<u8>], reply: &Value, buf: &mut Vec<u8>) {
+        buf.clear();
+        if format::prints_verbatim(cmd) && !matches!(reply, Value::ServerError(_)) {
+            format::push_verbatim(buf, reply);
+        } else {
+            format::push_reply(buf, reply, self.mode);
+        }
+        let _ = self.out.write_all(buf);
+    }
+}
+
+/// Sends commands, echoes them, prints replies, and keeps the connection's prompt state.
+pub struct Executor {
+    pub conn: Conn,
+    pub out: Output,
+    /// Print commands instead of sending them (`--dry-run`).
+    pub dry_run: bool,
+    scratch: Vec<u8>,
+}
+
+/// Packs one command in RESP (an array of bulk strings), as every client sends it.
+pub fn pack_into(buf: &mut Vec<u8>, cmd: &[Vec<u8>]) {
+    buf.push(b'*');
+    buf.extend_from_slice(cmd.len().to_string().as_bytes());
+    buf.extend_from_slice(b"\r\n");
+    for a in cmd {
+        buf.push(b'$');
+        buf.extend_from_slice(a.len().to_string().as_bytes());
+        buf.extend_from_slice(b"\r\n");
+        buf.extend_from_slice(a);
+        buf.extend_from_slice(b"\r\n");
+    }
+}
+
+/// redis-cli's timing line for slow commands: `(0.60s)`.
+const SLOW: Duration = Duration::from_millis(500);
+
+impl Executor {
+    pub fn new(conn: Conn, out: Output, dry_run: bool) -> Self {
+        Executor { conn, out, dry_run, scratch: Vec::with_capacity(1 << 16) }
+    }
+
+    /// Runs commands in one round trip (all sent, then every reply read), echoing and printing each
+    /// in order. Fails on the first command whose reply could not be read.
+    pub fn run(&mut self, cmds: &[Args]) -> Result<Vec<Value>, Error> {
+        if self.dry_run {
+            for cmd in cmds {
+                let mut line = join_args(&redacted(cmd));
+                line.push(b'\n');
+                self.out.write(&line);
+            }
+            return Err(Error::DryRun);
+        }
+        if let Err(e) = self.conn.ensure() {
+            if let Some(first) = cmds.first() {
+                let prompt = self.conn.prompt();
+                self.out.echo_line(&prompt, first);
+            }
+            return Err(e);
+        }
+        let mut packed = std::mem::take(&mut self.scratch);
+        packed.clear();
+        for cmd in cmds {
+            pack_into(&mut packed, cmd);
+        }
+        let started = Instant::now();
+        let sent = self.conn.send(&packed);
+        self.scratch = packed;
+        let mut replies = Vec::with_capacity(cmds.len());
+        for (i, cmd) in cmds.iter().enumerate() {
+            let prompt = self.conn.prompt();
+            self.out.echo_line(&prompt, cmd);
+            if i == 0 {
+                sent.clone()?;
+            }
+            let reply = self.conn.recv()?;
+            self.print_reply(cmd, &reply);
+            if cmds.len() == 1 {
+                self.timing(started.elapsed());
+            }
+            replies.push(reply);
+        }
+        if self.out.flush_each {
+            self.out.flush();
+        }
+        Ok(replies)
+    }
+
+    /// Runs one command; its reply, or an error.
+    pub fn run_one(&mut self, cmd: Args) -> Result<Value, Error> {
+        let mut replies = self.run(std::slice::from_ref(&cmd))?;
+        replies.pop().ok_or_else(|| Error::Other("no reply".into()))
+    }
+
+    /// Echoes a command that is about to be read back from a pipeline (see `script`).
+    pub fn echo(&mut self, cmd: &[Vec<u8>]) {
+        let prompt = self.conn.prompt();
+        self.out.echo_line(&prompt, cmd);
+    }
+
+    /// Prints a reply and updates the prompt state from it.
+    pub fn print_reply(&mut self, cmd: &[Vec<u8>], reply: &Value) {
+        let mut buf = std::mem::take(&mut self.scratch);
+        self.out.reply(cmd, reply, &mut buf);
+        self.scratch = buf;
+        self.conn.observe(cmd, reply);
+    }
+
+    pub fn timing(&mut self, elapsed: Duration) {
+        if elapsed >= SLOW && self.out.mode == Mode::Pretty {
+            self.out.write(format!("({:.2}s)\n", elapsed.as_secs_f64()).as_bytes());
+        }
+    }
+}
+
+/// Whether a reply is an error reply (top level).
+pub fn is_error(v: &Value) -> bool {
+    matches!(v, Value::ServerError(_))
+}

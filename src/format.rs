@@ -1,0 +1,396 @@
+//! Replies as text, byte for byte as redis-cli prints them: its TTY ("pretty") form and its raw form.
+
+use redis::{PushKind, Value};
+
+use crate::split::push_repr;
+
+/// How replies are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `redis-cli --no-raw`: quoted strings, `(integer)`, numbered aggregates.
+    Pretty,
+    /// `redis-cli --raw`: bare bytes, one element per line.
+    Raw,
+}
+
+/// The wire text of a server error: code, then the detail exactly as sent.
+pub fn error_text(e: &redis::ServerError) -> String {
+    match e.details() {
+        Some(d) => format!("{} {}", e.code(), d),
+        None => e.code().to_owned(),
+    }
+}
+
+/// Commands whose reply redis-cli writes verbatim even in pretty mode (help text, INFO…).
+pub fn prints_verbatim<A: AsRef<[u8]>>(args: &[A]) -> bool {
+    let word = |i: usize| args.get(i).map(|a| a.as_ref().to_ascii_lowercase());
+    let (Some(first), n) = (word(0), args.len()) else {
+        return false;
+    };
+    let second = word(1);
+    let second = second.as_deref();
+    match first.as_slice() {
+        b"info" | b"lolwut" => true,
+        b"debug" => matches!(second, Some(b"htstats" | b"htstats-key" | b"client-eviction")),
+        b"memory" => matches!(second, Some(b"malloc-stats" | b"doctor")),
+        b"cluster" => n == 2 && matches!(second, Some(b"nodes" | b"info")),
+        b"client" => matches!(second, Some(b"list" | b"info")),
+        b"latency" => (n == 3 && second == Some(b"graph")) || (n == 2 && second == Some(b"doctor")),
+        b"proxy" => second == Some(b"info"),
+        _ => false,
+    }
+}
+
+/// Appends a top-level reply, followed by its line end, as redis-cli prints it.
+pub fn push_reply(out: &mut Vec<u8>, v: &Value, mode: Mode) {
+    match mode {
+        Mode::Pretty => push_tty(out, v, ""),
+        Mode::Raw => {
+            push_raw(out, v);
+            out.push(b'\n');
+        }
+    }
+}
+
+/// A reply formatted for a terminal (`--no-raw`), ending in a newline.
+pub fn pretty(v: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    push_tty(&mut out, v, "");
+    out
+}
+
+/// Appends a reply written verbatim (see [`prints_verbatim`]): no quotes and no added line end.
+pub fn push_verbatim(out: &mut Vec<u8>, v: &Value) {
+    push_raw(out, v);
+}
+
+/// A push frame as the array it was on the wire: its kind name first.
+fn push_elements(kind: &PushKind, data: &[Value]) -> Vec<Value> {
+    let name = match kind {
+        PushKind::Disconnection => "disconnection".to_owned(),
+        PushKind::Other(s) => s.clone(),
+        PushKind::Invalidate => "invalidate".to_owned(),
+        PushKind::Message => "message".to_owned(),
+        PushKind::PMessage => "pmessage".to_owned(),
+        PushKind::SMessage => "smessage".to_owned(),
+        PushKind::Unsubscribe => "unsubscribe".to_owned(),
+        PushKind::PUnsubscribe => "punsubscribe".to_owned(),
+        PushKind::SUnsubscribe => "sunsubscribe".to_owned(),
+        PushKind::Subscribe => "subscribe".to_owned(),
+        PushKind::PSubscribe => "psubscribe".to_owned(),
+        PushKind::SSubscribe => "ssubscribe".to_owned(),
+        other => format!("{other:?}").to_ascii_lowercase(),
+    };
+    let mut all = Vec::with_capacity(data.len() + 1);
+    all.push(Value::BulkString(name.into_bytes()));
+    all.extend(data.iter().cloned());
+    all
+}
+
+/// An aggregate's entries in the order redis-cli prints them (maps flattened key, value, …).
+enum Aggregate<'a> {
+    List(&'a [Value], u8, &'static str),
+    Map(&'a [(Value, Value)]),
+}
+
+fn is_multiline(v: &Value) -> bool {
+    match v {
+        Value::Array(items) | Value::Set(items) => match items.as_slice() {
+            [] => false,
+            [only] => is_multiline(only),
+            _ => true,
+        },
+        Value::Push { data, .. } => !data.is_empty(),
+        Value::Map(pairs) => match pairs.as_slice() {
+            [] => false,
+            [(_, only)] => is_multiline(only),
+            _ => true,
+        },
+        Value::Attribute { data, .. } => is_multiline(data),
+        _ => false,
+    }
+}
+
+fn digits(mut n: usize) -> usize {
+    let mut d = 1;
+    while n >= 10 {
+        n /= 10;
+        d += 1;
+    }
+    d
+}
+
+fn push_tty(out: &mut Vec<u8>, v: &Value, prefix: &str) {
+    match v {
+        Value::Nil => out.extend_from_slice(b"(nil)\n"),
+        Value::Int(i) => out.extend_from_slice(format!("(integer) {i}\n").as_bytes()),
+        Value::BulkString(b) => {
+            push_repr(out, b);
+            out.push(b'\n');
+        }
+        Value::SimpleString(s) => {
+            out.extend_from_slice(s.as_bytes());
+            out.push(b'\n');
+        }
+        Value::Okay => out.extend_from_slice(b"OK\n"),
+        Value::Double(d) => out.extend_from_slice(format!("(double) {}\n", fmt_g17(*d)).as_bytes()),
+        Value::Boolean(b) => out.extend_from_slice(if *b { b"(true)\n" } else { b"(false)\n" }),
+        Value::VerbatimString { text, .. } => {
+            out.extend_from_slice(text.as_bytes());
+            out.push(b'\n');
+        }
+        // redis-cli exits on these; we print what the server meant.
+        Value::BigNumber(n) => {
+            out.extend_from_slice(b"(big number) ");
+            out.extend_from_slice(n);
+            out.push(b'\n');
+        }
+        Value::Attribute { data, .. } => push_tty(out, data, prefix),
+        Value::ServerError(e) => {
+            out.extend_from_slice(b"(error) ");
+            out.extend_from_slice(error_text(e).as_bytes());
+            out.push(b'\n');
+        }
+        Value::Array(items) => {
+            push_tty_aggregate(out, Aggregate::List(items, b')', "(empty array)\n"), prefix)
+        }
+        Value::Set(items) => push_tty_aggregate(out, Aggregate::List(items, b'~', "(empty set)\n"), prefix),
+        Value::Push { kind: PushKind::Invalidate, data } => push_invalidate(out, data),
+        Value::Push { kind, data } => {
+            let all = push_elements(kind, data);
+            push_tty_aggregate(out, Aggregate::List(&all, b')', "(empty push)\n"), prefix);
+        }
+        Value::Map(pairs) => push_tty_aggregate(out, Aggregate::Map(pairs), prefix),
+        _ => out.extend_from_slice(b"(unknown reply)\n"),
+    }
+}
+
+/// redis-cli's client-tracking line: `-> invalidate: 'k1', 'k2'`.
+fn push_invalidate(out: &mut Vec<u8>, data: &[Value]) {
+    out.extend_from_slice(b"-> invalidate: ");
+    let keys: Vec<&Value> = match data {
+        [Value::Array(keys)] => keys.iter().collect(),
+        other => other.iter().collect(),
+    };
+    for (i, k) in keys.iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(b", ");
+        }
+        out.push(b'\'');
+        push_raw(out, k);
+        out.push(b'\'');
+    }
+    out.push(b'\n');
+}
+
+fn push_tty_aggregate(out: &mut Vec<u8>, agg: Aggregate<'_>, prefix: &str) {
+    let (count, marker, empty) = match &agg {
+        Aggregate::List(items, marker, empty) => (items.len(), *marker, *empty),
+        Aggregate::Map(pairs) => (pairs.len(), b'#', "(empty hash)\n"),
+    };
+    if count == 0 {
+        out.extend_from_slice(empty.as_bytes());
+        return;
+    }
+    let width = digits(count);
+    let child_prefix = format!("{prefix}{:w$}", "", w = width + 2);
+    for i in 0..count {
+        // The first entry follows the parent's own index on the same line.
+        let lead = if i == 0 { "" } else { prefix };
+        out.extend_from_slice(format!("{lead}{:>width$}", i + 1).as_bytes());
+        out.push(marker);
+        out.push(b' ');
+        match &agg {
+            Aggregate::List(items, ..) => push_tty(out, &items[i], &child_prefix),
+            Aggregate::Map(pairs) => {
+                let (k, v) = &pairs[i];
+                push_tty(out, k, &child_prefix);
+                out.pop();
+                out.extend_from_slice(b" => ");
+                if is_multiline(v) {
+                    out.push(b'\n');
+                    out.extend_from_slice(child_prefix.as_bytes());
+                }
+                push_tty(out, v, &child_prefix);
+            }
+        }
+    }
+}
+
+fn push_raw(out: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::Nil => {}
+        Value::Int(i) => out.extend_from_slice(i.to_string().as_bytes()),
+        Value::BulkString(b) => out.extend_from_slice(b),
+        Value::SimpleString(s) => out.extend_from_slice(s.as_bytes()),
+        Value::Okay => out.extend_from_slice(b"OK"),
+        Value::Double(d) => out.extend_from_slice(fmt_g17(*d).as_bytes()),
+        Value::Boolean(b) => out.extend_from_slice(if *b { b"(true)" } else { b"(false)" }),
+        Value::VerbatimString { text, .. } => out.extend_from_slice(text.as_bytes()),
+        Value::BigNumber(n) => out.extend_from_slice(n),
+        Value::Attribute { data, .. } => push_raw(out, data),
+        Value::ServerError(e) => {
+            out.extend_from_slice(error_text(e).as_bytes());
+            out.push(b'\n');
+        }
+        Value::Array(items) | Value::Set(items) => push_raw_list(out, items),
+        Value::Push { kind, data } => push_raw_list(out, &push_elements(kind, data)),
+        Value::Map(pairs) => {
+            for (i, (k, v)) in pairs.iter().enumerate() {
+                if i > 0 {
+                    out.push(b'\n');
+                }
+                push_raw(out, k);
+                out.push(b' ');
+                push_raw(out, v);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn push_raw_list(out: &mut Vec<u8>, items: &[Value]) {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b'\n');
+        }
+        push_raw(out, item);
+    }
+}
+
+/// C's `printf("%.17g", d)`, the form Redis 7.0 sends doubles in (`inf`, `-inf`, `nan` included).
+pub fn fmt_g17(d: f64) -> String {
+    if d.is_nan() {
+        return "nan".to_owned();
+    }
+    if d.is_infinite() {
+        return if d > 0.0 { "inf".to_owned() } else { "-inf".to_owned() };
+    }
+    if d == 0.0 {
+        return if d.is_sign_negative() { "-0".to_owned() } else { "0".to_owned() };
+    }
+    const P: i32 = 17;
+    // Scientific form with P significant digits decides the exponent after rounding.
+    let sci = format!("{:.*e}", (P - 1) as usize, d);
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if !(-4..P).contains(&exp) {
+        let m = trim_fraction(mantissa);
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{m}e{sign}{:02}", exp.abs())
+    } else {
+        let decimals = (P - 1 - exp).max(0) as usize;
+        trim_fraction(&format!("{d:.decimals$}")).to_owned()
+    }
+}
+
+/// Drops trailing zeros of a fraction, and the point if nothing is left after it.
+fn trim_fraction(s: &str) -> &str {
+    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.') } else { s }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Value::*;
+
+    fn bulk(s: &str) -> Value {
+        BulkString(s.as_bytes().to_vec())
+    }
+
+    fn tty(v: &Value) -> String {
+        String::from_utf8(pretty(v)).unwrap()
+    }
+
+    fn raw(v: &Value) -> String {
+        let mut out = Vec::new();
+        push_reply(&mut out, v, Mode::Raw);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn scalars() {
+        assert_eq!(tty(&Int(5)), "(integer) 5\n");
+        assert_eq!(tty(&Nil), "(nil)\n");
+        assert_eq!(tty(&Okay), "OK\n");
+        assert_eq!(tty(&SimpleString("PONG".into())), "PONG\n");
+        assert_eq!(tty(&bulk("")), "\"\"\n");
+        assert_eq!(tty(&BulkString(vec![b'a', 0xc3, 0xa9])), "\"a\\xc3\\xa9\"\n");
+        assert_eq!(tty(&Boolean(true)), "(true)\n");
+        assert_eq!(tty(&Double(2.5)), "(double) 2.5\n");
+    }
+
+    #[test]
+    fn nested_arrays_staircase() {
+        let v = Array(vec![
+            Int(1),
+            Array(vec![Int(2), Array(vec![bulk("x"), bulk("y")])]),
+            bulk("z"),
+            Array(vec![]),
+        ]);
+        assert_eq!(
+            tty(&v),
+            "1) (integer) 1\n2) 1) (integer) 2\n   2) 1) \"x\"\n      2) \"y\"\n3) \"z\"\n4) (empty array)\n"
+        );
+    }
+
+    #[test]
+    fn index_width_grows_with_count() {
+        let v = Array((1..=10).map(|i| Array(vec![Int(i), bulk("a")])).collect());
+        let out = tty(&v);
+        assert!(out.starts_with(" 1) 1) (integer) 1\n    2) \"a\"\n 2) "));
+        assert!(out.ends_with("10) 1) (integer) 10\n    2) \"a\"\n"));
+    }
+
+    #[test]
+    fn maps_and_sets() {
+        assert_eq!(
+            tty(&Map(vec![(bulk("f1"), bulk("v1")), (bulk("f2"), bulk("v2"))])),
+            "1# \"f1\" => \"v1\"\n2# \"f2\" => \"v2\"\n"
+        );
+        assert_eq!(tty(&Map(vec![(bulk("k"), Array(vec![Int(5)]))])), "1# \"k\" => 1) (integer) 5\n");
+        assert_eq!(
+            tty(&Map(vec![(bulk("k"), Array(vec![Array(vec![Int(1), Int(2)]), Int(3)]))])),
+            "1# \"k\" => \n   1) 1) (integer) 1\n      2) (integer) 2\n   2) (integer) 3\n"
+        );
+        assert_eq!(tty(&Set(vec![bulk("y"), bulk("x")])), "1~ \"y\"\n2~ \"x\"\n");
+        assert_eq!(tty(&Map(vec![])), "(empty hash)\n");
+        assert_eq!(tty(&Set(vec![])), "(empty set)\n");
+    }
+
+    #[test]
+    fn raw_form() {
+        assert_eq!(raw(&Int(5)), "5\n");
+        assert_eq!(raw(&Nil), "\n");
+        assert_eq!(raw(&Array(vec![bulk("a"), bulk("b")])), "a\nb\n");
+        assert_eq!(
+            raw(&Map(vec![(bulk("k"), Array(vec![Int(1), Int(2)])), (bulk("j"), bulk("v"))])),
+            "k 1\n2\nj v\n"
+        );
+        assert_eq!(raw(&Boolean(false)), "(false)\n");
+    }
+
+    #[test]
+    fn verbatim_commands() {
+        assert!(prints_verbatim(&["INFO"]));
+        assert!(prints_verbatim(&["client", "list"]));
+        assert!(prints_verbatim(&["cluster", "nodes"]));
+        assert!(!prints_verbatim(&["cluster", "nodes", "x"]));
+        assert!(!prints_verbatim(&["get", "info"]));
+    }
+
+    #[test]
+    fn g17_matches_c() {
+        assert_eq!(fmt_g17(0.1), "0.10000000000000001");
+        assert_eq!(fmt_g17(1e300), "1.0000000000000001e+300");
+        assert_eq!(fmt_g17(2.5), "2.5");
+        assert_eq!(fmt_g17(1.0), "1");
+        assert_eq!(fmt_g17(-3.0), "-3");
+        assert_eq!(fmt_g17(1e-5), "1.0000000000000001e-05");
+        assert_eq!(fmt_g17(0.0001), "0.0001");
+        assert_eq!(fmt_g17(123456789012345680.0), "1.2345678901234568e+17");
+        assert_eq!(fmt_g17(12345678901234567.0), "12345678901234568");
+        assert_eq!(fmt_g17(f64::INFINITY), "inf");
+        assert_eq!(fmt_g17(f64::NEG_INFINITY), "-inf");
+    }
+}

@@ -1,0 +1,142 @@
+//! redsh: an interactive shell for Redis session stores that echoes every Redis command it sends,
+//! exactly as redis-cli would show it, and prints every reply byte for byte as redis-cli does.
+
+pub mod cli;
+pub mod config;
+pub mod conn;
+pub mod ephemeral;
+pub mod error;
+pub mod exec;
+pub mod format;
+pub mod helper;
+pub mod redact;
+pub mod repl;
+pub mod script;
+pub mod session;
+pub mod shell;
+pub mod split;
+
+use std::ffi::OsString;
+use std::io::{BufReader, IsTerminal, Write};
+
+use clap::Parser;
+
+use config::{Config, Input};
+use conn::{Address, Conn};
+use error::{EXIT_FAILURE, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, Error};
+use exec::{Executor, Output};
+use script::Runner;
+use session::Store;
+use shell::Shell;
+
+/// Runs redsh with these arguments (the first is the program name); returns the exit status.
+pub fn run<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let args = match cli::Args::try_parse_from(args) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+        }
+    };
+    // A bug must end in a message and a status, not a backtrace in the middle of a transcript.
+    std::panic::set_hook(Box::new(|info| {
+        let _ = std::io::stdout().flush();
+        eprintln!("redsh: internal error: {info}");
+    }));
+    match std::panic::catch_unwind(move || start(args)) {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => {
+            eprintln!("redsh: {e}");
+            e.exit_code()
+        }
+        Err(_) => EXIT_INTERNAL,
+    }
+}
+
+fn askpass() -> Result<String, Error> {
+    if std::io::stdin().is_terminal() {
+        let mut rl = rustyline::Editor::<helper::Masked, rustyline::history::DefaultHistory>::new()
+            .map_err(|e| Error::Other(e.to_string()))?;
+        rl.set_helper(Some(helper::Masked));
+        return rl.readline("Please input password: ").map_err(|e| Error::Other(format!("--askpass: {e}")));
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).map_err(|e| Error::Other(format!("--askpass: {e}")))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+fn start(args: cli::Args) -> Result<i32, Error> {
+    // redis-rs leaves rustls without a crypto provider; without one the first TLS connect panics.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut config = Config::from_args(args, askpass)?;
+    colored::control::set_override(config.color);
+    if config.auth_warning {
+        eprintln!(
+            "Warning: Using a password with '-a' or '-u' option on the command line interface may not be safe."
+        );
+    }
+    let _server = if config.ephemeral {
+        let server = ephemeral::Ephemeral::start()?;
+        config.target.address = Address::Tcp { host: "127.0.0.1".into(), port: server.port };
+        Some(server)
+    } else {
+        None
+    };
+    let interactive = config.input == Input::Interactive;
+    let stdout: Box<dyn Write> =
+        Box::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock()));
+    let out = Output::new(stdout, config.echo, config.mode, config.color, interactive);
+    let ex = Executor::new(Conn::new(config.target.clone()), out, config.dry_run);
+    let mut shell = Shell::new(ex, Store::new(config.sessions.clone()), !interactive);
+
+    if interactive {
+        repl::run(&mut shell)?;
+        return Ok(EXIT_OK);
+    }
+    // A script against a server that is not there fails at once, with redis-cli's message.
+    if !config.dry_run {
+        shell.ex.conn.ensure()?;
+    }
+    let failed = {
+        let mut runner = Runner::new(&mut shell, config.stop_on_error);
+        match &config.input {
+            Input::Command(words) => {
+                let line = shell::classify_words(words.clone());
+                match line {
+                    Ok(line) => {
+                        runner.feed_line(1, line);
+                        runner.drain();
+                    }
+                    Err(e) => {
+                        runner.failed = true;
+                        runner.report_error(None, &e);
+                    }
+                }
+            }
+            Input::Stdin => {
+                runner.run_lines(BufReader::with_capacity(1 << 16, std::io::stdin().lock()))?;
+            }
+            Input::File(path) => {
+                let file = std::fs::File::open(path).map_err(|e| Error::File {
+                    path: path.display().to_string(),
+                    reason: error::io_reason(&e),
+                })?;
+                if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+                    return Err(Error::File {
+                        path: path.display().to_string(),
+                        reason: "Is a directory".into(),
+                    });
+                }
+                runner.run_lines(BufReader::with_capacity(1 << 16, file))?;
+            }
+            Input::Interactive => {}
+        }
+        runner.failed
+    };
+    shell.ex.out.flush();
+    Ok(if failed { EXIT_FAILURE } else { EXIT_OK })
+}

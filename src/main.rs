@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(redsh::run(std::env::args_os()));
+}

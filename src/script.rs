@@ -1,0 +1,325 @@
+//! Scripts: piped standard input, `-f FILE`, or one command after the flags. No prompts; every line's
+//! echo and reply in order; exit status 1 if any line failed.
+//!
+//! Independent commands are pipelined: up to a window of them is sent at once, then the replies are
+//! read, echoed and printed in order, so the output is byte-identical to one-at-a-time execution.
+//! Anything whose meaning depends on an earlier reply (a session command with several steps, a
+//! blocking command, MONITOR…) first drains the window and then runs alone.
+
+use std::io::BufRead;
+
+use redis::Value;
+
+use crate::error::Error;
+use crate::exec::{Args, is_error, pack_into};
+use crate::session::PendingLogin;
+use crate::shell::{Flow, Line, Shell, classify};
+
+/// Most commands in flight at once.
+const WINDOW_COMMANDS: usize = 1024;
+/// Most bytes of packed commands in flight at once (keeps the server's reply buffer bounded).
+const WINDOW_BYTES: usize = 1 << 20;
+
+/// Commands that block, stream, or end the connection: never pipelined.
+fn must_run_alone(cmd: &[Vec<u8>]) -> bool {
+    let Some(first) = cmd.first() else {
+        return true;
+    };
+    let name = first.to_ascii_lowercase();
+    matches!(
+        name.as_slice(),
+        b"subscribe"
+            | b"psubscribe"
+            | b"ssubscribe"
+            | b"monitor"
+            | b"sync"
+            | b"psync"
+            | b"blpop"
+            | b"brpop"
+            | b"brpoplpush"
+            | b"blmove"
+            | b"blmpop"
+            | b"bzpopmin"
+            | b"bzpopmax"
+            | b"bzmpop"
+            | b"xread"
+            | b"xreadgroup"
+            | b"wait"
+            | b"waitaof"
+            | b"debug"
+            | b"shutdown"
+            | b"quit"
+            | b"client"
+            | b"failover"
+    )
+}
+
+/// Commands after which a session command must see the server's answer before it plans.
+fn changes_connection_state(cmd: &[Vec<u8>]) -> bool {
+    let Some(first) = cmd.first() else {
+        return false;
+    };
+    let name = first.to_ascii_lowercase();
+    matches!(
+        name.as_slice(),
+        b"multi" | b"exec" | b"discard" | b"select" | b"auth" | b"hello" | b"reset" | b"watch"
+    )
+}
+
+/// One entry of the window, in input order.
+enum Pending {
+    /// An error found before sending (bad quoting…): printed in its place.
+    Failed {
+        line: usize,
+        error: Error,
+    },
+    Redis {
+        line: usize,
+        cmd: Args,
+    },
+    Login {
+        line: usize,
+        cmds: Vec<Args>,
+        login: PendingLogin,
+    },
+}
+
+pub struct Runner<'a> {
+    shell: &'a mut Shell,
+    stop_on_error: bool,
+    pipeline: bool,
+    window: Vec<Pending>,
+    packed: Vec<u8>,
+    in_flight: usize,
+    state_changed: bool,
+    pub failed: bool,
+}
+
+impl<'a> Runner<'a> {
+    pub fn new(shell: &'a mut Shell, stop_on_error: bool) -> Self {
+        // With -e a failing line must stop everything after it, so nothing may be sent ahead.
+        let pipeline = !stop_on_error && !shell.ex.dry_run;
+        Runner {
+            shell,
+            stop_on_error,
+            pipeline,
+            window: Vec::new(),
+            packed: Vec::with_capacity(WINDOW_BYTES + 4096),
+            in_flight: 0,
+            state_changed: false,
+            failed: false,
+        }
+    }
+
+    /// Runs every line of `input`; returns whether to go on (false after `quit` or a stop on error).
+    pub fn run_lines(&mut self, mut input: impl BufRead) -> Result<bool, Error> {
+        let mut buf = Vec::with_capacity(256);
+        let mut line_no = 0;
+        loop {
+            buf.clear();
+            let n = input
+                .read_until(b'\n', &mut buf)
+                .map_err(|e| Error::Other(format!("reading input: {}", crate::error::io_reason(&e))))?;
+            if n == 0 {
+                break;
+            }
+            line_no += 1;
+            let text = trim_line(&buf);
+            if text.is_empty() || text.first() == Some(&b'#') {
+                continue;
+            }
+            if !self.feed(line_no, text) {
+                return Ok(false);
+            }
+        }
+        self.drain();
+        Ok(!(self.stop_on_error && self.failed))
+    }
+
+    /// Runs a line; false when the script must stop.
+    pub fn feed(&mut self, line_no: usize, text: &[u8]) -> bool {
+        let line = match classify(text) {
+            Ok(line) => line,
+            Err(error) => {
+                if self.pipeline && !self.window.is_empty() {
+                    self.window.push(Pending::Failed { line: line_no, error });
+                    return true;
+                }
+                self.report_error(Some(line_no), &error);
+                return !self.stop_on_error;
+            }
+        };
+        self.feed_line(line_no, line)
+    }
+
+    /// Runs a classified line; false when the script must stop.
+    pub fn feed_line(&mut self, line_no: usize, line: Line) -> bool {
+        if self.pipeline {
+            match line {
+                Line::Redis { cmd, count } if !must_run_alone(&cmd) => {
+                    self.state_changed |= changes_connection_state(&cmd);
+                    for _ in 0..count {
+                        pack_into(&mut self.packed, &cmd);
+                        self.window.push(Pending::Redis { line: line_no, cmd: cmd.clone() });
+                        self.in_flight += 1;
+                    }
+                    self.maybe_drain();
+                    return true;
+                }
+                Line::Session(cmd)
+                    if cmd.is_single_step(&self.shell.store.settings) && !self.state_changed =>
+                {
+                    match self.shell.store.plan_login(&self.shell.ex, &cmd) {
+                        Ok((cmds, login)) => {
+                            for c in &cmds {
+                                pack_into(&mut self.packed, c);
+                            }
+                            self.in_flight += cmds.len();
+                            self.window.push(Pending::Login { line: line_no, cmds, login });
+                            self.maybe_drain();
+                        }
+                        Err(error) => self.window.push(Pending::Failed { line: line_no, error }),
+                    }
+                    return true;
+                }
+                other => {
+                    self.drain();
+                    return self.run_alone(line_no, other);
+                }
+            }
+        }
+        self.run_alone(line_no, line)
+    }
+
+    fn run_alone(&mut self, line_no: usize, line: Line) -> bool {
+        match self.shell.run(line) {
+            Ok(Flow::Continue) => true,
+            Ok(Flow::Quit) => false,
+            Err(e) => {
+                self.report_error(Some(line_no), &e);
+                !self.stop_on_error
+            }
+        }
+    }
+
+    /// Prints an error in its place (naming the line in scripts) and marks the run as failed.
+    pub fn report_error(&mut self, line_no: Option<usize>, e: &Error) {
+        if !e.is_success() {
+            self.failed = true;
+        }
+        self.shell.ex.out.error(line_no, e);
+    }
+
+    fn maybe_drain(&mut self) {
+        if self.in_flight >= WINDOW_COMMANDS || self.packed.len() >= WINDOW_BYTES {
+            self.drain();
+        }
+    }
+
+    /// Sends the window, then reads, echoes and prints every reply in order.
+    pub fn drain(&mut self) {
+        if self.window.is_empty() {
+            return;
+        }
+        let window = std::mem::take(&mut self.window);
+        let packed = std::mem::take(&mut self.packed);
+        self.in_flight = 0;
+        self.state_changed = false;
+        let sent = if packed.is_empty() { Ok(()) } else { self.shell.ex.conn.send(&packed) };
+        self.packed = packed;
+        self.packed.clear();
+        let mut items = window.into_iter();
+        if sent.is_err() {
+            // Nothing of the window reached the server: run it line by line, which reconnects.
+            self.rerun(items);
+            return;
+        }
+        while let Some(item) = items.next() {
+            match item {
+                Pending::Failed { line, error } => self.report_error(Some(line), &error),
+                Pending::Redis { line, cmd } => {
+                    self.shell.ex.echo(&cmd);
+                    match self.shell.ex.conn.recv() {
+                        Ok(reply) => {
+                            self.shell.ex.print_reply(&cmd, &reply);
+                            if is_error(&reply) {
+                                self.failed = true;
+                            }
+                        }
+                        Err(e) => {
+                            self.report_error(Some(line), &e);
+                            self.rerun(items);
+                            return;
+                        }
+                    }
+                }
+                Pending::Login { line, cmds, login } => {
+                    let mut replies: Vec<Value> = Vec::with_capacity(cmds.len());
+                    for cmd in &cmds {
+                        self.shell.ex.echo(cmd);
+                        match self.shell.ex.conn.recv() {
+                            Ok(reply) => {
+                                self.shell.ex.print_reply(cmd, &reply);
+                                replies.push(reply);
+                            }
+                            Err(e) => {
+                                self.report_error(Some(line), &e);
+                                self.rerun(items);
+                                return;
+                            }
+                        }
+                    }
+                    if let Err(e) = self.shell.store.finish_login(&mut self.shell.ex, &login, &replies) {
+                        self.report_error(Some(line), &e);
+                    }
+                }
+            }
+        }
+    }
+
+    /// After a lost connection, the rest of the window runs one line at a time (each reconnects).
+    fn rerun(&mut self, items: impl Iterator<Item = Pending>) {
+        for item in items {
+            let ok = match item {
+                Pending::Failed { line, error } => {
+                    self.report_error(Some(line), &error);
+                    true
+                }
+                Pending::Redis { line, cmd } => self.run_alone(line, Line::Redis { cmd, count: 1 }),
+                Pending::Login { line, login, .. } => self.run_alone(line, Line::Session(login.to_command())),
+            };
+            if !ok {
+                return;
+            }
+        }
+    }
+}
+
+/// A line without its line end (`\n`, `\r\n`) and surrounding blanks, for the blank/comment checks.
+fn trim_line(line: &[u8]) -> &[u8] {
+    let start = line.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(line.len());
+    let end = line.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |i| i + 1);
+    &line[start..end.max(start)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trims_line_ends_and_blanks() {
+        assert_eq!(trim_line(b"  PING\r\n"), b"PING");
+        assert_eq!(trim_line(b"\n"), b"");
+        assert_eq!(trim_line(b"# c\n"), b"# c");
+    }
+
+    #[test]
+    fn blocking_commands_run_alone() {
+        let a = |s: &str| s.split(' ').map(|w| w.as_bytes().to_vec()).collect::<Vec<_>>();
+        assert!(must_run_alone(&a("BLPOP q 0")));
+        assert!(must_run_alone(&a("subscribe ch")));
+        assert!(!must_run_alone(&a("SET k v")));
+        assert!(changes_connection_state(&a("select 2")));
+        assert!(!changes_connection_state(&a("GET k")));
+    }
+}

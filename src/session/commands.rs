@@ -1,0 +1,96 @@
+//! The table of session commands: names, synopses and help, shared by parsing, help and completion.
+
+/// One session command as the user sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spec {
+    pub name: &'static str,
+    /// Arguments after the name, in redis-cli's hint style.
+    pub args: &'static str,
+    pub summary: &'static str,
+    /// The Redis commands it sends, for `help <command>`.
+    pub sends: &'static str,
+}
+
+pub const COMMANDS: &[Spec] = &[
+    Spec {
+        name: "login",
+        args: "user_id username role [--ip ADDR] [--id ID] [--ttl SECS]",
+        summary: "create a session (idle and absolute timeouts) and make it current",
+        sends: "MULTI, HSET session:<id> user_id … username … role … login_time … ip …, EXPIRE session:<id> <ttl>, \
+                SADD user_sessions:<uid> <id>, EXPIRE user_sessions:<uid> <ttl> NX, EXPIRE … GT, EXEC \
+                (with --id: WATCH and EXISTS first; with --max-sessions: WATCH, SMEMBERS and HGET login_time first)",
+    },
+    Spec {
+        name: "whoami",
+        args: "[ID]",
+        summary: "validate and show a session (the current one by default)",
+        sends: "EXISTS session:<id>, HGETALL session:<id>, TTL session:<id>",
+    },
+    Spec {
+        name: "touch",
+        args: "[ID]",
+        summary: "sliding expiry: extend a session on activity, never past its absolute deadline",
+        sends: "HMGET session:<id> user_id login_time, then MULTI, EXPIRE session:<id> <ttl>, \
+                EXPIRE user_sessions:<uid> <ttl> GT, EXEC",
+    },
+    Spec {
+        name: "logout",
+        args: "[ID]",
+        summary: "destroy a session and remove it from its user's index",
+        sends: "HGET session:<id> user_id, then MULTI, DEL session:<id>, SREM user_sessions:<uid> <id>, EXEC",
+    },
+    Spec {
+        name: "sessions",
+        args: "user_id",
+        summary: "list a user's live sessions with their time left; prune ids whose session is gone",
+        sends: "SMEMBERS user_sessions:<uid>, then HMGET and TTL per session, and SREM of the dead ones",
+    },
+    Spec {
+        name: "logout-all",
+        args: "user_id",
+        summary: "revoke every session of a user, and the index",
+        sends: "WATCH user_sessions:<uid>, SMEMBERS user_sessions:<uid>, then MULTI, DEL session:<id>… user_sessions:<uid>, EXEC",
+    },
+    Spec {
+        name: "renew",
+        args: "[ID]",
+        summary: "rotate the session id and keep its data and deadlines (session-fixation defence)",
+        sends: "WATCH session:<old>, HGETALL session:<old>, PTTL session:<old>, then MULTI, HSET session:<new> …, \
+                PEXPIRE session:<new> <ms>, SADD user_sessions:<uid> <new>, SREM user_sessions:<uid> <old>, \
+                DEL session:<old>, EXEC",
+    },
+    Spec { name: "use", args: "ID", summary: "make a session current (client side only)", sends: "nothing" },
+    Spec {
+        name: "help",
+        args: "[COMMAND]",
+        summary: "list session commands, or show one with the Redis commands it sends",
+        sends: "nothing",
+    },
+];
+
+/// The spec of a session command by name (case-insensitive).
+pub fn find(name: &[u8]) -> Option<&'static Spec> {
+    COMMANDS.iter().find(|c| c.name.as_bytes().eq_ignore_ascii_case(name))
+}
+
+/// `help` text: every command, or one in detail.
+pub fn help(topic: Option<&[u8]>) -> Result<String, String> {
+    match topic {
+        None => {
+            let mut out =
+                String::from("Session commands (anything else is sent to Redis as a plain command):\n");
+            for c in COMMANDS {
+                out.push_str(&format!("  {:<11} {:<58} {}\n", c.name, c.args, c.summary));
+            }
+            out.push_str("Type `help <command>` for the Redis commands one sends.");
+            Ok(out)
+        }
+        Some(name) => match find(name) {
+            Some(c) => Ok(format!("{} {}\n  {}\n  sends: {}", c.name, c.args, c.summary, c.sends)),
+            None => Err(format!(
+                "no session command '{}'; type `help` for the list",
+                String::from_utf8_lossy(name)
+            )),
+        },
+    }
+}

@@ -1,0 +1,165 @@
+//! The seed's key layout (`session:<id>`, `user_sessions:<user_id>`), session ids and their checks.
+
+use ring::digest;
+use ring::rand::{SecureRandom, SystemRandom};
+
+/// Longest id or user id we accept, in bytes.
+pub const MAX_ID_LEN: usize = 128;
+
+/// Random bytes in a generated id: 128 bits, as OWASP asks of a home-made generator.
+const ID_BYTES: usize = 16;
+
+/// How a session's key is derived from its id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    /// The key holds SHA-256 of the id (hex), so keys and the index reveal no usable token.
+    pub hash_ids: bool,
+}
+
+impl Layout {
+    /// What the store keeps for an id: the id itself, or its SHA-256 in hex.
+    pub fn stored_id(&self, id: &str) -> String {
+        if self.hash_ids { sha256_hex(id.as_bytes()) } else { id.to_owned() }
+    }
+
+    /// `session:<id>` (or `session:<sha256(id)>`).
+    pub fn session_key(&self, id: &str) -> String {
+        session_key_of_stored(&self.stored_id(id))
+    }
+}
+
+/// The session key for an id as it is stored in the index.
+pub fn session_key_of_stored(stored: &str) -> String {
+    format!("session:{stored}")
+}
+
+/// `user_sessions:<user_id>`: the set of a user's session ids.
+pub fn index_key(user_id: &str) -> String {
+    format!("user_sessions:{user_id}")
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    let d = digest::digest(&digest::SHA256, data);
+    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A new id from the OS's CSPRNG: 128 bits in base64url (22 characters, key- and URL-safe).
+pub fn new_id() -> Result<String, String> {
+    let mut bytes = [0u8; ID_BYTES];
+    SystemRandom::new().fill(&mut bytes).map_err(|_| "the system random generator failed".to_owned())?;
+    Ok(base64url(&bytes))
+}
+
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..=chunk.len() {
+            out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+        }
+    }
+    out
+}
+
+/// Characters allowed in ids and user ids: URL-unreserved, so they are safe in keys, URLs and cookies,
+/// and can never be a glob pattern, a hash tag or a key separator.
+fn is_id_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~')
+}
+
+/// Checks an id (or user id) before it goes near a key; `what` names it in the message.
+pub fn check_id(what: &str, id: &[u8]) -> Result<String, String> {
+    let shown = String::from_utf8_lossy(id);
+    if id.is_empty() {
+        return Err(format!("{what} is empty"));
+    }
+    if id.len() > MAX_ID_LEN {
+        return Err(format!("{what} is {} bytes long; at most {MAX_ID_LEN} are allowed", id.len()));
+    }
+    let text = std::str::from_utf8(id).map_err(|_| format!("{what} '{shown}' is not valid UTF-8"))?;
+    if let Some(bad) = text.chars().find(|&c| !is_id_char(c)) {
+        return Err(format!(
+            "{what} '{}' contains {}; use letters, digits, '-', '_', '.' or '~'",
+            text.escape_default(),
+            describe_char(bad)
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+fn describe_char(c: char) -> String {
+    match c {
+        ' ' | '\t' | '\n' | '\r' => "whitespace".to_owned(),
+        '"' | '\'' => "a quote".to_owned(),
+        c if c.is_control() => format!("a control character ({})", c.escape_default()),
+        c => format!("'{c}'"),
+    }
+}
+
+/// Checks a free-text field (username, role, ip): any bytes but empty or huge.
+pub fn check_field(what: &str, value: &[u8]) -> Result<(), String> {
+    if value.is_empty() {
+        return Err(format!("{what} is empty"));
+    }
+    if value.len() > 1024 {
+        return Err(format!("{what} is {} bytes long; at most 1024 are allowed", value.len()));
+    }
+    Ok(())
+}
+
+/// A short form of an id for summaries: whole when short, else its first 8 characters and `…`.
+pub fn short(id: &str) -> String {
+    if id.chars().count() <= 12 {
+        id.to_owned()
+    } else {
+        format!("{}…", id.chars().take(8).collect::<String>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_are_long_random_and_safe() {
+        let a = new_id().unwrap();
+        let b = new_id().unwrap();
+        assert_eq!(a.len(), 22);
+        assert_ne!(a, b);
+        assert!(check_id("id", a.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn base64url_known_vectors() {
+        assert_eq!(base64url(b"foobar"), "Zm9vYmFy");
+        assert_eq!(base64url(b"fo"), "Zm8");
+        assert_eq!(base64url(&[0xfb, 0xff]), "-_8");
+    }
+
+    #[test]
+    fn bad_ids_are_refused() {
+        assert!(check_id("session id", b"abc123").is_ok());
+        assert!(check_id("session id", b"a b").unwrap_err().contains("whitespace"));
+        assert!(check_id("session id", b"a:b").unwrap_err().contains("':'"));
+        assert!(check_id("session id", b"a*").unwrap_err().contains("'*'"));
+        assert!(check_id("session id", b"it's").unwrap_err().contains("quote"));
+        assert!(check_id("session id", &[b'a'; 129]).unwrap_err().contains("129 bytes"));
+        assert!(check_id("session id", b"").is_err());
+        assert!(check_id("session id", b"{tag}").is_err());
+        assert!(check_id("session id", &[0xff]).is_err());
+    }
+
+    #[test]
+    fn keys_follow_the_seed() {
+        let plain = Layout { hash_ids: false };
+        assert_eq!(plain.session_key("abc123"), "session:abc123");
+        assert_eq!(index_key("101"), "user_sessions:101");
+        let hashed = Layout { hash_ids: true };
+        assert_eq!(
+            hashed.session_key("abc"),
+            "session:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

@@ -1,0 +1,931 @@
+//! The session store: session commands, parsed, planned (see `plan`) and run through the executor,
+//! each followed by one human summary line.
+
+pub mod commands;
+pub mod keys;
+pub mod plan;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use redis::Value;
+
+use crate::config::parse_ttl;
+use crate::error::Error;
+use crate::exec::{Args, Executor, args};
+use keys::{Layout, check_field, check_id, index_key, new_id, short};
+use plan::NewSession;
+
+/// Store-wide settings from the flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Idle timeout in seconds: a session not touched for this long expires.
+    pub idle_ttl: u64,
+    /// Absolute timeout in seconds after login, whatever the activity.
+    pub absolute_ttl: u64,
+    /// Most live sessions per user; 0 for no limit.
+    pub max_sessions: u32,
+    /// At the limit, refuse the login instead of evicting the oldest session.
+    pub refuse_at_limit: bool,
+    pub hash_ids: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            idle_ttl: 1800,
+            absolute_ttl: 8 * 3600,
+            max_sessions: 0,
+            refuse_at_limit: false,
+            hash_ids: false,
+        }
+    }
+}
+
+/// A session command, parsed and checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Login {
+        user_id: String,
+        username: Vec<u8>,
+        role: Vec<u8>,
+        ip: Option<Vec<u8>>,
+        id: Option<String>,
+        ttl: Option<u64>,
+    },
+    Whoami(Option<String>),
+    Touch(Option<String>),
+    Logout(Option<String>),
+    Sessions(String),
+    LogoutAll(String),
+    Renew(Option<String>),
+    Use(String),
+    Help(Option<Vec<u8>>),
+}
+
+impl Command {
+    /// Whether the command is a single round trip whose commands do not depend on any earlier reply
+    /// (so a script may pipeline it with the lines around it).
+    pub fn is_single_step(&self, settings: &Settings) -> bool {
+        matches!(self, Command::Login { id: None, .. }) && settings.max_sessions == 0
+    }
+}
+
+fn usage(name: &str) -> String {
+    let spec = commands::find(name.as_bytes()).map(|s| s.args).unwrap_or("");
+    format!("usage: {name} {spec}")
+}
+
+fn optional_id(name: &str, rest: &[Vec<u8>]) -> Result<Option<String>, String> {
+    match rest {
+        [] => Ok(None),
+        [id] => check_id("session id", id).map(Some),
+        _ => Err(format!("{name} takes at most one session id; {}", usage(name))),
+    }
+}
+
+fn one_user(name: &str, rest: &[Vec<u8>]) -> Result<String, String> {
+    match rest {
+        [uid] => check_id("user id", uid),
+        _ => Err(usage(name)),
+    }
+}
+
+/// Parses a line's words as a session command; `None` when the line is a plain Redis command.
+///
+/// `touch` is also a Redis command (TOUCH key …): only the lowercase word with at most one argument
+/// is the session command, so `TOUCH k` still reaches Redis.
+pub fn parse(words: &[Vec<u8>]) -> Option<Result<Command, String>> {
+    let (first, rest) = words.split_first()?;
+    let spec = commands::find(first)?;
+    if spec.name == "touch" && (first.as_slice() != b"touch" || rest.len() > 1) {
+        return None;
+    }
+    Some(parse_known(spec.name, rest))
+}
+
+fn parse_known(name: &str, rest: &[Vec<u8>]) -> Result<Command, String> {
+    match name {
+        "login" => parse_login(rest),
+        "whoami" => optional_id(name, rest).map(Command::Whoami),
+        "touch" => optional_id(name, rest).map(Command::Touch),
+        "logout" => optional_id(name, rest).map(Command::Logout),
+        "renew" => optional_id(name, rest).map(Command::Renew),
+        "sessions" => one_user(name, rest).map(Command::Sessions),
+        "logout-all" => one_user(name, rest).map(Command::LogoutAll),
+        "use" => match rest {
+            [id] => check_id("session id", id).map(Command::Use),
+            _ => Err(usage(name)),
+        },
+        _ => match rest {
+            [] => Ok(Command::Help(None)),
+            [topic] => Ok(Command::Help(Some(topic.clone()))),
+            _ => Err(usage("help")),
+        },
+    }
+}
+
+fn parse_login(rest: &[Vec<u8>]) -> Result<Command, String> {
+    let mut positional = Vec::new();
+    let (mut ip, mut id, mut ttl) = (None, None, None);
+    let mut i = 0;
+    while i < rest.len() {
+        let word = &rest[i];
+        let (flag, inline) = match word.iter().position(|&b| b == b'=') {
+            Some(eq) if word.starts_with(b"--") => (&word[..eq], Some(word[eq + 1..].to_vec())),
+            _ => (word.as_slice(), None),
+        };
+        if !flag.starts_with(b"--") {
+            positional.push(word.clone());
+            i += 1;
+            continue;
+        }
+        let value = match inline {
+            Some(v) => v,
+            None => {
+                i += 1;
+                rest.get(i).cloned().ok_or_else(|| {
+                    format!("{} needs a value; {}", String::from_utf8_lossy(flag), usage("login"))
+                })?
+            }
+        };
+        match flag {
+            b"--ip" => {
+                check_field("ip", &value)?;
+                ip = Some(value);
+            }
+            b"--id" => id = Some(check_id("session id", &value)?),
+            b"--ttl" => ttl = Some(parse_ttl("--ttl", &String::from_utf8_lossy(&value))?),
+            other => {
+                return Err(format!(
+                    "unknown option {} for login; {}",
+                    String::from_utf8_lossy(other),
+                    usage("login")
+                ));
+            }
+        }
+        i += 1;
+    }
+    let [user_id, username, role] = <[Vec<u8>; 3]>::try_from(positional).map_err(|_| usage("login"))?;
+    let user_id = check_id("user id", &user_id)?;
+    check_field("username", &username)?;
+    check_field("role", &role)?;
+    Ok(Command::Login { user_id, username, role, ip, id, ttl })
+}
+
+/// "29m58s", "8h", "45s": a duration as people read it.
+pub fn human(secs: i64) -> String {
+    if secs <= 0 {
+        return "0s".to_owned();
+    }
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 || out.is_empty() {
+        out.push_str(&format!("{s}s"));
+    }
+    out
+}
+
+pub fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        Value::SimpleString(s) => Some(s.clone()),
+        Value::VerbatimString { text, .. } => Some(text.clone()),
+        Value::Int(i) => Some(i.to_string()),
+        _ => None,
+    }
+}
+
+fn int(v: Option<&Value>) -> Option<i64> {
+    match v? {
+        Value::Int(i) => Some(*i),
+        other => text(other)?.parse().ok(),
+    }
+}
+
+/// Elements of an array or set reply (a RESP3 map is flattened key, value, …).
+fn elements(v: Option<&Value>) -> Vec<Value> {
+    match v {
+        Some(Value::Array(items) | Value::Set(items)) => items.clone(),
+        Some(Value::Map(pairs)) => pairs.iter().flat_map(|(k, v)| [k.clone(), v.clone()]).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Field/value pairs of an HGETALL reply, in the server's order.
+fn pairs(v: Option<&Value>) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let items = elements(v);
+    items
+        .chunks(2)
+        .filter_map(|kv| match kv {
+            [Value::BulkString(k), Value::BulkString(v)] => Some((k.clone(), v.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn field<'a>(fields: &'a [(Vec<u8>, Vec<u8>)], name: &str) -> Option<&'a [u8]> {
+    fields.iter().find(|(k, _)| k == name.as_bytes()).map(|(_, v)| v.as_slice())
+}
+
+/// The result of a MULTI … EXEC: each queued command's reply, or why the transaction did not run.
+enum Exec {
+    Ran(Vec<Value>),
+    /// A WATCHed key changed: nothing ran.
+    Aborted,
+    /// EXECABORT (a command was refused when queued, e.g. OOM): nothing ran.
+    Refused(String),
+}
+
+fn exec_result(replies: &[Value]) -> Exec {
+    match replies.last() {
+        Some(Value::Array(items)) => Exec::Ran(items.clone()),
+        Some(Value::ServerError(e)) => Exec::Refused(crate::format::error_text(e)),
+        Some(Value::Nil) | None => Exec::Aborted,
+        Some(other) => Exec::Refused(format!("unexpected EXEC reply {other:?}")),
+    }
+}
+
+fn first_error(items: &[Value]) -> Option<String> {
+    items.iter().find_map(|v| match v {
+        Value::ServerError(e) => Some(crate::format::error_text(e)),
+        _ => None,
+    })
+}
+
+/// How often a transaction whose WATCHed keys changed is tried again before giving up.
+const MAX_ATTEMPTS: usize = 16;
+
+fn err(msg: impl Into<String>) -> Error {
+    Error::Session(msg.into())
+}
+
+/// A live session's stored id and login time.
+type LiveSession = (String, u64);
+
+/// The session the shell is acting as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Current {
+    pub id: String,
+    pub username: Option<String>,
+}
+
+/// Client-side state of the session store: settings, the current session, ids seen (for completion).
+pub struct Store {
+    pub settings: Settings,
+    pub current: Option<Current>,
+    pub seen: Vec<String>,
+    layout: Layout,
+    default_ip: Option<String>,
+}
+
+/// How many ids the shell remembers for completion.
+const SEEN_MAX: usize = 300;
+
+impl Store {
+    pub fn new(settings: Settings) -> Self {
+        let layout = Layout { hash_ids: settings.hash_ids };
+        Store { settings, current: None, seen: Vec::new(), layout, default_ip: None }
+    }
+
+    fn remember(&mut self, id: &str) {
+        if let Some(i) = self.seen.iter().position(|s| s == id) {
+            self.seen.remove(i);
+        }
+        self.seen.push(id.to_owned());
+        if self.seen.len() > SEEN_MAX {
+            self.seen.remove(0);
+        }
+    }
+
+    fn id_or_current(&self, id: Option<String>, name: &str) -> Result<String, Error> {
+        id.or_else(|| self.current.as_ref().map(|c| c.id.clone()))
+            .ok_or_else(|| err(format!("no current session: log in first, or name one ({name} <id>)")))
+    }
+
+    fn is_current(&self, id: &str) -> bool {
+        self.current.as_ref().is_some_and(|c| c.id == id)
+    }
+
+    fn ip_for(&mut self, ex: &Executor) -> String {
+        self.default_ip.get_or_insert_with(|| local_ip(&ex.conn.target.address)).clone()
+    }
+
+    /// Runs one session command.
+    pub fn run(&mut self, ex: &mut Executor, cmd: Command) -> Result<(), Error> {
+        if ex.conn.in_transaction() && !matches!(cmd, Command::Use(_) | Command::Help(_)) {
+            return Err(err("session commands cannot run inside MULTI: EXEC or DISCARD first"));
+        }
+        match cmd {
+            Command::Login { user_id, username, role, ip, id, ttl } => {
+                let ip = match ip {
+                    Some(ip) => ip,
+                    None => self.ip_for(ex).into_bytes(),
+                };
+                self.login(ex, &user_id, &username, &role, &ip, id, ttl)
+            }
+            Command::Whoami(id) => {
+                let id = self.id_or_current(id, "whoami")?;
+                self.whoami(ex, &id)
+            }
+            Command::Touch(id) => {
+                let id = self.id_or_current(id, "touch")?;
+                self.touch(ex, &id)
+            }
+            Command::Logout(id) => {
+                let id = self.id_or_current(id, "logout")?;
+                self.logout(ex, &id)
+            }
+            Command::Sessions(uid) => self.sessions(ex, &uid),
+            Command::LogoutAll(uid) => self.logout_all(ex, &uid),
+            Command::Renew(id) => {
+                let id = self.id_or_current(id, "renew")?;
+                self.renew(ex, &id)
+            }
+            Command::Use(id) => {
+                self.remember(&id);
+                ex.out.summary(&format!("current session: {id} (not checked; `whoami` checks it)"));
+                self.current = Some(Current { id, username: None });
+                Ok(())
+            }
+            Command::Help(topic) => {
+                let text = commands::help(topic.as_deref()).map_err(err)?;
+                ex.out.write(text.as_bytes());
+                ex.out.write(b"\n");
+                Ok(())
+            }
+        }
+    }
+
+    /// The commands of a single-step login, and what to do with their replies (for pipelining).
+    pub fn plan_login(&mut self, ex: &Executor, cmd: &Command) -> Result<(Vec<Args>, PendingLogin), Error> {
+        let Command::Login { user_id, username, role, ip, id: None, ttl } = cmd else {
+            return Err(err("not a single-step login"));
+        };
+        let ip = match ip {
+            Some(ip) => ip.clone(),
+            None => self.ip_for(ex).into_bytes(),
+        };
+        let id = new_id().map_err(err)?;
+        let pending = PendingLogin {
+            stored: self.layout.stored_id(&id),
+            id,
+            user_id: user_id.clone(),
+            username: username.clone(),
+            role: role.clone(),
+            ip,
+            login_time: unix_now(),
+            ttl: ttl.unwrap_or(self.settings.idle_ttl).min(self.settings.absolute_ttl),
+        };
+        Ok((plan::transaction(plan::create_writes(&pending.new_session())), pending))
+    }
+
+    /// Finishes a login from its replies: rolls back a partial write, prints the summary.
+    pub fn finish_login(
+        &mut self,
+        ex: &mut Executor,
+        p: &PendingLogin,
+        replies: &[Value],
+    ) -> Result<(), Error> {
+        match exec_result(replies) {
+            Exec::Ran(items) => {
+                if let Some(e) = first_error(&items) {
+                    self.roll_back_login(ex, p);
+                    return Err(err(format!("login failed: {e}; the partial session was removed")));
+                }
+            }
+            Exec::Refused(e) => return Err(err(format!("login failed, nothing was written: {e}"))),
+            Exec::Aborted => return Err(err("login failed: the transaction was aborted")),
+        }
+        self.remember(&p.id);
+        self.current = Some(Current {
+            id: p.id.clone(),
+            username: Some(String::from_utf8_lossy(&p.username).into_owned()),
+        });
+        let abs = self.settings.absolute_ttl;
+        ex.out.summary(&format!(
+            "session {} — {} ({}) from {}, expires in {} idle, {} at most",
+            p.id,
+            String::from_utf8_lossy(&p.username),
+            String::from_utf8_lossy(&p.role),
+            String::from_utf8_lossy(&p.ip),
+            human(p.ttl as i64),
+            human(abs as i64)
+        ));
+        Ok(())
+    }
+
+    /// Runtime errors inside EXEC do not undo the other commands: remove what did get written.
+    fn roll_back_login(&mut self, ex: &mut Executor, p: &PendingLogin) {
+        let undo = plan::transaction(vec![
+            args(["DEL", &keys::session_key_of_stored(&p.stored)]),
+            args(["SREM", &index_key(&p.user_id), &p.stored]),
+        ]);
+        let _ = ex.run(&undo);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn login(
+        &mut self,
+        ex: &mut Executor,
+        user_id: &str,
+        username: &[u8],
+        role: &[u8],
+        ip: &[u8],
+        given_id: Option<String>,
+        ttl: Option<u64>,
+    ) -> Result<(), Error> {
+        let cmd = Command::Login {
+            user_id: user_id.to_owned(),
+            username: username.to_vec(),
+            role: role.to_vec(),
+            ip: Some(ip.to_vec()),
+            id: given_id.clone(),
+            ttl,
+        };
+        if cmd.is_single_step(&self.settings) {
+            let (cmds, pending) = self.plan_login(ex, &cmd)?;
+            let replies = ex.run(&cmds)?;
+            return self.finish_login(ex, &pending, &replies);
+        }
+        let id = match given_id.clone() {
+            Some(id) => id,
+            None => new_id().map_err(err)?,
+        };
+        let mut pending = PendingLogin {
+            stored: self.layout.stored_id(&id),
+            id,
+            user_id: user_id.to_owned(),
+            username: username.to_vec(),
+            role: role.to_vec(),
+            ip: ip.to_vec(),
+            login_time: 0,
+            ttl: ttl.unwrap_or(self.settings.idle_ttl).min(self.settings.absolute_ttl),
+        };
+        let key = keys::session_key_of_stored(&pending.stored);
+        let index = index_key(user_id);
+        let limit = self.settings.max_sessions as usize;
+        for _ in 0..MAX_ATTEMPTS {
+            // Watch what decides the login, so that a concurrent change makes EXEC abort and we retry.
+            let mut watch = args(["WATCH"]);
+            let mut reads = Vec::new();
+            if given_id.is_some() {
+                watch.push(key.clone().into_bytes());
+                reads.push(args(["EXISTS", &key]));
+            }
+            if limit > 0 {
+                watch.push(index.clone().into_bytes());
+                reads.push(args(["SMEMBERS", &index]));
+            }
+            reads.insert(0, watch);
+            let replies = ex.run(&reads)?;
+            if given_id.is_some() && int(replies.get(1)) == Some(1) {
+                ex.run(&[args(["UNWATCH"])])?;
+                return Err(err(format!(
+                    "session {} already exists; choose another id or log it out first",
+                    pending.id
+                )));
+            }
+            let mut writes = Vec::new();
+            if limit > 0 {
+                let members: Vec<String> = elements(replies.last()).iter().filter_map(text).collect();
+                let (live, dead) = self.login_times(ex, &members)?;
+                if !dead.is_empty() {
+                    writes.push(plan::prune(user_id, &dead));
+                }
+                if live.len() >= limit {
+                    if self.settings.refuse_at_limit {
+                        ex.run(&[args(["UNWATCH"])])?;
+                        return Err(err(format!(
+                            "user {user_id} already has {} live sessions (--max-sessions {limit}): login refused",
+                            live.len()
+                        )));
+                    }
+                    let victims: Vec<String> =
+                        live.iter().take(live.len() + 1 - limit).map(|(id, _)| id.clone()).collect();
+                    writes.extend(plan::evict_writes(user_id, &victims));
+                }
+            }
+            pending.login_time = unix_now();
+            writes.extend(plan::create_writes(&pending.new_session()));
+            let replies = ex.run(&plan::transaction(writes))?;
+            if matches!(exec_result(&replies), Exec::Aborted) {
+                ex.out.summary("a concurrent change touched this user's sessions; trying again");
+                continue;
+            }
+            return self.finish_login(ex, &pending, &replies);
+        }
+        Err(err(format!(
+            "login gave up after {MAX_ATTEMPTS} concurrent changes to user {user_id}'s sessions"
+        )))
+    }
+
+    /// Each listed session's login time (oldest first); ids whose session is gone come back as dead.
+    fn login_times(
+        &mut self,
+        ex: &mut Executor,
+        members: &[String],
+    ) -> Result<(Vec<LiveSession>, Vec<String>), Error> {
+        if members.is_empty() {
+            return Ok((vec![], vec![]));
+        }
+        let reads: Vec<Args> =
+            members.iter().map(|m| args(["HGET", &keys::session_key_of_stored(m), "login_time"])).collect();
+        let replies = ex.run(&reads)?;
+        let mut live = Vec::new();
+        let mut dead = Vec::new();
+        for (m, r) in members.iter().zip(&replies) {
+            match int(Some(r)) {
+                Some(t) => live.push((m.clone(), t.max(0) as u64)),
+                None => dead.push(m.clone()),
+            }
+        }
+        live.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        Ok((live, dead))
+    }
+
+    fn no_such(&self, id: &str) -> Error {
+        err(format!("no such session: {} (expired, logged out, or never created)", short(id)))
+    }
+
+    fn whoami(&mut self, ex: &mut Executor, id: &str) -> Result<(), Error> {
+        let stored = self.layout.stored_id(id);
+        let replies = ex.run(&plan::whoami_reads(&stored))?;
+        if int(replies.first()) != Some(1) {
+            return Err(self.no_such(id));
+        }
+        let fields = pairs(replies.get(1));
+        let ttl = int(replies.get(2)).unwrap_or(-2);
+        let missing: Vec<&str> = ["user_id", "username", "role", "login_time", "ip"]
+            .into_iter()
+            .filter(|f| field(&fields, f).is_none())
+            .collect();
+        if !missing.is_empty() {
+            return Err(err(format!("session {} is malformed: missing {}", short(id), missing.join(", "))));
+        }
+        let get = |f: &str| String::from_utf8_lossy(field(&fields, f).unwrap_or_default()).into_owned();
+        let login_time: u64 = get("login_time")
+            .parse()
+            .map_err(|_| err(format!("session {} is malformed: login_time is not a number", short(id))))?;
+        let absolute_left = (login_time + self.settings.absolute_ttl) as i64 - unix_now() as i64;
+        if absolute_left <= 0 {
+            return Err(err(format!("session {} is past its absolute timeout", short(id))));
+        }
+        let ttl_text = match ttl {
+            -1 => "never expires (no TTL: run `touch` to set one)".to_owned(),
+            t => format!("expires in {}", human(t)),
+        };
+        self.remember(id);
+        if self.is_current(id) {
+            self.current = Some(Current { id: id.to_owned(), username: Some(get("username")) });
+        }
+        ex.out.summary(&format!(
+            "session {} — {} ({}) from {}, {}, absolute timeout in {}",
+            short(id),
+            get("username"),
+            get("role"),
+            get("ip"),
+            ttl_text,
+            human(absolute_left)
+        ));
+        Ok(())
+    }
+
+    /// The user id and login time of a session, or `None` when it is gone.
+    fn owner(&mut self, ex: &mut Executor, stored: &str) -> Result<Option<(String, Option<u64>)>, Error> {
+        let replies =
+            ex.run(&[args(["HMGET", &keys::session_key_of_stored(stored), "user_id", "login_time"])])?;
+        let items = elements(replies.first());
+        let uid = items.first().and_then(text);
+        let login_time = int(items.get(1)).map(|t| t.max(0) as u64);
+        Ok(uid.map(|u| (u, login_time)))
+    }
+
+    fn touch(&mut self, ex: &mut Executor, id: &str) -> Result<(), Error> {
+        let stored = self.layout.stored_id(id);
+        let Some((uid, login_time)) = self.owner(ex, &stored)? else {
+            return Err(self.no_such(id));
+        };
+        let login_time =
+            login_time.ok_or_else(|| err(format!("session {} is malformed: no login_time", short(id))))?;
+        let ttl = plan::touch_ttl(unix_now(), login_time, self.settings.idle_ttl, self.settings.absolute_ttl);
+        if ttl <= 0 {
+            ex.run(&plan::logout_writes(&stored, &uid))?;
+            if self.is_current(id) {
+                self.current = None;
+            }
+            return Err(err(format!("session {} reached its absolute timeout and was ended", short(id))));
+        }
+        let replies = ex.run(&plan::touch_writes(&stored, &uid, ttl))?;
+        match exec_result(&replies) {
+            Exec::Ran(items) if int(items.first()) == Some(1) => {
+                let capped = if (ttl as u64) < self.settings.idle_ttl {
+                    " (capped by the absolute timeout)"
+                } else {
+                    ""
+                };
+                ex.out.summary(&format!("session {} extended: expires in {}{capped}", short(id), human(ttl)));
+                Ok(())
+            }
+            Exec::Ran(items) => match first_error(&items) {
+                Some(e) => Err(err(format!("touch failed: {e}"))),
+                None => Err(self.no_such(id)),
+            },
+            Exec::Refused(e) => Err(err(format!("touch failed, nothing changed: {e}"))),
+            Exec::Aborted => Err(err("touch failed: the transaction was aborted")),
+        }
+    }
+
+    fn logout(&mut self, ex: &mut Executor, id: &str) -> Result<(), Error> {
+        let stored = self.layout.stored_id(id);
+        let replies = ex.run(&[args(["HGET", &keys::session_key_of_stored(&stored), "user_id"])])?;
+        let Some(uid) = replies.first().and_then(text) else {
+            return Err(self.no_such(id));
+        };
+        let replies = ex.run(&plan::logout_writes(&stored, &uid))?;
+        match exec_result(&replies) {
+            Exec::Ran(items) => {
+                if let Some(e) = first_error(&items) {
+                    return Err(err(format!("logout failed: {e}")));
+                }
+                if self.is_current(id) {
+                    self.current = None;
+                }
+                if int(items.first()) == Some(1) {
+                    ex.out.summary(&format!("logged out: session {} of user {uid}", short(id)));
+                    Ok(())
+                } else {
+                    Err(self.no_such(id))
+                }
+            }
+            Exec::Refused(e) => Err(err(format!("logout failed, nothing changed: {e}"))),
+            Exec::Aborted => Err(err("logout failed: the transaction was aborted")),
+        }
+    }
+
+    fn sessions(&mut self, ex: &mut Executor, uid: &str) -> Result<(), Error> {
+        let index = index_key(uid);
+        let replies = ex.run(&[args(["SMEMBERS", &index])])?;
+        let mut members: Vec<String> = elements(replies.first()).iter().filter_map(text).collect();
+        members.sort();
+        if members.is_empty() {
+            ex.out.summary(&format!("user {uid} has no live sessions"));
+            return Ok(());
+        }
+        let replies = ex.run(&plan::describe_reads(&members))?;
+        let now = unix_now() as i64;
+        let mut live = Vec::new();
+        let mut dead = Vec::new();
+        for (m, pair) in members.iter().zip(replies.chunks(2)) {
+            let info = elements(pair.first());
+            let ttl = int(pair.get(1)).unwrap_or(-2);
+            let login_time = int(info.first());
+            match login_time {
+                Some(t) if ttl != -2 => {
+                    let ip = info.get(1).and_then(text).unwrap_or_else(|| "?".into());
+                    live.push((m.clone(), t, ip, ttl));
+                }
+                _ => dead.push(m.clone()),
+            }
+        }
+        if !dead.is_empty() {
+            ex.run(&[plan::prune(uid, &dead)])?;
+        }
+        let pruned =
+            if dead.is_empty() { String::new() } else { format!(" ({} expired id(s) pruned)", dead.len()) };
+        ex.out.summary(&format!("user {uid}: {} live session(s){pruned}", live.len()));
+        live.sort_by_key(|s| s.1);
+        for (id, login_time, ip, ttl) in live {
+            if !self.settings.hash_ids {
+                self.remember(&id);
+            }
+            let idle =
+                if ttl < 0 { "no idle timeout".to_owned() } else { format!("idle {} left", human(ttl)) };
+            let absolute = login_time + self.settings.absolute_ttl as i64 - now;
+            ex.out.summary(&format!(
+                "  {}  from {ip}, {idle}, absolute {} left",
+                short(&id),
+                human(absolute)
+            ));
+        }
+        Ok(())
+    }
+
+    fn logout_all(&mut self, ex: &mut Executor, uid: &str) -> Result<(), Error> {
+        let index = index_key(uid);
+        for _ in 0..MAX_ATTEMPTS {
+            let replies = ex.run(&[args(["WATCH", &index]), args(["SMEMBERS", &index])])?;
+            let members: Vec<String> = elements(replies.get(1)).iter().filter_map(text).collect();
+            if members.is_empty() {
+                ex.run(&[args(["UNWATCH"])])?;
+                ex.out.summary(&format!("user {uid} has no sessions"));
+                return Ok(());
+            }
+            let replies = ex.run(&plan::logout_all_writes(uid, &members))?;
+            match exec_result(&replies) {
+                Exec::Aborted => {
+                    ex.out.summary("a concurrent change touched this user's sessions; trying again");
+                    continue;
+                }
+                Exec::Refused(e) => {
+                    return Err(err(format!("logout-all failed, nothing changed: {e}")));
+                }
+                Exec::Ran(items) => {
+                    if let Some(e) = first_error(&items) {
+                        return Err(err(format!("logout-all failed: {e}")));
+                    }
+                    let deleted = int(items.first()).unwrap_or(0) - 1;
+                    if let Some(cur) = &self.current
+                        && members.contains(&self.layout.stored_id(&cur.id))
+                    {
+                        self.current = None;
+                    }
+                    ex.out.summary(&format!("revoked {} live session(s) of user {uid}", deleted.max(0)));
+                    return Ok(());
+                }
+            }
+        }
+        Err(err(format!("logout-all gave up after {MAX_ATTEMPTS} concurrent changes")))
+    }
+
+    fn renew(&mut self, ex: &mut Executor, id: &str) -> Result<(), Error> {
+        let old = self.layout.stored_id(id);
+        let old_key = keys::session_key_of_stored(&old);
+        for _ in 0..MAX_ATTEMPTS {
+            let replies =
+                ex.run(&[args(["WATCH", &old_key]), args(["HGETALL", &old_key]), args(["PTTL", &old_key])])?;
+            let fields = pairs(replies.get(1));
+            let pttl = int(replies.get(2)).unwrap_or(-2);
+            if fields.is_empty() || pttl == -2 {
+                ex.run(&[args(["UNWATCH"])])?;
+                return Err(self.no_such(id));
+            }
+            let Some(uid) = field(&fields, "user_id").map(|u| String::from_utf8_lossy(u).into_owned()) else {
+                ex.run(&[args(["UNWATCH"])])?;
+                return Err(err(format!("session {} is malformed: no user_id", short(id))));
+            };
+            // A session without a TTL (damaged by hand) gets the idle timeout back.
+            let pttl = if pttl < 0 { self.settings.idle_ttl as i64 * 1000 } else { pttl };
+            let new_id = new_id().map_err(err)?;
+            let new = self.layout.stored_id(&new_id);
+            let replies = ex.run(&plan::renew_writes(&old, &new, &uid, &fields, pttl))?;
+            match exec_result(&replies) {
+                Exec::Aborted => {
+                    ex.out.summary("the session changed while renewing; trying again");
+                    continue;
+                }
+                Exec::Refused(e) => return Err(err(format!("renew failed, nothing changed: {e}"))),
+                Exec::Ran(items) => {
+                    if let Some(e) = first_error(&items) {
+                        return Err(err(format!("renew failed: {e}")));
+                    }
+                    if self.is_current(id) {
+                        let username = self.current.as_ref().and_then(|c| c.username.clone());
+                        self.current = Some(Current { id: new_id.clone(), username });
+                    }
+                    self.remember(&new_id);
+                    ex.out.summary(&format!(
+                        "session {} renewed as {new_id}: same data, expires in {}; the old id is gone",
+                        short(id),
+                        human(pttl / 1000)
+                    ));
+                    return Ok(());
+                }
+            }
+        }
+        Err(err(format!("renew gave up after {MAX_ATTEMPTS} concurrent changes")))
+    }
+}
+
+/// A login whose commands are sent and whose replies are still to come.
+#[derive(Debug, Clone)]
+pub struct PendingLogin {
+    pub id: String,
+    stored: String,
+    user_id: String,
+    username: Vec<u8>,
+    role: Vec<u8>,
+    ip: Vec<u8>,
+    login_time: u64,
+    ttl: u64,
+}
+
+impl PendingLogin {
+    /// The login as a command again (a fresh id is drawn when it runs).
+    pub fn to_command(&self) -> Command {
+        Command::Login {
+            user_id: self.user_id.clone(),
+            username: self.username.clone(),
+            role: self.role.clone(),
+            ip: Some(self.ip.clone()),
+            id: None,
+            ttl: Some(self.ttl),
+        }
+    }
+
+    fn new_session(&self) -> NewSession<'_> {
+        NewSession {
+            stored_id: &self.stored,
+            user_id: &self.user_id,
+            username: &self.username,
+            role: &self.role,
+            login_time: self.login_time,
+            ip: &self.ip,
+            ttl: self.ttl,
+        }
+    }
+}
+
+/// The address this machine uses to reach the server: what the server sees as the client's ip.
+/// A connected UDP socket picks the route without sending anything.
+fn local_ip(address: &crate::conn::Address) -> String {
+    use std::net::{ToSocketAddrs, UdpSocket};
+    let crate::conn::Address::Tcp { host, port } = address else {
+        return "127.0.0.1".to_owned();
+    };
+    let Some(server) = (host.as_str(), *port).to_socket_addrs().ok().and_then(|mut a| a.next()) else {
+        return "127.0.0.1".to_owned();
+    };
+    let bind = if server.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" };
+    UdpSocket::bind(bind)
+        .and_then(|s| s.connect(server).and_then(|_| s.local_addr()))
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|_| "127.0.0.1".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<Vec<u8>> {
+        crate::split::split_args(s.as_bytes()).unwrap()
+    }
+
+    fn parsed(s: &str) -> Option<Result<Command, String>> {
+        parse(&words(s))
+    }
+
+    #[test]
+    fn login_with_options() {
+        let cmd = parsed("login 101 suhel teacher --ip 192.168.1.10 --id abc123 --ttl=60").unwrap().unwrap();
+        assert_eq!(
+            cmd,
+            Command::Login {
+                user_id: "101".into(),
+                username: b"suhel".to_vec(),
+                role: b"teacher".to_vec(),
+                ip: Some(b"192.168.1.10".to_vec()),
+                id: Some("abc123".into()),
+                ttl: Some(60)
+            }
+        );
+        assert!(!cmd.is_single_step(&Settings::default()));
+        let plain = parsed("LOGIN 7 bob student").unwrap().unwrap();
+        assert!(plain.is_single_step(&Settings::default()));
+        assert!(!plain.is_single_step(&Settings { max_sessions: 2, ..Settings::default() }));
+    }
+
+    #[test]
+    fn bad_shapes_are_clear_errors() {
+        assert!(parsed("login 101 suhel").unwrap().unwrap_err().starts_with("usage: login user_id"));
+        assert!(parsed("login 101 a b c").unwrap().is_err());
+        assert!(parsed("login 101 a b --ttl 0").unwrap().unwrap_err().contains("greater than 0"));
+        assert!(parsed("login 101 a b --ttl abc").unwrap().unwrap_err().contains("whole number"));
+        assert!(parsed("login 101 a b --id 'a b'").unwrap().unwrap_err().contains("whitespace"));
+        assert!(parsed("login 101 a b --ip").unwrap().unwrap_err().contains("needs a value"));
+        assert!(parsed("login 101 a b --color red").unwrap().unwrap_err().contains("unknown option --color"));
+        assert!(parsed("login 1:0 a b").unwrap().unwrap_err().contains("':'"));
+        assert!(parsed("whoami a b").unwrap().is_err());
+        assert!(parsed("sessions").unwrap().is_err());
+        assert!(parsed("use").unwrap().is_err());
+        assert!(parsed("logout x*").unwrap().is_err());
+    }
+
+    #[test]
+    fn redis_commands_pass_through() {
+        assert!(parsed("HSET session:abc123 user_id 101").is_none());
+        assert!(parsed("TOUCH k").is_none());
+        assert!(parsed("touch a b").is_none());
+        assert_eq!(parsed("touch abc123"), Some(Ok(Command::Touch(Some("abc123".into())))));
+        assert_eq!(parsed("touch"), Some(Ok(Command::Touch(None))));
+        assert_eq!(parsed("help login"), Some(Ok(Command::Help(Some(b"login".to_vec())))));
+    }
+
+    #[test]
+    fn human_durations() {
+        assert_eq!(human(1798), "29m58s");
+        assert_eq!(human(28800), "8h");
+        assert_eq!(human(3723), "1h2m3s");
+        assert_eq!(human(45), "45s");
+        assert_eq!(human(-3), "0s");
+    }
+}

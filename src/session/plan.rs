@@ -1,0 +1,230 @@
+//! The Redis commands each session step sends. Pure: no I/O, so every plan is unit-tested.
+
+use crate::exec::{Args, args};
+use crate::session::keys::{index_key, session_key_of_stored};
+
+/// The fields of a new session, in the seed's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession<'a> {
+    /// The id as stored (hashed under `--hash-ids`).
+    pub stored_id: &'a str,
+    pub user_id: &'a str,
+    pub username: &'a [u8],
+    pub role: &'a [u8],
+    pub login_time: u64,
+    pub ip: &'a [u8],
+    /// Seconds until the session expires if untouched.
+    pub ttl: u64,
+}
+
+/// The writes that create a session: hash, its TTL, the index entry and the index's TTL.
+/// The index gets the session's TTL when it has none (NX) and is only ever extended (GT), so it
+/// lives exactly as long as its longest-lived session.
+pub fn create_writes(s: &NewSession<'_>) -> Vec<Args> {
+    let key = session_key_of_stored(s.stored_id);
+    let index = index_key(s.user_id);
+    let ttl = s.ttl.to_string();
+    vec![
+        args([
+            b"HSET".as_slice(),
+            key.as_bytes(),
+            b"user_id",
+            s.user_id.as_bytes(),
+            b"username",
+            s.username,
+            b"role",
+            s.role,
+            b"login_time",
+            s.login_time.to_string().as_bytes(),
+            b"ip",
+            s.ip,
+        ]),
+        args(["EXPIRE", &key, &ttl]),
+        args(["SADD", &index, s.stored_id]),
+        args(["EXPIRE", &index, &ttl, "NX"]),
+        args(["EXPIRE", &index, &ttl, "GT"]),
+    ]
+}
+
+/// Wraps writes in MULTI … EXEC.
+pub fn transaction(mut writes: Vec<Args>) -> Vec<Args> {
+    writes.insert(0, args(["MULTI"]));
+    writes.push(args(["EXEC"]));
+    writes
+}
+
+/// Seconds a touch may give a session: the idle timeout, capped by the absolute deadline.
+/// Zero or less means the deadline has passed.
+pub fn touch_ttl(now: u64, login_time: u64, idle: u64, absolute: u64) -> i64 {
+    let deadline = login_time.saturating_add(absolute) as i64;
+    (idle as i64).min(deadline - now as i64)
+}
+
+/// Sliding expiry: the session's TTL, and its index extended to match (never shortened).
+pub fn touch_writes(stored_id: &str, user_id: &str, ttl: i64) -> Vec<Args> {
+    let ttl = ttl.to_string();
+    transaction(vec![
+        args(["EXPIRE", &session_key_of_stored(stored_id), &ttl]),
+        args(["EXPIRE", &index_key(user_id), &ttl, "GT"]),
+    ])
+}
+
+/// Destroys one session and its index entry.
+pub fn logout_writes(stored_id: &str, user_id: &str) -> Vec<Args> {
+    transaction(vec![
+        args(["DEL", &session_key_of_stored(stored_id)]),
+        args(["SREM", &index_key(user_id), stored_id]),
+    ])
+}
+
+/// The reads that describe a session: the seed's validation steps.
+pub fn whoami_reads(stored_id: &str) -> Vec<Args> {
+    let key = session_key_of_stored(stored_id);
+    vec![args(["EXISTS", &key]), args(["HGETALL", &key]), args(["TTL", &key])]
+}
+
+/// Per listed id: its login time and ip, and its TTL.
+pub fn describe_reads(stored_ids: &[String]) -> Vec<Args> {
+    stored_ids
+        .iter()
+        .flat_map(|id| {
+            let key = session_key_of_stored(id);
+            [args(["HMGET", &key, "login_time", "ip"]), args(["TTL", &key])]
+        })
+        .collect()
+}
+
+/// Removes ids whose session is gone from a user's index.
+pub fn prune(user_id: &str, dead: &[String]) -> Args {
+    let mut cmd = args(["SREM", &index_key(user_id)]);
+    cmd.extend(dead.iter().map(|d| d.as_bytes().to_vec()));
+    cmd
+}
+
+/// Deletes every listed session and the index itself, in one DEL.
+pub fn logout_all_writes(user_id: &str, stored_ids: &[String]) -> Vec<Args> {
+    let mut del = args(["DEL"]);
+    del.extend(stored_ids.iter().map(|id| session_key_of_stored(id).into_bytes()));
+    del.push(index_key(user_id).into_bytes());
+    transaction(vec![del])
+}
+
+/// Moves a session to a new id: same fields (in their order), same remaining time, index updated.
+pub fn renew_writes(
+    old: &str,
+    new: &str,
+    user_id: &str,
+    fields: &[(Vec<u8>, Vec<u8>)],
+    pttl_ms: i64,
+) -> Vec<Args> {
+    let new_key = session_key_of_stored(new);
+    let index = index_key(user_id);
+    let mut hset = args(["HSET", &new_key]);
+    for (f, v) in fields {
+        hset.push(f.clone());
+        hset.push(v.clone());
+    }
+    transaction(vec![
+        hset,
+        args(["PEXPIRE", &new_key, &pttl_ms.to_string()]),
+        args(["SADD", &index, new]),
+        args(["SREM", &index, old]),
+        args(["DEL", &session_key_of_stored(old)]),
+    ])
+}
+
+/// Evicts the oldest sessions of a user (at the concurrent-session limit) inside a login transaction.
+pub fn evict_writes(user_id: &str, victims: &[String]) -> Vec<Args> {
+    if victims.is_empty() {
+        return vec![];
+    }
+    let mut del = args(["DEL"]);
+    del.extend(victims.iter().map(|v| session_key_of_stored(v).into_bytes()));
+    vec![del, prune(user_id, victims)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::split::join_args;
+
+    fn lines(cmds: &[Args]) -> Vec<String> {
+        cmds.iter().map(|c| String::from_utf8(join_args(c)).unwrap()).collect()
+    }
+
+    #[test]
+    fn login_is_the_seeds_commands_in_one_transaction() {
+        let s = NewSession {
+            stored_id: "abc123",
+            user_id: "101",
+            username: b"suhel",
+            role: b"teacher",
+            login_time: 1707390000,
+            ip: b"192.168.1.10",
+            ttl: 1800,
+        };
+        assert_eq!(
+            lines(&transaction(create_writes(&s))),
+            [
+                "MULTI",
+                "HSET session:abc123 user_id 101 username suhel role teacher login_time 1707390000 ip 192.168.1.10",
+                "EXPIRE session:abc123 1800",
+                "SADD user_sessions:101 abc123",
+                "EXPIRE user_sessions:101 1800 NX",
+                "EXPIRE user_sessions:101 1800 GT",
+                "EXEC",
+            ]
+        );
+    }
+
+    #[test]
+    fn touch_is_capped_by_the_absolute_deadline() {
+        assert_eq!(touch_ttl(1000, 1000, 1800, 28800), 1800);
+        assert_eq!(touch_ttl(1000 + 28000, 1000, 1800, 28800), 800);
+        assert_eq!(touch_ttl(1000 + 28800, 1000, 1800, 28800), 0);
+        assert_eq!(touch_ttl(1000 + 30000, 1000, 1800, 28800), -1200);
+        assert_eq!(
+            lines(&touch_writes("abc123", "101", 1800)),
+            ["MULTI", "EXPIRE session:abc123 1800", "EXPIRE user_sessions:101 1800 GT", "EXEC"]
+        );
+    }
+
+    #[test]
+    fn logout_and_logout_all() {
+        assert_eq!(
+            lines(&logout_writes("abc123", "101")),
+            ["MULTI", "DEL session:abc123", "SREM user_sessions:101 abc123", "EXEC"]
+        );
+        assert_eq!(
+            lines(&logout_all_writes("101", &["a".into(), "b".into()])),
+            ["MULTI", "DEL session:a session:b user_sessions:101", "EXEC"]
+        );
+    }
+
+    #[test]
+    fn renew_keeps_fields_and_time() {
+        let fields = vec![(b"user_id".to_vec(), b"101".to_vec()), (b"username".to_vec(), b"a b".to_vec())];
+        assert_eq!(
+            lines(&renew_writes("old", "new", "101", &fields, 1234)),
+            [
+                "MULTI",
+                "HSET session:new user_id 101 username \"a b\"",
+                "PEXPIRE session:new 1234",
+                "SADD user_sessions:101 new",
+                "SREM user_sessions:101 old",
+                "DEL session:old",
+                "EXEC",
+            ]
+        );
+    }
+
+    #[test]
+    fn reads_and_pruning() {
+        assert_eq!(
+            lines(&whoami_reads("abc123")),
+            ["EXISTS session:abc123", "HGETALL session:abc123", "TTL session:abc123"]
+        );
+        assert_eq!(lines(&[prune("101", &["x".into(), "y".into()])]), ["SREM user_sessions:101 x y"]);
+        assert!(evict_writes("101", &[]).is_empty());
+    }
+}
