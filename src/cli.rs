@@ -118,6 +118,10 @@ pub struct Args {
     #[arg(short = 'f', long = "file", value_name = "FILE", help_heading = "Input and output")]
     pub file: Option<PathBuf>,
 
+    /// After the script of -f, stay in the interactive shell on the same server (on a terminal)
+    #[arg(long, requires = "file", help_heading = "Input and output")]
+    pub interactive: bool,
+
     /// Stop at the first line that fails (exit status 1); never run a line after it
     #[arg(short = 'e', long = "stop-on-error", help_heading = "Input and output")]
     pub stop_on_error: bool,

@@ -33,6 +33,8 @@ pub struct Config {
     pub stop_on_error: bool,
     pub dry_run: bool,
     pub ephemeral: bool,
+    /// Go on interactively after a script file (when on a terminal).
+    pub then_interactive: bool,
     pub sessions: Settings,
     /// The warning redis-cli prints when a password is visible on the command line.
     pub auth_warning: bool,
@@ -170,6 +172,7 @@ impl Config {
             stop_on_error: a.stop_on_error,
             dry_run: a.dry_run,
             ephemeral: a.ephemeral,
+            then_interactive: a.interactive && stdin_tty && stdout_tty,
             sessions,
             auth_warning: auth_warning && !a.no_auth_warning,
         })

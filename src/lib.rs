@@ -138,5 +138,10 @@ fn start(args: cli::Args) -> Result<i32, Error> {
         runner.failed
     };
     shell.ex.out.flush();
+    if config.then_interactive {
+        shell.ex.out.flush_each = true;
+        shell.echo_typed = false;
+        repl::run(&mut shell)?;
+    }
     Ok(if failed { EXIT_FAILURE } else { EXIT_OK })
 }

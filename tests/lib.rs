@@ -1,1 +1,3 @@
+//! One integration binary: every test drives the real `redsh` against throwaway redis-servers.
 
+mod harness;

@@ -1,0 +1,205 @@
+//! Test fixtures: throwaway redis-servers on free loopback ports (no persistence, killed by pid on
+//! drop), and a builder that runs the real `redsh` binary.
+
+use std::io::Write;
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A private redis-server; stopped when dropped.
+pub struct Server {
+    child: Option<Child>,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    extra: Vec<String>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port()
+}
+
+impl Server {
+    /// A plain server with the DEBUG command enabled (for `DEBUG PROTOCOL`, `DEBUG SLEEP`).
+    pub fn start() -> Server {
+        Server::with_args(&[])
+    }
+
+    /// A server with extra `redis-server` arguments (`--requirepass x`, `--maxmemory 1mb`…).
+    #[track_caller]
+    pub fn with_args(extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Server {
+            child: None,
+            port: free_port(),
+            dir,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        s.spawn();
+        s
+    }
+
+    fn spawn(&mut self) {
+        let mut cmd = Command::new("redis-server");
+        cmd.args([
+            "--port",
+            &self.port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .args(["--enable-debug-command", "yes", "--daemonize", "no", "--logfile", ""])
+        .arg("--dir")
+        .arg(self.dir.path())
+        .args(&self.extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        let child = cmd.spawn().expect("redis-server must be installed (scripts/test.sh installs it)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server on port {} did not start", self.port);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Kills the server (SIGKILL, by pid) and waits until it is gone.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the server again on the same port (empty: there is no persistence).
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    /// Runs redis-cli against this server; returns stdout.
+    #[track_caller]
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli").arg("-p").arg(self.port.to_string()).args(args).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs `redis-cli --no-raw` with `input` on stdin (optionally `-3`); returns stdout bytes.
+    pub fn cli_stdin(&self, extra: &[&str], input: &[u8]) -> Vec<u8> {
+        let mut child = Command::new("redis-cli")
+            .arg("-p")
+            .arg(self.port.to_string())
+            .arg("--no-raw")
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap().stdout
+    }
+
+    /// One command through redis-cli in raw mode, trimmed (for checking state).
+    pub fn get(&self, args: &[&str]) -> String {
+        self.cli(args).trim_end().to_owned()
+    }
+
+    pub fn flush(&self) {
+        self.cli(&["FLUSHALL"]);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub fn redsh_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_redsh"))
+}
+
+/// A run of the real binary: `Redsh::new().port(p).args(..).stdin(..).run()`.
+#[must_use]
+pub struct Redsh {
+    cmd: Command,
+    stdin: Vec<u8>,
+}
+
+/// What a run printed and how it ended.
+pub struct Run {
+    pub stdout: String,
+    pub stdout_bytes: Vec<u8>,
+    pub stderr: String,
+    pub code: i32,
+}
+
+impl Redsh {
+    pub fn new() -> Redsh {
+        let mut cmd = Command::new(redsh_bin());
+        cmd.env_remove("REDISCLI_AUTH").env("NO_COLOR", "1").env("REDSH_HISTFILE", "/dev/null");
+        Redsh { cmd, stdin: Vec::new() }
+    }
+
+    pub fn port(mut self, port: u16) -> Redsh {
+        self.cmd.arg("-p").arg(port.to_string());
+        self
+    }
+
+    pub fn args(mut self, args: &[&str]) -> Redsh {
+        self.cmd.args(args);
+        self
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> Redsh {
+        self.cmd.env(k, v);
+        self
+    }
+
+    pub fn current_dir(mut self, dir: &Path) -> Redsh {
+        self.cmd.current_dir(dir);
+        self
+    }
+
+    pub fn stdin(mut self, input: impl AsRef<[u8]>) -> Redsh {
+        self.stdin = input.as_ref().to_vec();
+        self
+    }
+
+    pub fn run(mut self) -> Run {
+        let mut child =
+            self.cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let input = std::mem::take(&mut self.stdin);
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+        let out: Output = child.wait_with_output().unwrap();
+        let _ = writer.join();
+        Run {
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stdout_bytes: out.stdout,
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            code: out.status.code().unwrap_or(-1),
+        }
+    }
+}
+
+impl Run {
+    #[track_caller]
+    pub fn success(self) -> Run {
+        assert_eq!(self.code, 0, "expected success; stderr:\n{}\nstdout:\n{}", self.stderr, self.stdout);
+        self
+    }
+
+    #[track_caller]
+    pub fn code(self, code: i32) -> Run {
+        assert_eq!(self.code, code, "unexpected status; stderr:\n{}\nstdout:\n{}", self.stderr, self.stdout);
+        self
+    }
+}
