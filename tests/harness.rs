@@ -1,4 +1,5 @@
 //! Test fixtures: throwaway redis-servers on free loopback ports (no persistence, killed by pid on
+#![allow(dead_code)] // Each test module uses a different part of the harness.
 //! drop), and a builder that runs the real `redsh` binary.
 
 use std::io::Write;
