@@ -1,6 +1,8 @@
 //! Test fixtures: throwaway redis-servers on free loopback ports (no persistence, killed by pid on
-#![allow(dead_code)] // Each test module uses a different part of the harness.
 //! drop), and a builder that runs the real `redsh` binary.
+
+// Each test module uses a different part of the harness.
+#![allow(dead_code)]
 
 use std::io::Write;
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
