@@ -1,3 +1,4 @@
 //! One integration binary: every test drives the real `redsh` against throwaway redis-servers.
 
 mod harness;
+mod session;

@@ -263,7 +263,17 @@ fn first_error(items: &[Value]) -> Option<String> {
 }
 
 /// How often a transaction whose WATCHed keys changed is tried again before giving up.
-const MAX_ATTEMPTS: usize = 16;
+const MAX_ATTEMPTS: usize = 32;
+
+/// Waits a random moment before retrying an aborted transaction, longer after each attempt, so two
+/// clients retrying against each other fall out of step instead of colliding forever.
+fn back_off(attempt: usize) {
+    let mut b = [0u8; 2];
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
+    let ceiling_us = 200u64 << attempt.min(6);
+    let us = u64::from(u16::from_le_bytes(b)) % ceiling_us;
+    std::thread::sleep(std::time::Duration::from_micros(us));
+}
 
 fn err(msg: impl Into<String>) -> Error {
     Error::Session(msg.into())
@@ -474,7 +484,10 @@ impl Store {
         let key = keys::session_key_of_stored(&pending.stored);
         let index = index_key(user_id);
         let limit = self.settings.max_sessions as usize;
-        for _ in 0..MAX_ATTEMPTS {
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                back_off(attempt);
+            }
             // Watch what decides the login, so that a concurrent change makes EXEC abort and we retry.
             let mut watch = args(["WATCH"]);
             let mut reads = Vec::new();
@@ -722,7 +735,10 @@ impl Store {
 
     fn logout_all(&mut self, ex: &mut Executor, uid: &str) -> Result<(), Error> {
         let index = index_key(uid);
-        for _ in 0..MAX_ATTEMPTS {
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                back_off(attempt);
+            }
             let replies = ex.run(&[args(["WATCH", &index]), args(["SMEMBERS", &index])])?;
             let members: Vec<String> = elements(replies.get(1)).iter().filter_map(text).collect();
             if members.is_empty() {
@@ -760,7 +776,10 @@ impl Store {
     fn renew(&mut self, ex: &mut Executor, id: &str) -> Result<(), Error> {
         let old = self.layout.stored_id(id);
         let old_key = keys::session_key_of_stored(&old);
-        for _ in 0..MAX_ATTEMPTS {
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                back_off(attempt);
+            }
             let replies =
                 ex.run(&[args(["WATCH", &old_key]), args(["HGETALL", &old_key]), args(["PTTL", &old_key])])?;
             let fields = pairs(replies.get(1));
