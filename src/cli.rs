@@ -64,6 +64,10 @@ pub struct Args {
     #[arg(short = '3', help_heading = "Connection")]
     pub resp3: bool,
 
+    /// Cluster mode: follow MOVED and ASK redirections, and route session commands by slot
+    #[arg(short = 'c', conflicts_with = "socket", help_heading = "Connection")]
+    pub cluster: bool,
+
     /// Start the session in RESP2 protocol mode (the default)
     #[arg(short = '2', conflicts_with = "resp3", help_heading = "Connection")]
     pub resp2: bool,

@@ -139,6 +139,7 @@ impl Config {
             resp3: a.resp3,
             connect_timeout: secs("--connect-timeout", a.connect_timeout)?,
             read_timeout: a.timeout.map(|t| secs("--timeout", t)).transpose()?,
+            cluster: a.cluster,
         };
 
         let stdin_tty = std::io::stdin().is_terminal();
@@ -162,6 +163,7 @@ impl Config {
             max_sessions: a.max_sessions,
             refuse_at_limit: a.max_sessions_policy == LimitPolicy::Refuse,
             hash_ids: a.hash_ids,
+            cluster: a.cluster,
         };
         Ok(Config {
             target,

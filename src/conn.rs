@@ -1,17 +1,20 @@
 //! One connection to one Redis server: connect (TLS, AUTH, SELECT, HELLO 3), reconnect after a drop,
 //! and the state redis-cli tracks for its prompt (db, MULTI).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use redis::{
-    ConnectionAddr, ConnectionInfo, IntoConnectionInfo, ProtocolVersion, RedisConnectionInfo, Value,
+    ConnectionAddr, ConnectionInfo, ConnectionLike, IntoConnectionInfo, ProtocolVersion, RedisConnectionInfo,
+    Value,
 };
 
+use crate::cluster::{Redirect, SlotMap};
 use crate::error::{Error, redis_reason};
 
 /// Where the server is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Address {
     Tcp { host: String, port: u16 },
     Unix(PathBuf),
@@ -55,6 +58,8 @@ pub struct Target {
     pub resp3: bool,
     pub connect_timeout: Duration,
     pub read_timeout: Option<Duration>,
+    /// `-c`: a Redis Cluster; follow `MOVED`/`ASK` and route session commands by slot.
+    pub cluster: bool,
 }
 
 // Hand-written so that a password can never reach a log or an error through `{:?}`.
@@ -67,6 +72,7 @@ impl std::fmt::Debug for Target {
             .field("password", &self.password.as_ref().map(|_| "(redacted)"))
             .field("db", &self.db)
             .field("resp3", &self.resp3)
+            .field("cluster", &self.cluster)
             .finish()
     }
 }
@@ -141,12 +147,16 @@ pub struct Conn {
     con: Option<redis::Connection>,
     /// Inside MULTI: the prompt shows `(TX)`; holds the db to return to if the transaction is aborted.
     tx_db: Option<i64>,
+    /// Cluster mode: open connections to the nodes not in use right now (their WATCHes stay alive).
+    parked: HashMap<Address, (redis::Connection, Option<i64>)>,
+    /// Cluster mode: which node serves each slot.
+    pub slots: SlotMap,
 }
 
 impl Conn {
     /// A handle that connects on first use.
     pub fn new(target: Target) -> Self {
-        Conn { target, con: None, tx_db: None }
+        Conn { target, con: None, tx_db: None, parked: HashMap::new(), slots: SlotMap::default() }
     }
 
     pub fn is_connected(&self) -> bool {
@@ -170,6 +180,71 @@ impl Conn {
     pub fn drop_connection(&mut self) {
         self.con = None;
         self.tx_db = None;
+    }
+
+    /// Cluster mode: makes `address` the node in use, keeping the current connection for later.
+    pub fn switch_to(&mut self, address: Address) {
+        if address == self.target.address {
+            return;
+        }
+        let old = std::mem::replace(&mut self.target.address, address.clone());
+        // A connection left inside MULTI would queue whatever it is given next: close it instead,
+        // as redis-cli's reconnect does.
+        if let Some(con) = self.con.take()
+            && self.tx_db.is_none()
+        {
+            self.parked.insert(old, (con, None));
+        }
+        self.tx_db = None;
+        if let Some((con, tx_db)) = self.parked.remove(&address) {
+            self.con = Some(con);
+            self.tx_db = tx_db;
+        }
+    }
+
+    /// Cluster mode: asks the node in use which node serves which slot (`CLUSTER SLOTS`).
+    /// This routing query is not echoed: it is redsh's bookkeeping, not part of any command.
+    pub fn refresh_slots(&mut self) -> Result<(), Error> {
+        let host = match &self.target.address {
+            Address::Tcp { host, .. } => host.clone(),
+            Address::Unix(_) => "127.0.0.1".to_owned(),
+        };
+        let con = self.ensure()?;
+        let reply = con.req_command(redis::cmd("CLUSTER").arg("SLOTS"));
+        let reply = reply.map_err(|e| self.lost(&e))?;
+        self.slots = SlotMap::from_reply(&reply, &host);
+        Ok(())
+    }
+
+    /// Cluster mode: makes the node serving `slot` the one in use.
+    pub fn route(&mut self, slot: u16) -> Result<(), Error> {
+        if self.slots.is_empty() {
+            self.refresh_slots()?;
+        }
+        if let Some(address) = self.slots.node(slot).cloned() {
+            self.switch_to(address);
+        }
+        Ok(())
+    }
+
+    /// Cluster mode: goes where a `MOVED`/`ASK` points (sending `ASKING` there for an `ASK`).
+    pub fn follow(&mut self, r: &Redirect) -> Result<(), Error> {
+        let host = match (&r.host, &self.target.address) {
+            (Some(h), _) => h.clone(),
+            (None, Address::Tcp { host, .. }) => host.clone(),
+            (None, Address::Unix(_)) => "127.0.0.1".to_owned(),
+        };
+        let address = Address::Tcp { host, port: r.port };
+        if !r.ask {
+            self.slots.learn(r.slot, address.clone());
+        }
+        self.switch_to(address);
+        if r.ask {
+            let con = self.ensure()?;
+            let res = con.req_command(&redis::cmd("ASKING"));
+            res.map_err(|e| self.lost(&e))?;
+        }
+        Ok(())
     }
 
     /// redis-cli's prompt: `127.0.0.1:6379[2](TX)> `, or `not connected> `.
@@ -375,6 +450,7 @@ mod tests {
             resp3: false,
             connect_timeout: Duration::from_secs(1),
             read_timeout: None,
+            cluster: false,
         }
     }
 

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use colored::Colorize;
 use redis::Value;
 
+use crate::cluster;
 use crate::conn::Conn;
 use crate::error::Error;
 use crate::format::{self, Mode};
@@ -132,6 +133,17 @@ pub fn pack_into(buf: &mut Vec<u8>, cmd: &[Vec<u8>]) {
     }
 }
 
+/// How many redirections one command may follow (a slot can move while it is in flight).
+const MAX_REDIRECTS: usize = 8;
+
+/// The redirect a reply asks for, if it is a `MOVED` or `ASK` error.
+fn redirect_of(v: &Value) -> Option<cluster::Redirect> {
+    match v {
+        Value::ServerError(e) => cluster::redirect(&format::error_text(e)),
+        _ => None,
+    }
+}
+
 /// redis-cli's timing line for slow commands: `(0.60s)`.
 const SLOW: Duration = Duration::from_millis(500);
 
@@ -151,6 +163,96 @@ impl Executor {
             }
             return Err(Error::DryRun);
         }
+        if self.conn.target.cluster {
+            return self.run_routed(cmds);
+        }
+        self.run_here(cmds)
+    }
+
+    /// Cluster mode, for the steps of session commands: each batch goes to the node serving its
+    /// keys (one command at a time when they live in different slots). A redirect (the slot moved)
+    /// runs the batch again where it now lives; a redirected transaction was aborted by the
+    /// server, so nothing of it ran twice.
+    fn run_routed(&mut self, cmds: &[Args]) -> Result<Vec<Value>, Error> {
+        let mut slots: Vec<u16> =
+            cmds.iter().filter_map(|c| cluster::first_key(c)).map(cluster::slot).collect();
+        slots.sort_unstable();
+        slots.dedup();
+        if slots.len() > 1 {
+            if cmds.iter().any(|c| c.first().is_some_and(|w| w.eq_ignore_ascii_case(b"multi"))) {
+                // Plans never do this; splitting it would run the writes outside the transaction.
+                return Err(Error::Other("a transaction across hash slots cannot run on a cluster".into()));
+            }
+            let mut replies = Vec::with_capacity(cmds.len());
+            for cmd in cmds {
+                replies.extend(self.run_routed(std::slice::from_ref(cmd))?);
+            }
+            return Ok(replies);
+        }
+        for _ in 0..MAX_REDIRECTS {
+            if let Some(&slot) = slots.first() {
+                self.conn.route(slot)?;
+            }
+            let replies = self.run_here(cmds)?;
+            match replies.iter().find_map(redirect_of) {
+                Some(r) => self.redirected(&r)?,
+                None => return Ok(replies),
+            }
+        }
+        Err(Error::Other(format!("gave up after {MAX_REDIRECTS} cluster redirections")))
+    }
+
+    /// A command the user typed (or a script line): in cluster mode it goes to the node in use and
+    /// follows `MOVED`/`ASK` exactly as `redis-cli -c` does, printing only the final reply.
+    pub fn run_typed(&mut self, cmd: Args) -> Result<Value, Error> {
+        if !self.conn.target.cluster || self.dry_run {
+            return self.run_one(cmd);
+        }
+        let prompt = self.conn.prompt();
+        if let Err(e) = self.conn.ensure() {
+            self.out.echo_line(&prompt, &cmd);
+            return Err(e);
+        }
+        let prompt = self.conn.prompt();
+        self.out.echo_line(&prompt, &cmd);
+        let started = Instant::now();
+        for _ in 0..MAX_REDIRECTS {
+            let mut packed = std::mem::take(&mut self.scratch);
+            packed.clear();
+            pack_into(&mut packed, &cmd);
+            let sent = self.conn.send(&packed);
+            self.scratch = packed;
+            sent?;
+            let reply = self.conn.recv()?;
+            if let Some(r) = redirect_of(&reply) {
+                self.redirected(&r)?;
+                continue;
+            }
+            self.print_reply(&cmd, &reply);
+            self.timing(started.elapsed());
+            if self.out.flush_each {
+                self.out.flush();
+            }
+            return Ok(reply);
+        }
+        Err(Error::Other(format!("gave up after {MAX_REDIRECTS} cluster redirections")))
+    }
+
+    /// Prints redis-cli's redirect line and goes to the node it names.
+    fn redirected(&mut self, r: &cluster::Redirect) -> Result<(), Error> {
+        let host = match (&r.host, &self.conn.target.address) {
+            (Some(h), _) => h.clone(),
+            (None, crate::conn::Address::Tcp { host, .. }) => host.clone(),
+            (None, crate::conn::Address::Unix(_)) => String::new(),
+        };
+        let shown = if host.contains(':') { format!("[{host}]") } else { host };
+        self.out
+            .write(format!("-> Redirected to slot [{}] located at {shown}:{}\n", r.slot, r.port).as_bytes());
+        self.conn.follow(r)
+    }
+
+    /// Sends a batch to the node in use and prints each reply as it is read.
+    fn run_here(&mut self, cmds: &[Args]) -> Result<Vec<Value>, Error> {
         if let Err(e) = self.conn.ensure() {
             if let Some(first) = cmds.first() {
                 let prompt = self.conn.prompt();

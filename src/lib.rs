@@ -2,6 +2,7 @@
 //! exactly as redis-cli would show it, and prints every reply byte for byte as redis-cli does.
 
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod conn;
 pub mod ephemeral;

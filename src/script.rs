@@ -98,7 +98,7 @@ pub struct Runner<'a> {
 impl<'a> Runner<'a> {
     pub fn new(shell: &'a mut Shell, stop_on_error: bool) -> Self {
         // With -e a failing line must stop everything after it, so nothing may be sent ahead.
-        let pipeline = !stop_on_error && !shell.ex.dry_run;
+        let pipeline = !stop_on_error && !shell.ex.dry_run && !shell.ex.conn.target.cluster;
         Runner {
             shell,
             stop_on_error,

@@ -109,7 +109,7 @@ impl Shell {
                 self.ex.out.echo = echo && self.echo_typed;
                 let mut failed = None;
                 for _ in 0..count {
-                    match self.ex.run_one(cmd.clone()) {
+                    match self.ex.run_typed(cmd.clone()) {
                         Ok(reply) if is_error(&reply) => failed = Some(Error::Reply),
                         Ok(_) => {}
                         Err(e) => {

@@ -122,8 +122,8 @@ fn touch_slides_the_idle_timeout() {
         [
             "HMGET session:abc123 user_id login_time",
             "MULTI",
-            "EXPIRE session:abc123 1800",
             "EXPIRE user_sessions:101 1800 GT",
+            "EXPIRE session:abc123 1800",
             "EXEC"
         ]
     );

@@ -27,6 +27,9 @@ pub struct Settings {
     /// At the limit, refuse the login instead of evicting the oldest session.
     pub refuse_at_limit: bool,
     pub hash_ids: bool,
+    /// Redis Cluster (`-c`): the session and its index live in different slots, so each step is
+    /// atomic on its own slot and the steps run in an order that can only leave stale index entries.
+    pub cluster: bool,
 }
 
 impl Default for Settings {
@@ -37,6 +40,7 @@ impl Default for Settings {
             max_sessions: 0,
             refuse_at_limit: false,
             hash_ids: false,
+            cluster: false,
         }
     }
 }
@@ -66,7 +70,7 @@ impl Command {
     /// Whether the command is a single round trip whose commands do not depend on any earlier reply
     /// (so a script may pipeline it with the lines around it).
     pub fn is_single_step(&self, settings: &Settings) -> bool {
-        matches!(self, Command::Login { id: None, .. }) && settings.max_sessions == 0
+        matches!(self, Command::Login { id: None, .. }) && settings.max_sessions == 0 && !settings.cluster
     }
 }
 
@@ -436,11 +440,20 @@ impl Store {
 
     /// Runtime errors inside EXEC do not undo the other commands: remove what did get written.
     fn roll_back_login(&mut self, ex: &mut Executor, p: &PendingLogin) {
-        let undo = plan::transaction(vec![
-            args(["DEL", &keys::session_key_of_stored(&p.stored)]),
-            args(["SREM", &index_key(&p.user_id), &p.stored]),
-        ]);
-        let _ = ex.run(&undo);
+        let _ = self.apply(ex, plan::logout_writes(&p.stored, &p.user_id));
+    }
+
+    /// Runs writes that belong together: in one MULTI/EXEC on a single server; on a cluster, where
+    /// their keys live in different slots, one after the other in the (safe) order given.
+    fn apply(&mut self, ex: &mut Executor, writes: Vec<Args>) -> Result<Exec, Error> {
+        if !self.settings.cluster {
+            return Ok(exec_result(&ex.run(&plan::transaction(writes))?));
+        }
+        let mut items = Vec::with_capacity(writes.len());
+        for w in writes {
+            items.extend(ex.run(&[w])?);
+        }
+        Ok(Exec::Ran(items))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -484,37 +497,45 @@ impl Store {
         let key = keys::session_key_of_stored(&pending.stored);
         let index = index_key(user_id);
         let limit = self.settings.max_sessions as usize;
+        let cluster = self.settings.cluster;
         for attempt in 0..MAX_ATTEMPTS {
             if attempt > 0 {
                 back_off(attempt);
             }
             // Watch what decides the login, so that a concurrent change makes EXEC abort and we retry.
-            let mut watch = args(["WATCH"]);
+            // On a cluster the two keys live on different nodes: one WATCH each.
+            let mut watched = Vec::new();
             let mut reads = Vec::new();
             if given_id.is_some() {
-                watch.push(key.clone().into_bytes());
+                watched.push(key.clone());
                 reads.push(args(["EXISTS", &key]));
             }
             if limit > 0 {
-                watch.push(index.clone().into_bytes());
+                watched.push(index.clone());
                 reads.push(args(["SMEMBERS", &index]));
             }
-            reads.insert(0, watch);
-            let replies = ex.run(&reads)?;
-            if given_id.is_some() && int(replies.get(1)) == Some(1) {
+            let mut batch: Vec<Args> = if cluster {
+                watched.iter().map(|k| args(["WATCH", k])).collect()
+            } else {
+                vec![args(std::iter::once("WATCH").chain(watched.iter().map(String::as_str)))]
+            };
+            let n_watches = batch.len();
+            batch.extend(reads);
+            let replies = ex.run(&batch)?;
+            let reads = &replies[n_watches.min(replies.len())..];
+            if given_id.is_some() && int(reads.first()) == Some(1) {
                 ex.run(&[args(["UNWATCH"])])?;
                 return Err(err(format!(
                     "session {} already exists; choose another id or log it out first",
                     pending.id
                 )));
             }
-            let mut writes = Vec::new();
+            let mut dead = Vec::new();
+            let mut victims = Vec::new();
             if limit > 0 {
-                let members: Vec<String> = elements(replies.last()).iter().filter_map(text).collect();
-                let (live, dead) = self.login_times(ex, &members)?;
-                if !dead.is_empty() {
-                    writes.push(plan::prune(user_id, &dead));
-                }
+                let members: Vec<String> = elements(reads.last()).iter().filter_map(text).collect();
+                let (live, gone) = self.login_times(ex, &members)?;
+                dead = gone;
                 if live.len() >= limit {
                     if self.settings.refuse_at_limit {
                         ex.run(&[args(["UNWATCH"])])?;
@@ -523,17 +544,56 @@ impl Store {
                             live.len()
                         )));
                     }
-                    let victims: Vec<String> =
-                        live.iter().take(live.len() + 1 - limit).map(|(id, _)| id.clone()).collect();
-                    writes.extend(plan::evict_writes(user_id, &victims));
+                    victims = live.iter().take(live.len() + 1 - limit).map(|(id, _)| id.clone()).collect();
                 }
             }
             pending.login_time = unix_now();
-            writes.extend(plan::create_writes(&pending.new_session()));
-            let replies = ex.run(&plan::transaction(writes))?;
+            if !cluster {
+                let mut writes = Vec::new();
+                if !dead.is_empty() {
+                    writes.push(plan::prune(user_id, &dead));
+                }
+                writes.extend(plan::evict_writes(user_id, &victims));
+                writes.extend(plan::create_writes(&pending.new_session()));
+                let replies = ex.run(&plan::transaction(writes))?;
+                if matches!(exec_result(&replies), Exec::Aborted) {
+                    ex.out.summary("a concurrent change touched this user's sessions; trying again");
+                    continue;
+                }
+                return self.finish_login(ex, &pending, &replies);
+            }
+            // Cluster order: evicted sessions go first, then the index entry, then the session, so
+            // a failure in between leaves at worst a stale index entry (pruned by `sessions`),
+            // never a live session outside its user's index.
+            for v in &victims {
+                ex.run(&[args(["DEL", &keys::session_key_of_stored(v)])])?;
+            }
+            let mut index_writes = Vec::new();
+            let mut gone = dead;
+            gone.extend(victims.iter().cloned());
+            if !gone.is_empty() {
+                index_writes.push(plan::prune(user_id, &gone));
+            }
+            index_writes.extend(plan::index_writes(&pending.new_session()));
+            let replies = ex.run(&plan::transaction(index_writes))?;
+            match exec_result(&replies) {
+                Exec::Aborted => {
+                    ex.out.summary("a concurrent change touched this user's sessions; trying again");
+                    continue;
+                }
+                Exec::Refused(e) => return Err(err(format!("login failed, nothing was written: {e}"))),
+                Exec::Ran(items) => {
+                    if let Some(e) = first_error(&items) {
+                        return Err(err(format!("login failed: {e}")));
+                    }
+                }
+            }
+            let replies = ex.run(&plan::transaction(plan::session_writes(&pending.new_session())))?;
             if matches!(exec_result(&replies), Exec::Aborted) {
-                ex.out.summary("a concurrent change touched this user's sessions; trying again");
-                continue;
+                return Err(err(format!(
+                    "session {} was created by someone else meanwhile; its index entry will be pruned",
+                    pending.id
+                )));
             }
             return self.finish_login(ex, &pending, &replies);
         }
@@ -632,15 +692,14 @@ impl Store {
             login_time.ok_or_else(|| err(format!("session {} is malformed: no login_time", short(id))))?;
         let ttl = plan::touch_ttl(unix_now(), login_time, self.settings.idle_ttl, self.settings.absolute_ttl);
         if ttl <= 0 {
-            ex.run(&plan::logout_writes(&stored, &uid))?;
+            self.apply(ex, plan::logout_writes(&stored, &uid))?;
             if self.is_current(id) {
                 self.current = None;
             }
             return Err(err(format!("session {} reached its absolute timeout and was ended", short(id))));
         }
-        let replies = ex.run(&plan::touch_writes(&stored, &uid, ttl))?;
-        match exec_result(&replies) {
-            Exec::Ran(items) if int(items.first()) == Some(1) => {
+        match self.apply(ex, plan::touch_writes(&stored, &uid, ttl))? {
+            Exec::Ran(items) if int(items.get(1)) == Some(1) => {
                 let capped = if (ttl as u64) < self.settings.idle_ttl {
                     " (capped by the absolute timeout)"
                 } else {
@@ -664,8 +723,7 @@ impl Store {
         let Some(uid) = replies.first().and_then(text) else {
             return Err(self.no_such(id));
         };
-        let replies = ex.run(&plan::logout_writes(&stored, &uid))?;
-        match exec_result(&replies) {
+        match self.apply(ex, plan::logout_writes(&stored, &uid))? {
             Exec::Ran(items) => {
                 if let Some(e) = first_error(&items) {
                     return Err(err(format!("logout failed: {e}")));
@@ -746,7 +804,18 @@ impl Store {
                 ex.out.summary(&format!("user {uid} has no sessions"));
                 return Ok(());
             }
-            let replies = ex.run(&plan::logout_all_writes(uid, &members))?;
+            // On a cluster each session is deleted on its own node first; the index goes last, under
+            // its WATCH, so a login that slipped in meanwhile makes us go round again.
+            let mut deleted_first = 0;
+            let writes = if self.settings.cluster {
+                for del in plan::delete_sessions(&members) {
+                    deleted_first += int(ex.run(&[del])?.first()).unwrap_or(0);
+                }
+                plan::transaction(vec![args(["DEL", &index])])
+            } else {
+                plan::logout_all_writes(uid, &members)
+            };
+            let replies = ex.run(&writes)?;
             match exec_result(&replies) {
                 Exec::Aborted => {
                     ex.out.summary("a concurrent change touched this user's sessions; trying again");
@@ -759,7 +828,7 @@ impl Store {
                     if let Some(e) = first_error(&items) {
                         return Err(err(format!("logout-all failed: {e}")));
                     }
-                    let deleted = int(items.first()).unwrap_or(0) - 1;
+                    let deleted = deleted_first + int(items.first()).unwrap_or(0) - 1;
                     if let Some(cur) = &self.current
                         && members.contains(&self.layout.stored_id(&cur.id))
                     {
@@ -796,8 +865,12 @@ impl Store {
             let pttl = if pttl < 0 { self.settings.idle_ttl as i64 * 1000 } else { pttl };
             let new_id = new_id().map_err(err)?;
             let new = self.layout.stored_id(&new_id);
-            let replies = ex.run(&plan::renew_writes(&old, &new, &uid, &fields, pttl))?;
-            match exec_result(&replies) {
+            let outcome = if self.settings.cluster {
+                self.renew_on_cluster(ex, &old, &new, &uid, &fields, pttl)?
+            } else {
+                exec_result(&ex.run(&plan::renew_writes(&old, &new, &uid, &fields, pttl))?)
+            };
+            match outcome {
                 Exec::Aborted => {
                     ex.out.summary("the session changed while renewing; trying again");
                     continue;
@@ -822,6 +895,37 @@ impl Store {
             }
         }
         Err(err(format!("renew gave up after {MAX_ATTEMPTS} concurrent changes")))
+    }
+
+    /// Renew across slots: announce the new id in the index, take the old session away (under its
+    /// WATCH, so a concurrent touch or logout makes us start again), then create the new one and
+    /// drop the old id. A failure part-way loses the session (as a logout would) and leaves only
+    /// stale index entries; it never revives a session nor leaves one outside the index.
+    fn renew_on_cluster(
+        &mut self,
+        ex: &mut Executor,
+        old: &str,
+        new: &str,
+        uid: &str,
+        fields: &[(Vec<u8>, Vec<u8>)],
+        pttl: i64,
+    ) -> Result<Exec, Error> {
+        let index = index_key(uid);
+        ex.run(&[args(["SADD", &index, new])])?;
+        let take = plan::transaction(vec![args(["DEL", &keys::session_key_of_stored(old)])]);
+        match exec_result(&ex.run(&take)?) {
+            Exec::Ran(items) if int(items.first()) == Some(1) => {}
+            other => {
+                ex.run(&[args(["SREM", &index, new])])?;
+                return Ok(match other {
+                    Exec::Ran(_) => Exec::Aborted,
+                    other => other,
+                });
+            }
+        }
+        let created = exec_result(&ex.run(&plan::transaction(plan::copy_writes(new, fields, pttl)))?);
+        ex.run(&[args(["SREM", &index, old])])?;
+        Ok(created)
     }
 }
 

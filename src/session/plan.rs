@@ -21,9 +21,14 @@ pub struct NewSession<'a> {
 /// The index gets the session's TTL when it has none (NX) and is only ever extended (GT), so it
 /// lives exactly as long as its longest-lived session.
 pub fn create_writes(s: &NewSession<'_>) -> Vec<Args> {
+    let mut writes = session_writes(s);
+    writes.extend(index_writes(s));
+    writes
+}
+
+/// The session hash and its TTL (one slot).
+pub fn session_writes(s: &NewSession<'_>) -> Vec<Args> {
     let key = session_key_of_stored(s.stored_id);
-    let index = index_key(s.user_id);
-    let ttl = s.ttl.to_string();
     vec![
         args([
             b"HSET".as_slice(),
@@ -39,7 +44,15 @@ pub fn create_writes(s: &NewSession<'_>) -> Vec<Args> {
             b"ip",
             s.ip,
         ]),
-        args(["EXPIRE", &key, &ttl]),
+        args(["EXPIRE", &key, &s.ttl.to_string()]),
+    ]
+}
+
+/// The index entry and the index's TTL (the user's slot).
+pub fn index_writes(s: &NewSession<'_>) -> Vec<Args> {
+    let index = index_key(s.user_id);
+    let ttl = s.ttl.to_string();
+    vec![
         args(["SADD", &index, s.stored_id]),
         args(["EXPIRE", &index, &ttl, "NX"]),
         args(["EXPIRE", &index, &ttl, "GT"]),
@@ -60,21 +73,23 @@ pub fn touch_ttl(now: u64, login_time: u64, idle: u64, absolute: u64) -> i64 {
     (idle as i64).min(deadline - now as i64)
 }
 
-/// Sliding expiry: the session's TTL, and its index extended to match (never shortened).
+// The write lists below are in the order that is safe when each command runs on its own (a
+// cluster, where the session and its index live in different slots): a failure part-way can only
+// leave an index entry without a session, or an index that lives longer — never a live session
+// missing from its index. On one server they run inside MULTI/EXEC and are atomic anyway.
+
+/// Sliding expiry: the index extended to match (never shortened), then the session's TTL.
 pub fn touch_writes(stored_id: &str, user_id: &str, ttl: i64) -> Vec<Args> {
     let ttl = ttl.to_string();
-    transaction(vec![
-        args(["EXPIRE", &session_key_of_stored(stored_id), &ttl]),
+    vec![
         args(["EXPIRE", &index_key(user_id), &ttl, "GT"]),
-    ])
+        args(["EXPIRE", &session_key_of_stored(stored_id), &ttl]),
+    ]
 }
 
-/// Destroys one session and its index entry.
+/// Destroys one session, then its index entry.
 pub fn logout_writes(stored_id: &str, user_id: &str) -> Vec<Args> {
-    transaction(vec![
-        args(["DEL", &session_key_of_stored(stored_id)]),
-        args(["SREM", &index_key(user_id), stored_id]),
-    ])
+    vec![args(["DEL", &session_key_of_stored(stored_id)]), args(["SREM", &index_key(user_id), stored_id])]
 }
 
 /// The reads that describe a session: the seed's validation steps.
@@ -109,6 +124,11 @@ pub fn logout_all_writes(user_id: &str, stored_ids: &[String]) -> Vec<Args> {
     transaction(vec![del])
 }
 
+/// On a cluster, where those keys live in different slots: one DEL per session.
+pub fn delete_sessions(stored_ids: &[String]) -> Vec<Args> {
+    stored_ids.iter().map(|id| args(["DEL", &session_key_of_stored(id)])).collect()
+}
+
 /// Moves a session to a new id: same fields (in their order), same remaining time, index updated.
 pub fn renew_writes(
     old: &str,
@@ -117,20 +137,25 @@ pub fn renew_writes(
     fields: &[(Vec<u8>, Vec<u8>)],
     pttl_ms: i64,
 ) -> Vec<Args> {
-    let new_key = session_key_of_stored(new);
     let index = index_key(user_id);
+    let mut writes = copy_writes(new, fields, pttl_ms);
+    writes.extend([
+        args(["SADD", &index, new]),
+        args(["SREM", &index, old]),
+        args(["DEL", &session_key_of_stored(old)]),
+    ]);
+    transaction(writes)
+}
+
+/// A session's fields (in their order) under a new id, with the time it had left.
+pub fn copy_writes(new: &str, fields: &[(Vec<u8>, Vec<u8>)], pttl_ms: i64) -> Vec<Args> {
+    let new_key = session_key_of_stored(new);
     let mut hset = args(["HSET", &new_key]);
     for (f, v) in fields {
         hset.push(f.clone());
         hset.push(v.clone());
     }
-    transaction(vec![
-        hset,
-        args(["PEXPIRE", &new_key, &pttl_ms.to_string()]),
-        args(["SADD", &index, new]),
-        args(["SREM", &index, old]),
-        args(["DEL", &session_key_of_stored(old)]),
-    ])
+    vec![hset, args(["PEXPIRE", &new_key, &pttl_ms.to_string()])]
 }
 
 /// Evicts the oldest sessions of a user (at the concurrent-session limit) inside a login transaction.
@@ -185,7 +210,7 @@ mod tests {
         assert_eq!(touch_ttl(1000 + 30000, 1000, 1800, 28800), -1200);
         assert_eq!(
             lines(&touch_writes("abc123", "101", 1800)),
-            ["MULTI", "EXPIRE session:abc123 1800", "EXPIRE user_sessions:101 1800 GT", "EXEC"]
+            ["EXPIRE user_sessions:101 1800 GT", "EXPIRE session:abc123 1800"]
         );
     }
 
@@ -193,7 +218,7 @@ mod tests {
     fn logout_and_logout_all() {
         assert_eq!(
             lines(&logout_writes("abc123", "101")),
-            ["MULTI", "DEL session:abc123", "SREM user_sessions:101 abc123", "EXEC"]
+            ["DEL session:abc123", "SREM user_sessions:101 abc123"]
         );
         assert_eq!(
             lines(&logout_all_writes("101", &["a".into(), "b".into()])),

@@ -1,0 +1,216 @@
+//! Redis Cluster: which slot a key hashes to, which node serves a slot, and redirect errors.
+//! Pure functions; `exec` uses them to route and to follow `MOVED`/`ASK` as redis-cli `-c` does.
+
+use redis::Value;
+
+use crate::conn::Address;
+
+/// Number of hash slots in a Redis Cluster.
+pub const SLOTS: u16 = 16384;
+
+/// CRC16-CCITT (XMODEM), the checksum Redis Cluster hashes keys with.
+fn crc16(data: &[u8]) -> u16 {
+    let mut crc: u16 = 0;
+    for &b in data {
+        crc ^= u16::from(b) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
+        }
+    }
+    crc
+}
+
+/// The slot of a key: only the part inside the first non-empty `{…}` is hashed (a hash tag).
+pub fn slot(key: &[u8]) -> u16 {
+    let hashed = match key.iter().position(|&b| b == b'{') {
+        Some(open) => match key[open + 1..].iter().position(|&b| b == b'}') {
+            Some(len) if len > 0 => &key[open + 1..open + 1 + len],
+            _ => key,
+        },
+        None => key,
+    };
+    crc16(hashed) % SLOTS
+}
+
+/// The first key of a command, for the commands the session store and scripts route by.
+/// Keyless commands (MULTI, EXEC, PING…) have none and go to the node in use.
+pub fn first_key(cmd: &[Vec<u8>]) -> Option<&[u8]> {
+    let name = cmd.first()?.to_ascii_lowercase();
+    let at = match name.as_slice() {
+        b"multi" | b"exec" | b"discard" | b"unwatch" | b"ping" | b"echo" | b"asking" | b"info"
+        | b"dbsize" | b"select" | b"auth" | b"hello" | b"client" | b"cluster" | b"config" | b"command"
+        | b"time" | b"flushall" | b"flushdb" | b"keys" | b"scan" | b"randomkey" | b"debug" | b"memory"
+        | b"acl" | b"script" | b"function" | b"lolwut" | b"monitor" | b"subscribe" | b"psubscribe"
+        | b"publish" | b"quit" | b"reset" | b"role" | b"save" | b"bgsave" | b"shutdown" | b"slowlog"
+        | b"wait" => return None,
+        b"eval" | b"evalsha" | b"eval_ro" | b"evalsha_ro" | b"fcall" | b"fcall_ro" => {
+            let numkeys: usize = std::str::from_utf8(cmd.get(2)?).ok()?.parse().ok()?;
+            if numkeys == 0 {
+                return None;
+            }
+            3
+        }
+        b"xread" | b"xreadgroup" => {
+            let streams = cmd.iter().position(|a| a.eq_ignore_ascii_case(b"streams"))?;
+            streams + 1
+        }
+        _ => 1,
+    };
+    cmd.get(at).map(Vec::as_slice)
+}
+
+/// The slot a batch of commands goes to: that of its first keyed command.
+pub fn batch_slot(cmds: &[Vec<Vec<u8>>]) -> Option<u16> {
+    cmds.iter().find_map(|c| first_key(c)).map(slot)
+}
+
+/// A `MOVED`/`ASK` error: where the slot is served now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redirect {
+    pub ask: bool,
+    pub slot: u16,
+    /// `None` when the server left the host empty (keep the current host).
+    pub host: Option<String>,
+    pub port: u16,
+}
+
+/// Parses `MOVED 3999 127.0.0.1:6381` / `ASK 3999 :6381`.
+pub fn redirect(error_text: &str) -> Option<Redirect> {
+    let mut words = error_text.split(' ');
+    let ask = match words.next()? {
+        "MOVED" => false,
+        "ASK" => true,
+        _ => return None,
+    };
+    let slot = words.next()?.parse().ok()?;
+    let (host, port) = words.next()?.rsplit_once(':')?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    Some(Redirect { ask, slot, host: (!host.is_empty()).then(|| host.to_owned()), port: port.parse().ok()? })
+}
+
+/// Which node serves each slot, from `CLUSTER SLOTS`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SlotMap {
+    ranges: Vec<(u16, u16, Address)>,
+}
+
+impl SlotMap {
+    /// Reads a `CLUSTER SLOTS` reply: `[[start, end, [host, port, id…], replicas…], …]`.
+    pub fn from_reply(reply: &Value, default_host: &str) -> SlotMap {
+        let mut ranges = Vec::new();
+        let Value::Array(entries) = reply else { return SlotMap::default() };
+        for entry in entries {
+            let Value::Array(parts) = entry else { continue };
+            let (Some(Value::Int(start)), Some(Value::Int(end)), Some(Value::Array(master))) =
+                (parts.first(), parts.get(1), parts.get(2))
+            else {
+                continue;
+            };
+            let host = match master.first() {
+                Some(Value::BulkString(h)) if !h.is_empty() && h.as_slice() != b"?" => {
+                    String::from_utf8_lossy(h).into_owned()
+                }
+                _ => default_host.to_owned(),
+            };
+            let Some(Value::Int(port)) = master.get(1) else { continue };
+            let (Ok(start), Ok(end), Ok(port)) =
+                (u16::try_from(*start), u16::try_from(*end), u16::try_from(*port))
+            else {
+                continue;
+            };
+            ranges.push((start, end, Address::Tcp { host, port }));
+        }
+        ranges.sort_by_key(|r| r.0);
+        SlotMap { ranges }
+    }
+
+    pub fn node(&self, slot: u16) -> Option<&Address> {
+        self.ranges.iter().find(|(s, e, _)| (*s..=*e).contains(&slot)).map(|(_, _, a)| a)
+    }
+
+    /// Every master, once.
+    pub fn masters(&self) -> Vec<Address> {
+        let mut out: Vec<Address> = Vec::new();
+        for (_, _, a) in &self.ranges {
+            if !out.contains(a) {
+                out.push(a.clone());
+            }
+        }
+        out
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    /// Records what a MOVED told us, until the next full refresh.
+    pub fn learn(&mut self, slot: u16, address: Address) {
+        self.ranges.retain(|(s, e, _)| !(*s..=*e).contains(&slot) || s != e);
+        if let Some(i) = self.ranges.iter().position(|(s, e, _)| (*s..=*e).contains(&slot)) {
+            let (s, e, old) = self.ranges.remove(i);
+            if s < slot {
+                self.ranges.push((s, slot - 1, old.clone()));
+            }
+            if slot < e {
+                self.ranges.push((slot + 1, e, old));
+            }
+        }
+        self.ranges.push((slot, slot, address));
+        self.ranges.sort_by_key(|r| r.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_match_redis() {
+        // Values from CLUSTER KEYSLOT.
+        assert_eq!(slot(b"a"), 15495);
+        assert_eq!(slot(b"b"), 3300);
+        assert_eq!(slot(b"c"), 7365);
+        assert_eq!(slot(b"123456789"), 12739);
+        assert_eq!(slot(b"user_sessions:{42}"), slot(b"42"));
+        assert_eq!(slot(b"x{}y"), crc16(b"x{}y") % SLOTS, "an empty tag hashes the whole key");
+        assert_eq!(slot(b"{a}{b}"), slot(b"a"), "only the first tag counts");
+    }
+
+    #[test]
+    fn first_keys() {
+        let a = |s: &str| s.split(' ').map(|w| w.as_bytes().to_vec()).collect::<Vec<_>>();
+        assert_eq!(first_key(&a("HSET session:x f v")), Some(&b"session:x"[..]));
+        assert_eq!(first_key(&a("MULTI")), None);
+        assert_eq!(first_key(&a("EVAL s 1 k a")), Some(&b"k"[..]));
+        assert_eq!(first_key(&a("EVAL s 0")), None);
+        assert_eq!(batch_slot(&[a("MULTI"), a("SET a 1"), a("EXEC")]), Some(15495));
+    }
+
+    #[test]
+    fn redirects() {
+        assert_eq!(
+            redirect("MOVED 15495 127.0.0.1:17002"),
+            Some(Redirect { ask: false, slot: 15495, host: Some("127.0.0.1".into()), port: 17002 })
+        );
+        assert_eq!(redirect("ASK 3 :7000"), Some(Redirect { ask: true, slot: 3, host: None, port: 7000 }));
+        assert_eq!(redirect("ERR nope"), None);
+    }
+
+    #[test]
+    fn slot_map_from_reply_and_learning() {
+        let node = |p: i64| Value::Array(vec![Value::BulkString(b"127.0.0.1".to_vec()), Value::Int(p)]);
+        let reply = Value::Array(vec![
+            Value::Array(vec![Value::Int(0), Value::Int(5460), node(7000)]),
+            Value::Array(vec![Value::Int(5461), Value::Int(16383), node(7001)]),
+        ]);
+        let mut map = SlotMap::from_reply(&reply, "127.0.0.1");
+        let at = |p: u16| Address::Tcp { host: "127.0.0.1".into(), port: p };
+        assert_eq!(map.node(0), Some(&at(7000)));
+        assert_eq!(map.node(9000), Some(&at(7001)));
+        assert_eq!(map.masters(), [at(7000), at(7001)]);
+        map.learn(9000, at(7000));
+        assert_eq!(map.node(9000), Some(&at(7000)));
+        assert_eq!(map.node(8999), Some(&at(7001)));
+        assert_eq!(map.node(9001), Some(&at(7001)));
+    }
+}
