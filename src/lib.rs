@@ -5,6 +5,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod conn;
+pub mod docs;
 pub mod ephemeral;
 pub mod error;
 pub mod exec;

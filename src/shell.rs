@@ -1,7 +1,10 @@
 //! One line of input, whatever its source: split it, then run it as a shell word (quit, connect…),
 //! a session command, or a plain Redis command — redis-cli's line handling plus the session store.
 
+use std::rc::Rc;
+
 use crate::conn::Address;
+use crate::docs::Docs;
 use crate::error::Error;
 use crate::exec::{Args, Executor, is_error};
 use crate::session::{self, Command, Store};
@@ -23,6 +26,8 @@ pub enum Line {
     /// `connect HOST PORT`: switch servers, as redis-cli does.
     Connect(Address),
     Session(Command),
+    /// `help` about Redis commands: `help GET`, `help CONFIG SET`, `help @hash`.
+    Help(Vec<String>),
     /// A plain Redis command, `count` times (redis-cli's repeat prefix, `3 INCR x`).
     Redis {
         cmd: Args,
@@ -66,11 +71,27 @@ pub fn classify_words(mut words: Vec<Vec<u8>>) -> Result<Line, Error> {
     if first.as_slice() == b"?" {
         words[0] = b"help".to_vec();
     }
+    if is_redis_help(&words) {
+        return Ok(Line::Help(words[1..].iter().map(|w| String::from_utf8_lossy(w).into_owned()).collect()));
+    }
     match session::parse(&words) {
         Some(Ok(cmd)) => Ok(Line::Session(cmd)),
         Some(Err(msg)) => Err(Error::Session(msg)),
         None => Ok(Line::Redis { cmd: words, count }),
     }
+}
+
+/// `help` with a topic that is not a session command (`touch` is one only in lower case, as it
+/// runs): Redis's docs answer it.
+fn is_redis_help(words: &[Vec<u8>]) -> bool {
+    let session_topic =
+        |w: &[u8]| session::commands::find(w).is_some_and(|spec| spec.name != "touch" || w == b"touch");
+    words[0].eq_ignore_ascii_case(b"help")
+        && match words.len() {
+            1 => false,
+            2 => !session_topic(&words[1]),
+            _ => true,
+        }
 }
 
 /// The shell: executor, session store, and how lines are treated.
@@ -79,11 +100,34 @@ pub struct Shell {
     pub store: Store,
     /// Echo plain Redis commands (off at the terminal, where the typed line is already on screen).
     pub echo_typed: bool,
+    /// The server's command docs, once asked for (see [`Shell::docs`]).
+    docs: Option<Rc<Docs>>,
 }
 
 impl Shell {
     pub fn new(ex: Executor, store: Store, echo_typed: bool) -> Self {
-        Shell { ex, store, echo_typed }
+        Shell { ex, store, echo_typed, docs: None }
+    }
+
+    /// Redis command docs for help, completion and hints: the server's, asked once on the open
+    /// connection (quietly: nothing is echoed), else the built-in table until a connection exists.
+    pub fn docs(&mut self) -> Rc<Docs> {
+        if let Some(docs) = &self.docs {
+            return docs.clone();
+        }
+        // Inside MULTI the question would be queued, and a dry run sends nothing at all.
+        let can_ask = self.ex.conn.is_connected() && !self.ex.conn.in_transaction() && !self.ex.dry_run;
+        if !can_ask {
+            return Rc::new(Docs::builtin());
+        }
+        match self.ex.conn.ensure() {
+            Ok(con) => {
+                let docs = Rc::new(Docs::fetch(con));
+                self.docs = Some(docs.clone());
+                docs
+            }
+            Err(_) => Rc::new(Docs::builtin()),
+        }
     }
 
     /// Runs one line.
@@ -100,8 +144,23 @@ impl Shell {
             Line::Connect(address) => {
                 self.ex.conn.target.address = address;
                 self.ex.conn.drop_connection();
+                // Another server may know other commands.
+                self.docs = None;
                 self.ex.conn.ensure()?;
                 Ok(Flow::Continue)
+            }
+            Line::Help(topic) => {
+                let topic: Vec<&str> = topic.iter().map(String::as_str).collect();
+                let color = self.ex.out.color;
+                match self.docs().help(&topic, color) {
+                    Some(text) => {
+                        self.ex.out.write(text.as_bytes());
+                        Ok(Flow::Continue)
+                    }
+                    None => session::commands::help(Some(topic.join(" ").as_bytes()))
+                        .map(|_| Flow::Continue)
+                        .map_err(Error::Session),
+                }
             }
             Line::Session(cmd) => self.store.run(&mut self.ex, cmd).map(|_| Flow::Continue),
             Line::Redis { cmd, count } => {
@@ -154,5 +213,10 @@ mod tests {
         assert!(matches!(classify(b"connect a"), Ok(Line::Redis { .. })));
         assert_eq!(classify(b"echo \"x"), Err(Error::Split));
         assert!(matches!(classify(b"? login"), Ok(Line::Session(Command::Help(Some(_))))));
+        assert!(matches!(classify(b"help touch"), Ok(Line::Session(Command::Help(Some(_))))));
+        assert_eq!(classify(b"help TOUCH").unwrap(), Line::Help(vec!["TOUCH".into()]));
+        assert_eq!(classify(b"? config get").unwrap(), Line::Help(vec!["config".into(), "get".into()]));
+        assert_eq!(classify(b"help @hash").unwrap(), Line::Help(vec!["@hash".into()]));
+        assert_eq!(classify(b"help").unwrap(), Line::Session(Command::Help(None)));
     }
 }

@@ -1,4 +1,5 @@
 //! One integration binary: every test drives the real `redsh` against throwaway redis-servers.
 
+mod docs;
 mod harness;
 mod session;
