@@ -227,8 +227,8 @@ impl Conn {
         Ok(())
     }
 
-    /// Cluster mode: goes where a `MOVED`/`ASK` points (sending `ASKING` there for an `ASK`).
-    pub fn follow(&mut self, r: &Redirect) -> Result<(), Error> {
+    /// Cluster mode: goes where a `MOVED`/`ASK` points (the caller sends `ASKING` for an `ASK`).
+    pub fn follow(&mut self, r: &Redirect) {
         let host = match (&r.host, &self.target.address) {
             (Some(h), _) => h.clone(),
             (None, Address::Tcp { host, .. }) => host.clone(),
@@ -239,12 +239,6 @@ impl Conn {
             self.slots.learn(r.slot, address.clone());
         }
         self.switch_to(address);
-        if r.ask {
-            let con = self.ensure()?;
-            let res = con.req_command(&redis::cmd("ASKING"));
-            res.map_err(|e| self.lost(&e))?;
-        }
-        Ok(())
     }
 
     /// redis-cli's prompt: `127.0.0.1:6379[2](TX)> `, or `not connected> `.

@@ -189,14 +189,29 @@ impl Executor {
             }
             return Ok(replies);
         }
+        let mut asking = false;
         for _ in 0..MAX_REDIRECTS {
-            if let Some(&slot) = slots.first() {
+            // After an ASK the node named by it serves this attempt, whatever the slot map says.
+            if let (Some(&slot), false) = (slots.first(), asking) {
                 self.conn.route(slot)?;
             }
-            let replies = self.run_here(cmds)?;
+            // Like redis-cli, a redirected attempt shows as its redirect line only.
+            let replies = self.collect_here(cmds, asking)?;
             match replies.iter().find_map(redirect_of) {
-                Some(r) => self.redirected(&r)?,
-                None => return Ok(replies),
+                Some(r) => {
+                    asking = r.ask;
+                    self.redirected(&r);
+                }
+                None => {
+                    for (cmd, reply) in cmds.iter().zip(&replies) {
+                        self.echo(cmd);
+                        self.print_reply(cmd, reply);
+                    }
+                    if self.out.flush_each {
+                        self.out.flush();
+                    }
+                    return Ok(replies);
+                }
             }
         }
         Err(Error::Other(format!("gave up after {MAX_REDIRECTS} cluster redirections")))
@@ -216,16 +231,24 @@ impl Executor {
         let prompt = self.conn.prompt();
         self.out.echo_line(&prompt, &cmd);
         let started = Instant::now();
+        let mut asking = false;
         for _ in 0..MAX_REDIRECTS {
             let mut packed = std::mem::take(&mut self.scratch);
             packed.clear();
+            if asking {
+                pack_into(&mut packed, &[b"ASKING".to_vec()]);
+            }
             pack_into(&mut packed, &cmd);
             let sent = self.conn.send(&packed);
             self.scratch = packed;
             sent?;
+            if asking {
+                self.conn.recv()?;
+            }
             let reply = self.conn.recv()?;
             if let Some(r) = redirect_of(&reply) {
-                self.redirected(&r)?;
+                asking = r.ask;
+                self.redirected(&r);
                 continue;
             }
             self.print_reply(&cmd, &reply);
@@ -239,7 +262,7 @@ impl Executor {
     }
 
     /// Prints redis-cli's redirect line and goes to the node it names.
-    fn redirected(&mut self, r: &cluster::Redirect) -> Result<(), Error> {
+    fn redirected(&mut self, r: &cluster::Redirect) {
         let host = match (&r.host, &self.conn.target.address) {
             (Some(h), _) => h.clone(),
             (None, crate::conn::Address::Tcp { host, .. }) => host.clone(),
@@ -248,7 +271,7 @@ impl Executor {
         let shown = if host.contains(':') { format!("[{host}]") } else { host };
         self.out
             .write(format!("-> Redirected to slot [{}] located at {shown}:{}\n", r.slot, r.port).as_bytes());
-        self.conn.follow(r)
+        self.conn.follow(r);
     }
 
     /// Sends a batch to the node in use and prints each reply as it is read.
@@ -284,6 +307,61 @@ impl Executor {
         }
         if self.out.flush_each {
             self.out.flush();
+        }
+        Ok(replies)
+    }
+
+    /// Cluster mode: sends a batch and reads every reply before printing anything, so that an
+    /// attempt the cluster redirects can be shown as redis-cli shows it (the redirect line only).
+    /// With `asking`, each command (or transaction) is preceded by a silent `ASKING`, which an
+    /// importing node needs before it serves a slot that is still officially elsewhere.
+    fn collect_here(&mut self, cmds: &[Args], asking: bool) -> Result<Vec<Value>, Error> {
+        if let Err(e) = self.conn.ensure() {
+            if let Some(first) = cmds.first() {
+                self.echo(first);
+            }
+            return Err(e);
+        }
+        let mut packed = std::mem::take(&mut self.scratch);
+        packed.clear();
+        let mut in_multi = false;
+        let mut asked = Vec::with_capacity(cmds.len());
+        for cmd in cmds {
+            // Inside MULTI the ASKING given before it still holds (Redis keeps it for the block).
+            let ask = asking && !in_multi;
+            if ask {
+                pack_into(&mut packed, &[b"ASKING".to_vec()]);
+            }
+            asked.push(ask);
+            pack_into(&mut packed, cmd);
+            let name = cmd.first().map(|w| w.to_ascii_lowercase()).unwrap_or_default();
+            match name.as_slice() {
+                b"multi" => in_multi = true,
+                b"exec" | b"discard" => in_multi = false,
+                _ => {}
+            }
+        }
+        let sent = self.conn.send(&packed);
+        self.scratch = packed;
+        let mut replies = Vec::with_capacity(cmds.len());
+        for (cmd, ask) in cmds.iter().zip(asked) {
+            let mut got = sent.clone();
+            if ask && got.is_ok() {
+                got = self.conn.recv().map(|_| ());
+            }
+            let got = got.and_then(|_| self.conn.recv());
+            match got {
+                Ok(reply) => replies.push(reply),
+                Err(e) => {
+                    // Show what did happen before the connection was lost.
+                    for (done, reply) in cmds.iter().zip(&replies) {
+                        self.echo(done);
+                        self.print_reply(done, reply);
+                    }
+                    self.echo(cmd);
+                    return Err(e);
+                }
+            }
         }
         Ok(replies)
     }

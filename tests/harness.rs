@@ -206,3 +206,89 @@ impl Run {
         self
     }
 }
+
+/// A private 3-master Redis Cluster on loopback ports; stopped when dropped.
+pub struct Cluster {
+    pub nodes: Vec<Server>,
+}
+
+impl Cluster {
+    #[track_caller]
+    pub fn start() -> Cluster {
+        let nodes: Vec<Server> = (0..3)
+            .map(|_| {
+                Server::with_args(&[
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    "--cluster-node-timeout",
+                    "5000",
+                ])
+            })
+            .collect();
+        let addrs: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)).collect();
+        let out = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addrs)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "cluster create failed: {}", String::from_utf8_lossy(&out.stdout));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let ok = nodes.iter().all(|n| n.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok"))
+                && nodes.iter().all(|n| n.cli(&["CLUSTER", "SLOTS"]).lines().count() > 0);
+            if ok {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the cluster did not become ready");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Cluster { nodes }
+    }
+
+    /// The node that serves `key` right now.
+    pub fn owner(&self, key: &str) -> &Server {
+        let slot: u16 = self.nodes[0].get(&["CLUSTER", "KEYSLOT", key]).parse().unwrap();
+        self.nodes
+            .iter()
+            .find(|n| {
+                let nodes = n.get(&["CLUSTER", "NODES"]);
+                nodes.lines().any(|l| {
+                    l.contains("myself")
+                        && l.split_whitespace().skip(8).any(|r| match r.split_once('-') {
+                            Some((a, b)) => {
+                                a.parse::<u16>().is_ok_and(|a| a <= slot)
+                                    && b.parse::<u16>().is_ok_and(|b| slot <= b)
+                            }
+                            None => r.parse::<u16>() == Ok(slot),
+                        })
+                })
+            })
+            .expect("a node serves every slot")
+    }
+
+    /// `redis-cli -c` against the first node; returns stdout.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .arg("-c")
+            .arg("-p")
+            .arg(self.nodes[0].port.to_string())
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim_end().to_owned()
+    }
+
+    /// Total keys over all nodes.
+    pub fn dbsize(&self) -> usize {
+        self.nodes.iter().map(|n| n.get(&["DBSIZE"]).parse::<usize>().unwrap()).sum()
+    }
+
+    pub fn flush(&self) {
+        for n in &self.nodes {
+            n.cli(&["FLUSHALL"]);
+        }
+    }
+}

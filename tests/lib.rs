@@ -1,5 +1,6 @@
 //! One integration binary: every test drives the real `redsh` against throwaway redis-servers.
 
+mod cluster;
 mod docs;
 mod harness;
 mod session;

@@ -1,0 +1,235 @@
+//! `-c` on a real 3-master Redis Cluster: redirects as redis-cli shows them, and the session store
+//! across slots (including while a slot is being resharded).
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use crate::harness::{Cluster, Redsh, Server};
+
+fn redsh(c: &Cluster) -> Redsh {
+    Redsh::new().port(c.nodes[0].port).args(&["-c"])
+}
+
+/// `redis-cli -c --no-raw` with `input` on stdin, against the first node.
+fn redis_cli(c: &Cluster, input: &[u8]) -> Vec<u8> {
+    let mut child = Command::new("redis-cli")
+        .args(["-c", "--no-raw", "-p", &c.nodes[0].port.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap().stdout
+}
+
+#[test]
+fn raw_commands_follow_redirects_exactly_like_redis_cli() {
+    let c = Cluster::start();
+    // Keys in every slot range, keyless commands, a nested error, a transaction split by a redirect.
+    let mut input = String::new();
+    for k in ["a", "b", "c", "user_sessions:101", "session:abc123", "{t}x", "{t}y"] {
+        input.push_str(&format!("SET {k} v-{k}\nGET {k}\n"));
+    }
+    input.push_str(
+        "MGET {t}x {t}y\nMGET a b\nPING\nDBSIZE\nEVAL \"return {1, redis.error_reply('MYERR inner')}\" 0\n",
+    );
+    input.push_str("MULTI\nSET c 1\nEXEC\nGET nosuch\n");
+    let expected = redis_cli(&c, input.as_bytes());
+    c.flush();
+    let run = redsh(&c).args(&["--no-echo"]).stdin(&input).run();
+    assert_eq!(run.stdout, String::from_utf8_lossy(&expected), "stderr: {}", run.stderr);
+    assert!(run.stdout.contains("-> Redirected to slot [15495] located at 127.0.0.1:"));
+    assert!(run.stdout.contains("2) (error) MYERR inner"), "nested errors stay intact");
+}
+
+#[test]
+fn the_echo_prompt_follows_the_node_in_use() {
+    let c = Cluster::start();
+    let run = redsh(&c).stdin("SET a 1\nGET a\n").run().success();
+    let a = c.owner("a").port;
+    let first = c.nodes[0].port;
+    if a != first {
+        assert_eq!(
+            run.stdout,
+            format!(
+                "127.0.0.1:{first}> SET a 1\n-> Redirected to slot [15495] located at 127.0.0.1:{a}\nOK\n127.0.0.1:{a}> GET a\n\"1\"\n"
+            )
+        );
+    } else {
+        assert_eq!(run.stdout, format!("127.0.0.1:{a}> SET a 1\nOK\n127.0.0.1:{a}> GET a\n\"1\"\n"));
+    }
+}
+
+#[test]
+fn the_whole_session_lifecycle_works_across_all_nodes() {
+    let c = Cluster::start();
+    let users = 24;
+    let mut input = String::new();
+    for u in 0..users {
+        input.push_str(&format!(
+            "login {u} user{u} student --id s{u}a\nlogin {u} user{u} student --id s{u}b\n"
+        ));
+        input.push_str(&format!("whoami s{u}a\ntouch s{u}a\nrenew s{u}b\nsessions {u}\n"));
+        if u % 2 == 0 {
+            input.push_str(&format!("logout s{u}a\n"));
+        } else {
+            input.push_str(&format!("logout-all {u}\n"));
+        }
+    }
+    let run = redsh(&c).stdin(&input).run().success();
+    for bad in ["CROSSSLOT", "MOVED", "ASK ", "(error)"] {
+        assert!(!run.stdout.contains(bad), "{bad} in the output:\n{}", run.stdout);
+    }
+    // Sessions landed on every node.
+    let ports: std::collections::HashSet<u16> =
+        (0..users).map(|u| c.owner(&format!("session:s{u}a")).port).collect();
+    assert_eq!(ports.len(), 3, "the test's sessions should cover all three nodes");
+    // Even users keep exactly their renewed session, listed in their index; odd users have nothing.
+    for u in 0..users {
+        let members = c.cli(&["SMEMBERS", &format!("user_sessions:{u}")]);
+        if u % 2 == 0 {
+            let ids: Vec<&str> = members.lines().collect();
+            assert_eq!(ids.len(), 1, "user {u}: {members}");
+            assert_eq!(c.cli(&["HGET", &format!("session:{}", ids[0]), "user_id"]), u.to_string());
+            assert_eq!(c.cli(&["EXISTS", &format!("session:s{u}a")]), "0");
+            assert_eq!(c.cli(&["EXISTS", &format!("session:s{u}b")]), "0");
+        } else {
+            assert_eq!(members, "", "user {u}");
+        }
+    }
+    assert_eq!(c.dbsize(), (users / 2) * 2, "one session and one index per even user, nothing else");
+}
+
+#[test]
+fn session_limits_hold_on_a_cluster() {
+    let c = Cluster::start();
+    let input = "login 7 x r\n".repeat(6);
+    redsh(&c).args(&["--max-sessions", "2", "--no-echo"]).stdin(input).run().success();
+    let members = c.cli(&["SMEMBERS", "user_sessions:7"]);
+    let ids: Vec<&str> = members.lines().collect();
+    assert_eq!(ids.len(), 2, "{members}");
+    for id in ids {
+        assert_eq!(c.cli(&["EXISTS", &format!("session:{id}")]), "1");
+    }
+    assert_eq!(c.dbsize(), 3);
+}
+
+/// Moves the slot of `key` from its owner to another node, key by key, the way
+/// `redis-cli --cluster reshard` does; `during` runs while the slot is MIGRATING/IMPORTING.
+fn reshard(c: &Cluster, key: &str, during: impl FnOnce(&Server, &Server)) {
+    let slot = c.nodes[0].get(&["CLUSTER", "KEYSLOT", key]);
+    let src = c.owner(key);
+    let dst = c.nodes.iter().find(|n| n.port != src.port).unwrap();
+    let id = |s: &Server| s.get(&["CLUSTER", "MYID"]);
+    assert_eq!(dst.get(&["CLUSTER", "SETSLOT", &slot, "IMPORTING", &id(src)]), "OK");
+    assert_eq!(src.get(&["CLUSTER", "SETSLOT", &slot, "MIGRATING", &id(dst)]), "OK");
+    during(src, dst);
+    loop {
+        let keys = src.get(&["CLUSTER", "GETKEYSINSLOT", &slot, "100"]);
+        if keys.is_empty() {
+            break;
+        }
+        for k in keys.lines() {
+            src.get(&["MIGRATE", "127.0.0.1", &dst.port.to_string(), k, "0", "5000"]);
+        }
+    }
+    for n in &c.nodes {
+        n.get(&["CLUSTER", "SETSLOT", &slot, "NODE", &id(dst)]);
+    }
+}
+
+#[test]
+fn sessions_keep_working_while_their_slot_moves() {
+    let c = Cluster::start();
+    redsh(&c).stdin("login 101 suhel teacher --id abc123\n").run().success();
+    let port = c.nodes[0].port;
+    // An id whose session key hashes to the same slot as abc123's.
+    let slot = redsh::cluster::slot(b"session:abc123");
+    let twin = (0..)
+        .map(|i| format!("twin{i}"))
+        .find(|id| redsh::cluster::slot(format!("session:{id}").as_bytes()) == slot)
+        .unwrap();
+    reshard(&c, "session:abc123", |_, dst| {
+        // ASK path: the slot is MIGRATING and abc123 has not moved yet (served by the source), while
+        // the twin does not exist on the source, so its writes are redirected with ASK.
+        let input =
+            format!("whoami abc123\ntouch abc123\nlogin 101 suhel teacher --id {twin}\nwhoami {twin}\n");
+        let run = Redsh::new().port(port).args(&["-c"]).stdin(input).run().success();
+        assert!(run.stdout.contains("# session abc123 extended"), "{}", run.stdout);
+        assert!(run.stdout.contains(&format!("located at 127.0.0.1:{}", dst.port)), "{}", run.stdout);
+        assert!(!run.stdout.contains("(error)"), "{}", run.stdout);
+    });
+    assert_eq!(c.cli(&["HGET", &format!("session:{twin}"), "username"]), "suhel");
+    // MOVED path: the slot now lives elsewhere.
+    let run = Redsh::new()
+        .port(port)
+        .args(&["-c"])
+        .stdin("whoami abc123\ntouch abc123\nrenew abc123\nsessions 101\n")
+        .run()
+        .success();
+    assert!(run.stdout.contains("# user 101: 2 live session(s)"), "{}", run.stdout);
+    assert!(!run.stdout.contains("CROSSSLOT"));
+    assert_eq!(c.cli(&["EXISTS", "session:abc123"]), "0", "renewed away");
+}
+
+#[test]
+fn a_redirected_raw_command_is_sent_again_with_asking() {
+    let c = Cluster::start();
+    let port = c.nodes[0].port;
+    reshard(&c, "{mig}k", |src, dst| {
+        // The key is not on the source, so the source answers ASK and redsh goes to the target.
+        let run = Redsh::new()
+            .port(port)
+            .args(&["-c", "--no-echo"])
+            .stdin("SET {mig}k v\nGET {mig}k\n")
+            .run()
+            .success();
+        assert!(run.stdout.contains(&format!("located at 127.0.0.1:{}\nOK\n", dst.port)), "{}", run.stdout);
+        let _ = src;
+    });
+    assert_eq!(c.cli(&["GET", "{mig}k"]), "v");
+}
+
+#[test]
+fn a_shell_started_before_a_reshard_follows_the_moved_slot() {
+    use std::io::Read;
+    let c = Cluster::start();
+    let mut child = Command::new(crate::harness::redsh_bin())
+        .args(["-c", "-p", &c.nodes[0].port.to_string()])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"login 101 suhel teacher --id abc123\n").unwrap();
+    stdin.flush().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while c.cli(&["EXISTS", "session:abc123"]) != "1" {
+        assert!(std::time::Instant::now() < deadline, "the first login did not happen");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The shell's slot map now names the old owner: its next session commands meet MOVED.
+    reshard(&c, "session:abc123", |_, _| {});
+    stdin.write_all(b"touch abc123\nwhoami abc123\nlogout abc123\n").unwrap();
+    drop(stdin);
+    let mut out = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{out}");
+    let new_owner = c.owner("session:abc123").port;
+    assert!(
+        out.contains(&format!(
+            "-> Redirected to slot [{}] located at 127.0.0.1:{new_owner}",
+            redsh::cluster::slot(b"session:abc123")
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("# session abc123 extended") && out.contains("# logged out: session abc123"),
+        "{out}"
+    );
+    assert!(!out.contains("(error)"), "{out}");
+    assert_eq!(c.dbsize(), 0);
+}
