@@ -130,6 +130,10 @@ pub struct Args {
     #[arg(short = 'e', long = "stop-on-error", help_heading = "Input and output")]
     pub stop_on_error: bool,
 
+    /// Send each command of a script only after the previous reply (slower; the output is the same)
+    #[arg(long, help_heading = "Input and output")]
+    pub no_pipeline: bool,
+
     /// Do not echo the Redis commands that are sent
     #[arg(long, help_heading = "Input and output")]
     pub no_echo: bool,

@@ -31,6 +31,8 @@ pub struct Config {
     pub mode: Mode,
     pub color: bool,
     pub stop_on_error: bool,
+    /// Send script lines in windows (off with `--no-pipeline`).
+    pub pipeline: bool,
     pub dry_run: bool,
     pub ephemeral: bool,
     /// Go on interactively after a script file (when on a terminal).
@@ -172,6 +174,7 @@ impl Config {
             mode: if a.raw { Mode::Raw } else { Mode::Pretty },
             color,
             stop_on_error: a.stop_on_error,
+            pipeline: !a.no_pipeline,
             dry_run: a.dry_run,
             ephemeral: a.ephemeral,
             then_interactive: a.interactive && stdin_tty && stdout_tty,

@@ -104,7 +104,7 @@ fn start(args: cli::Args) -> Result<i32, Error> {
         shell.ex.conn.ensure()?;
     }
     let failed = {
-        let mut runner = Runner::new(&mut shell, config.stop_on_error);
+        let mut runner = Runner::new(&mut shell, config.stop_on_error, config.pipeline);
         match &config.input {
             Input::Command(words) => {
                 let line = shell::classify_words(words.clone());

@@ -96,9 +96,10 @@ pub struct Runner<'a> {
 }
 
 impl<'a> Runner<'a> {
-    pub fn new(shell: &'a mut Shell, stop_on_error: bool) -> Self {
+    /// A runner; `pipeline` false sends each command only after the previous reply (`--no-pipeline`).
+    pub fn new(shell: &'a mut Shell, stop_on_error: bool, pipeline: bool) -> Self {
         // With -e a failing line must stop everything after it, so nothing may be sent ahead.
-        let pipeline = !stop_on_error && !shell.ex.dry_run && !shell.ex.conn.target.cluster;
+        let pipeline = pipeline && !stop_on_error && !shell.ex.dry_run && !shell.ex.conn.target.cluster;
         Runner {
             shell,
             stop_on_error,
@@ -166,8 +167,11 @@ impl<'a> Runner<'a> {
                     self.maybe_drain();
                     return true;
                 }
+                // Inside MULTI (begun in this window or an earlier one) a session command is refused.
                 Line::Session(cmd)
-                    if cmd.is_single_step(&self.shell.store.settings) && !self.state_changed =>
+                    if cmd.is_single_step(&self.shell.store.settings)
+                        && !self.state_changed
+                        && !self.shell.ex.conn.in_transaction() =>
                 {
                     match self.shell.store.plan_login(&self.shell.ex, &cmd) {
                         Ok((cmds, login)) => {
