@@ -3,4 +3,5 @@
 mod cluster;
 mod docs;
 mod harness;
+mod pipeline;
 mod session;

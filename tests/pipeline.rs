@@ -1,0 +1,318 @@
+//! Pipelined scripts: the same script run in windows and with `--no-pipeline` (one command per round
+//! trip) prints exactly the same thing, leaves the same state, and loses nothing when the connection
+//! or the server goes away in the middle of a window. No timing is asserted.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use crate::harness::{Redsh, Run, Server};
+
+/// Runs `script` on an empty server; with `--no-pipeline` when `pipelined` is false.
+fn run(srv: &Server, flags: &[&str], script: &str, pipelined: bool) -> Run {
+    srv.flush();
+    let mut redsh = Redsh::new().port(srv.port).args(flags);
+    if !pipelined {
+        redsh = redsh.args(&["--no-pipeline"]);
+    }
+    redsh.stdin(script).run()
+}
+
+/// Whether a word is a session id as redsh draws them: 22 characters of base64url.
+fn is_drawn_id(word: &str) -> bool {
+    word.len() == 22 && word.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A transcript with what differs from run to run made stable: drawn session ids become `<id1>`,
+/// `<id2>`… in order of appearance, login times `<time>`, redis-cli's timing lines `(<t>s)`, and the
+/// reply to a login's `EXPIRE … GT` (element 5 of its EXEC), which tells whether the server's clock
+/// passed a millisecond since the TTL before it was set, `<0|1>`.
+fn normalise(out: &str) -> String {
+    let mut ids: HashMap<String, usize> = HashMap::new();
+    let mut text = String::with_capacity(out.len());
+    let mut in_exec = false;
+    for line in out.lines() {
+        if in_exec && (line == "5) (integer) 0" || line == "5) (integer) 1") {
+            text.push_str("5) (integer) <0|1>\n");
+            continue;
+        }
+        in_exec = line.ends_with("> EXEC") || (in_exec && !line.contains("> ") && !line.starts_with('#'));
+        if line.starts_with('(') && line.ends_with("s)") && line[1..line.len() - 2].parse::<f64>().is_ok() {
+            text.push_str("(<t>s)\n");
+            continue;
+        }
+        let mut after_login_time = false;
+        let words: Vec<String> = line
+            .split(' ')
+            .map(|word| {
+                if std::mem::replace(&mut after_login_time, word == "login_time") {
+                    return "<time>".to_owned();
+                }
+                let (prefix, rest) = match word.strip_prefix("session:") {
+                    Some(rest) => ("session:", rest),
+                    None => ("", word),
+                };
+                if !is_drawn_id(rest) {
+                    return word.to_owned();
+                }
+                let n = ids.len() + 1;
+                let n = *ids.entry(rest.to_owned()).or_insert(n);
+                format!("{prefix}<id{n}>")
+            })
+            .collect();
+        text.push_str(&words.join(" "));
+        text.push('\n');
+    }
+    text
+}
+
+/// Panics at the first line where two transcripts differ, showing that line and a few before it.
+#[track_caller]
+fn assert_same(what: &str, a: &str, b: &str) {
+    if a == b {
+        return;
+    }
+    let (a, b): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+    let i = a.iter().zip(&b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
+    let from = i.saturating_sub(3);
+    panic!(
+        "{what} differs at line {}:\npipelined:\n{}\none at a time:\n{}",
+        i + 1,
+        a[from..(i + 1).min(a.len())].join("\n"),
+        b[from..(i + 1).min(b.len())].join("\n")
+    );
+}
+
+/// Runs `script` pipelined and then one command at a time; both must print the same (once
+/// normalised), on stdout and on stderr, and end with the same status. Returns the pipelined run.
+#[track_caller]
+fn same_both_ways(srv: &Server, flags: &[&str], script: &str) -> Run {
+    let pipelined = run(srv, flags, script, true);
+    let state = srv.get(&["DBSIZE"]);
+    let sequential = run(srv, flags, script, false);
+    assert_same("stdout", &normalise(&pipelined.stdout), &normalise(&sequential.stdout));
+    assert_same("stderr", &normalise(&pipelined.stderr), &normalise(&sequential.stderr));
+    assert_eq!(pipelined.code, sequential.code, "exit status differs");
+    assert_eq!(state, srv.get(&["DBSIZE"]), "the runs left different numbers of keys");
+    pipelined
+}
+
+#[test]
+fn normalise_makes_ids_and_times_stable() {
+    let out = "127.0.0.1:1(TX)> HSET session:ZN8WvSVM6ECqDeH0G2-Iag user_id 1 login_time 1795874448 ip x\n\
+               127.0.0.1:1(TX)> EXEC\n4) (integer) 1\n5) (integer) 1\n\
+               # session ZN8WvSVM6ECqDeH0G2-Iag — a (b)\n(1.02s)\n(integer) 1795874448\n5) (integer) 1\n";
+    assert_eq!(
+        normalise(out),
+        "127.0.0.1:1(TX)> HSET session:<id1> user_id 1 login_time <time> ip x\n\
+         127.0.0.1:1(TX)> EXEC\n4) (integer) 1\n5) (integer) <0|1>\n\
+         # session <id1> — a (b)\n(<t>s)\n(integer) 1795874448\n5) (integer) 1\n"
+    );
+}
+
+#[test]
+fn a_mixed_script_prints_the_same_pipelined_and_one_at_a_time() {
+    let srv = Server::start();
+    let script = "\
+# comments and blank lines are skipped
+
+SET greeting \"hello world\"
+GET greeting
+3 INCR counter
+0 PING
+LPUSH greeting x
+NOSUCHCOMMAND a b
+SET \"unclosed
+MULTI
+SET a 1
+INCR a
+LPUSH a oops
+EXEC
+MULTI
+SET b 1
+DISCARD
+SELECT 2
+SET in-two 2
+login 101 suhel teacher --ip 192.168.1.10
+MULTI
+INCR c
+login 102 amir student --ip 10.0.0.2
+EXEC
+SELECT 0
+BLPOP empty-list 1
+login 103 lena admin --ip 10.0.0.3
+login 103 lena admin --ip 10.0.0.4 --ttl 60
+HGETALL nosuch
+whoami nosuch
+logout nosuch
+2 GET in-two
+SELECT 2
+GET in-two
+MGET a b counter
+";
+    let run = same_both_ways(&srv, &[], script);
+    assert_eq!(run.code, 1, "error replies and bad lines fail the script");
+    let out = normalise(&run.stdout);
+    let port = srv.port;
+    assert!(out.contains(&format!("127.0.0.1:{port}> GET greeting\n\"hello world\"\n")), "{out}");
+    assert!(out.contains("(integer) 1\n") && out.contains("(integer) 3\n"), "{out}");
+    assert!(out.contains(&format!("127.0.0.1:{port}[2](TX)> INCR c\nQUEUED\n")), "{out}");
+    assert!(out.contains("# session <id2> — lena (admin) from 10.0.0.3"), "{out}");
+    assert!(out.contains(&format!("127.0.0.1:{port}[2]> GET in-two\n\"2\"\n")), "{out}");
+    assert!(run.stderr.contains("line 9: Invalid argument(s)"), "{}", run.stderr);
+    assert!(run.stderr.contains("line 23: session commands cannot run inside MULTI"), "{}", run.stderr);
+    // One session in db 2 (not the one refused inside MULTI), two in db 0.
+    assert_eq!(srv.get(&["-n", "2", "KEYS", "session:*"]).lines().count(), 1);
+    assert_eq!(srv.get(&["KEYS", "session:*"]).lines().count(), 2);
+}
+
+#[test]
+fn the_same_output_as_redis_cli_whether_pipelined_or_not() {
+    let srv = Server::start();
+    let script =
+        "SET k v\nGET k\nLPUSH k x\n2 INCR n\nMULTI\nSET a 1\nEXEC\nHGETALL nosuch\nSELECT 3\nSET x 1\n";
+    for pipelined in [true, false] {
+        let redsh = run(&srv, &["--no-echo"], script, pipelined);
+        srv.flush();
+        assert_eq!(redsh.stdout_bytes, srv.cli_stdin(&[], script.as_bytes()), "pipelined: {pipelined}");
+    }
+}
+
+#[test]
+fn a_script_longer_than_one_window_is_answered_in_order() {
+    let srv = Server::start();
+    let mut script = String::new();
+    for i in 0..3000 {
+        let _ = writeln!(script, "INCR n\nECHO line-{i}");
+        if i % 700 == 0 {
+            script.push_str("SET \"bad quoting\n");
+        }
+        if i % 500 == 0 {
+            let _ = writeln!(script, "login {i} user{i} student --ip 10.0.0.1");
+        }
+    }
+    // Larger than one window's bytes, too: 300 values of 8 KiB.
+    let big = "v".repeat(8192);
+    for i in 0..300 {
+        let _ = writeln!(script, "SET big:{i} {big}\nSTRLEN big:{i}");
+    }
+    script.push_str("GET n\nDBSIZE\n");
+    let run = same_both_ways(&srv, &["--no-echo"], &script);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let echoes: Vec<&str> = lines.iter().copied().filter(|l| l.starts_with("\"line-")).collect();
+    assert_eq!(echoes.len(), 3000);
+    for (i, line) in echoes.iter().enumerate() {
+        assert_eq!(*line, format!("\"line-{i}\""));
+    }
+    assert_eq!(lines[lines.len() - 2], "\"3000\"");
+    assert_eq!(srv.get(&["GET", "n"]), "3000");
+    assert_eq!(srv.get(&["KEYS", "session:*"]).lines().count(), 6);
+    assert_eq!(run.stderr.matches("Invalid argument(s)").count(), 5);
+}
+
+#[test]
+fn many_logins_in_a_window_are_all_written_and_reported() {
+    let srv = Server::start();
+    let mut script = String::new();
+    for i in 0..1500 {
+        let _ = writeln!(script, "login {} user{i} student --ip 10.0.0.9", i % 7);
+        if i % 100 == 0 {
+            script.push_str("DBSIZE\n");
+        }
+    }
+    let run = same_both_ways(&srv, &[], &script).success();
+    assert_eq!(run.stdout.matches("\n# session ").count(), 1500);
+    // The DBSIZE after login 1400: 1401 sessions and 7 indexes, so every login before it was written.
+    assert!(run.stdout.contains("> DBSIZE\n(integer) 1408\n"));
+    assert_eq!(srv.get(&["KEYS", "session:*"]).lines().count(), 1500);
+    assert_eq!(srv.get(&["SCARD", "user_sessions:3"]), "214");
+}
+
+#[test]
+fn a_login_inside_multi_is_refused_across_a_window_boundary() {
+    let srv = Server::start();
+    // MULTI, then more than a window of queued commands, then a login: the window that holds the
+    // login began after MULTI, yet the login must still see the transaction and be refused.
+    let mut script = String::from("MULTI\n");
+    script.push_str(&"INCR n\n".repeat(1500));
+    script.push_str("login 101 suhel teacher\nEXEC\nGET n\n");
+    let run = same_both_ways(&srv, &["--no-echo"], &script).code(1);
+    assert!(run.stderr.contains("line 1502: session commands cannot run inside MULTI"), "{}", run.stderr);
+    assert_eq!(srv.get(&["GET", "n"]), "1500");
+    assert_eq!(srv.get(&["DBSIZE"]), "1", "nothing but n: the login wrote nothing");
+}
+
+#[test]
+fn a_blocking_command_waits_in_its_place() {
+    let srv = Server::start();
+    let script = "RPUSH q a\nBLPOP q 1\nBLPOP q 1\nLPUSH q b\nLPOP q\n";
+    let run = same_both_ways(&srv, &["--no-echo"], script).success();
+    assert_eq!(
+        normalise(&run.stdout),
+        "(integer) 1\n1) \"q\"\n2) \"a\"\n(nil)\n(<t>s)\n(integer) 1\n\"b\"\n"
+    );
+}
+
+#[test]
+fn stop_on_error_never_runs_a_line_after_the_failing_one() {
+    let srv = Server::start();
+    let mut lines = String::new();
+    lines.push_str(&"INCR before\n".repeat(2000));
+    for (failing, what) in [
+        ("LPUSH before x", "an error reply"),
+        ("SET \"unclosed", "a bad line"),
+        ("whoami nosuch", "a failed session command"),
+        ("0 PING", "a bad repeat count"),
+    ] {
+        srv.flush();
+        let script = format!("{lines}{failing}\nSET after 1\nlogin 1 a b\n3 INCR after\n");
+        let run = Redsh::new().port(srv.port).args(&["-e", "--no-echo"]).stdin(&script).run().code(1);
+        assert_eq!(srv.get(&["GET", "before"]), "2000", "{what}: every line before it ran");
+        assert_eq!(srv.get(&["DBSIZE"]), "1", "{what}: no line after it ran; stderr: {}", run.stderr);
+        // An error reply is its own message (on stdout, as redis-cli prints it); the others name the line.
+        let named = run.stderr.contains("line 2001")
+            || run
+                .stdout
+                .ends_with("(error) WRONGTYPE Operation against a key holding the wrong kind of value\n");
+        assert!(named, "{what}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn a_connection_killed_mid_window_reports_the_interrupted_command_and_runs_the_rest() {
+    let srv = Server::start();
+    // EXEC kills this very connection; the lines after it were already sent in the same window.
+    let script = "SET n 0\nMULTI\nCLIENT KILL TYPE normal SKIPME no\nEXEC\nINCR n\nINCR n\n\
+                  login 1 a b --ip 1.2.3.4\nINCR n\nGET n\n";
+    let run = same_both_ways(&srv, &[], script).code(1);
+    assert_eq!(run.stderr, "redsh: line 5: Error: Server closed the connection\n");
+    let port = srv.port;
+    assert!(
+        run.stdout.contains(&format!("127.0.0.1:{port}> INCR n\n127.0.0.1:{port}> INCR n\n(integer) 1\n"))
+    );
+    assert_eq!(srv.get(&["GET", "n"]), "2", "the interrupted INCR is reported, every later one ran");
+    assert_eq!(srv.get(&["KEYS", "session:*"]).lines().count(), 1, "the login after it ran");
+}
+
+#[test]
+fn a_server_gone_mid_window_fails_every_line_after_it_aloud() {
+    let mut srv = Server::start();
+    // The server dies executing EXEC, with the lines after it already sent in the same window.
+    let script = "SET n 0\nMULTI\nDEBUG SEGFAULT\nEXEC\nINCR n\nlogin 1 a b --ip 1.2.3.4\nGET n\n";
+    for pipelined in [true, false] {
+        srv.restart();
+        let run = run(&srv, &[], script, pipelined).code(1);
+        // While the server writes its crash report it may still accept a connection, then reset it:
+        // so a later line fails with a reset or a refusal, but every one of them fails aloud.
+        let reported: Vec<&str> = run.stderr.lines().collect();
+        assert_eq!(reported.len(), 4, "pipelined: {pipelined}; {}", run.stderr);
+        for (line, message) in (4..).zip(&reported) {
+            let prefix = format!("redsh: line {line}: ");
+            let reason = message.strip_prefix(&prefix).unwrap_or_else(|| panic!("{message}"));
+            assert!(reason.starts_with("Error: ") || reason.starts_with("Could not connect"), "{reason}");
+        }
+        let tail: Vec<&str> = run.stdout.lines().rev().take(4).collect();
+        let commands: Vec<&str> =
+            tail.iter().rev().map(|l| l.split_once("> ").map_or(*l, |(_, c)| c)).collect();
+        assert_eq!(commands, ["EXEC", "INCR n", "MULTI", "GET n"], "pipelined: {pipelined}; {}", run.stdout);
+    }
+}
