@@ -27,9 +27,10 @@ if [ ! -x /usr/bin/time ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null
 fi
 
+load=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "bench: building release" >&2
 cargo build --release --quiet
-REDSH=$PWD/target/release/redsh
+REDSH=${CARGO_TARGET_DIR:-$PWD/target}/release/redsh
 
 tmp=$(mktemp -d)
 server_pid=
@@ -183,7 +184,7 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || commit="$commit+uncommitted"
 echo
 echo "Machine: $(nproc) cores, ${cpu:-unknown CPU}, Linux $(uname -r); $(redis-server --version | awk '{print $1, $2, $3}'), redis-cli $(redis-cli --version | awk '{print $2}'); redsh $commit"
-echo "Loopback, private server without persistence; medians of $ROUNDS rounds (startup: of $STARTS runs), FLUSHALL before each run."
+echo "Loopback, private server without persistence; medians of $ROUNDS rounds (startup: of $STARTS runs), FLUSHALL before each run; load average before the run: $load."
 echo
 awk -v n="$SESSIONS" -v lines="$raw_lines" -v cli="$cli" -v noecho="$noecho" -v with_echo="$with_echo" \
   -v pipe="$pipe" -v login="$login" -v sr="$start_redsh" -v sc="$start_cli" -v r10k="$rss10k" \
