@@ -6,6 +6,14 @@ use std::path::PathBuf;
 use clap::{ArgAction, Parser, ValueEnum};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyLayout {
+    /// `session:<id>` and `user_sessions:<user_id>`, as in the document.
+    Plain,
+    /// `session:{<user_id>}:<id>` and `user_sessions:{<user_id>}`: one cluster slot per user.
+    Tagged,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LimitPolicy {
     /// A login at the limit ends the user's oldest session.
     EvictOldest,
@@ -175,6 +183,11 @@ pub struct Args {
         help_heading = "Sessions"
     )]
     pub max_sessions_policy: LimitPolicy,
+
+    /// Key layout: plain (the document's keys) or tagged (session:{uid}:id and user_sessions:{uid} share a
+    /// cluster slot, so every session command is one atomic transaction on a cluster; ids become uid~id)
+    #[arg(long, value_enum, value_name = "LAYOUT", default_value = "plain", help_heading = "Sessions")]
+    pub key_layout: KeyLayout,
 
     /// Store SHA-256 of each session id as its key, so a dump or MONITOR trace reveals no usable token
     #[arg(long, help_heading = "Sessions")]

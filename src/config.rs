@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::{Args, LimitPolicy};
+use crate::cli::{Args, KeyLayout, LimitPolicy};
 use crate::conn::{Address, Target, Tls, parse_uri};
 use crate::error::Error;
 use crate::format::Mode;
@@ -165,7 +165,8 @@ impl Config {
             max_sessions: a.max_sessions,
             refuse_at_limit: a.max_sessions_policy == LimitPolicy::Refuse,
             hash_ids: a.hash_ids,
-            cluster: a.cluster,
+            cluster: a.cluster && a.key_layout == KeyLayout::Plain,
+            tagged: a.key_layout == KeyLayout::Tagged,
         };
         Ok(Config {
             target,

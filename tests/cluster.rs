@@ -233,3 +233,38 @@ fn a_shell_started_before_a_reshard_follows_the_moved_slot() {
     assert!(!out.contains("(error)"), "{out}");
     assert_eq!(c.dbsize(), 0);
 }
+
+#[test]
+fn the_tagged_layout_keeps_each_user_in_one_slot_and_every_step_in_one_transaction() {
+    let c = Cluster::start();
+    let mut input = String::new();
+    for u in 0..12 {
+        input.push_str(&format!(
+            "login {u} user{u} r --id a\nlogin {u} user{u} r\ntouch {u}~a\nrenew {u}~a\nsessions {u}\n"
+        ));
+    }
+    input.push_str("logout-all 3\nwhoami a\n");
+    let run = redsh(&c).args(&["--key-layout", "tagged", "--max-sessions", "5"]).stdin(&input).run().code(1);
+    assert_eq!(
+        run.stderr,
+        "redsh: line 62: session id 'a' does not name its user: with --key-layout tagged ids look like 101~abc123\n"
+    );
+    for bad in ["CROSSSLOT", "MOVED", "(error)", "-> Redirected"] {
+        assert!(!run.stdout.contains(bad), "{bad}:\n{}", run.stdout);
+    }
+    // Every write of a session command is one MULTI/EXEC: no write is echoed outside a transaction.
+    for line in run.stdout.lines().filter(|l| l.starts_with("127.0.0.1:")) {
+        let cmd = line.split_once("> ").unwrap().1;
+        let write = ["HSET", "EXPIRE", "PEXPIRE", "SADD", "SREM", "DEL"].iter().any(|w| cmd.starts_with(w));
+        assert!(!write || line.contains("(TX)> "), "a write outside MULTI: {line}");
+    }
+    for u in 0..12 {
+        let members = c.cli(&["SMEMBERS", &format!("user_sessions:{{{u}}}")]);
+        let expected = if u == 3 { 0 } else { 2 };
+        assert_eq!(members.lines().count(), expected, "user {u}: {members}");
+        for m in members.lines() {
+            assert!(m.starts_with(&format!("{{{u}}}:")), "{m}");
+            assert_eq!(c.cli(&["HGET", &format!("session:{m}"), "user_id"]), u.to_string());
+        }
+    }
+}

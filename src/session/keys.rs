@@ -9,17 +9,63 @@ pub const MAX_ID_LEN: usize = 128;
 /// Random bytes in a generated id: 128 bits, as OWASP asks of a home-made generator.
 const ID_BYTES: usize = 16;
 
+/// Separates the user id from the rest of a session id in the tagged layout (`101~abc123`).
+pub const TAG_SEPARATOR: char = '~';
+
 /// How a session's key is derived from its id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Layout {
     /// The key holds SHA-256 of the id (hex), so keys and the index reveal no usable token.
     pub hash_ids: bool,
+    /// Hash-tagged keys (`session:{101}:…`, `user_sessions:{101}`): a user's sessions and index
+    /// share one cluster slot. Session ids then carry their user: `101~abc123`.
+    pub tagged: bool,
 }
 
 impl Layout {
-    /// What the store keeps for an id: the id itself, or its SHA-256 in hex.
+    /// What the store keeps for an id (the index member; the key is `session:` + this): the id, or
+    /// its SHA-256 in hex; in the tagged layout prefixed by the user's hash tag.
     pub fn stored_id(&self, id: &str) -> String {
-        if self.hash_ids { sha256_hex(id.as_bytes()) } else { id.to_owned() }
+        let core = if self.hash_ids { sha256_hex(id.as_bytes()) } else { id.to_owned() };
+        match (self.tagged, id.rsplit_once(TAG_SEPARATOR)) {
+            (true, Some((user, sid))) => {
+                let core = if self.hash_ids { core } else { sid.to_owned() };
+                format!("{{{user}}}:{core}")
+            }
+            _ => core,
+        }
+    }
+
+    /// The user's index: `user_sessions:<user_id>`, or `user_sessions:{<user_id>}` when tagged.
+    pub fn index_key(&self, user_id: &str) -> String {
+        if self.tagged { format!("user_sessions:{{{user_id}}}") } else { index_key(user_id) }
+    }
+
+    /// The id a user holds for a new session: in the tagged layout it carries the user id.
+    pub fn full_id(&self, user_id: &str, id: &str) -> String {
+        if self.tagged { format!("{user_id}{TAG_SEPARATOR}{id}") } else { id.to_owned() }
+    }
+
+    /// The id a user holds, recovered from an index member (`None` when only its hash is stored).
+    pub fn token_of(&self, user_id: &str, member: &str) -> Option<String> {
+        if self.hash_ids {
+            return None;
+        }
+        if !self.tagged {
+            return Some(member.to_owned());
+        }
+        member.strip_prefix(&format!("{{{user_id}}}:")).map(|sid| self.full_id(user_id, sid))
+    }
+
+    /// Checks that an id names its user when the layout needs it.
+    pub fn check(&self, id: &str) -> Result<(), String> {
+        match (self.tagged, id.rsplit_once(TAG_SEPARATOR)) {
+            (false, _) => Ok(()),
+            (true, Some((user, sid))) if !user.is_empty() && !sid.is_empty() => Ok(()),
+            (true, _) => Err(format!(
+                "session id '{id}' does not name its user: with --key-layout tagged ids look like 101~abc123"
+            )),
+        }
     }
 
     /// `session:<id>` (or `session:<sha256(id)>`).
@@ -153,13 +199,24 @@ mod tests {
 
     #[test]
     fn keys_follow_the_seed() {
-        let plain = Layout { hash_ids: false };
+        let plain = Layout { hash_ids: false, tagged: false };
         assert_eq!(plain.session_key("abc123"), "session:abc123");
         assert_eq!(index_key("101"), "user_sessions:101");
-        let hashed = Layout { hash_ids: true };
+        let hashed = Layout { hash_ids: true, tagged: false };
         assert_eq!(
             hashed.session_key("abc"),
             "session:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+        let tagged = Layout { hash_ids: false, tagged: true };
+        assert_eq!(tagged.full_id("101", "abc123"), "101~abc123");
+        assert_eq!(tagged.session_key("101~abc123"), "session:{101}:abc123");
+        assert_eq!(tagged.index_key("101"), "user_sessions:{101}");
+        assert!(tagged.check("abc123").is_err());
+        assert!(tagged.check("101~abc123").is_ok());
+        assert_eq!(tagged.token_of("101", "{101}:abc123").as_deref(), Some("101~abc123"));
+        assert_eq!(plain.token_of("101", "abc123").as_deref(), Some("abc123"));
+        assert_eq!(hashed.token_of("101", "ab12"), None);
+        let both = Layout { hash_ids: true, tagged: true };
+        assert_eq!(both.session_key("7~x"), format!("session:{{7}}:{}", sha256_hex(b"7~x")));
     }
 }

@@ -12,7 +12,7 @@ use redis::Value;
 use crate::config::parse_ttl;
 use crate::error::Error;
 use crate::exec::{Args, Executor, args};
-use keys::{Layout, check_field, check_id, index_key, new_id, short};
+use keys::{Layout, check_field, check_id, new_id, short};
 use plan::NewSession;
 
 /// Store-wide settings from the flags.
@@ -30,6 +30,8 @@ pub struct Settings {
     /// Redis Cluster (`-c`): the session and its index live in different slots, so each step is
     /// atomic on its own slot and the steps run in an order that can only leave stale index entries.
     pub cluster: bool,
+    /// `--key-layout tagged`: a user's sessions and index share one hash slot (see `keys::Layout`).
+    pub tagged: bool,
 }
 
 impl Default for Settings {
@@ -41,6 +43,7 @@ impl Default for Settings {
             refuse_at_limit: false,
             hash_ids: false,
             cluster: false,
+            tagged: false,
         }
     }
 }
@@ -307,7 +310,7 @@ const SEEN_MAX: usize = 300;
 
 impl Store {
     pub fn new(settings: Settings) -> Self {
-        let layout = Layout { hash_ids: settings.hash_ids };
+        let layout = Layout { hash_ids: settings.hash_ids, tagged: settings.tagged };
         Store { settings, current: None, seen: Vec::new(), layout, default_ip: None }
     }
 
@@ -322,8 +325,11 @@ impl Store {
     }
 
     fn id_or_current(&self, id: Option<String>, name: &str) -> Result<String, Error> {
-        id.or_else(|| self.current.as_ref().map(|c| c.id.clone()))
-            .ok_or_else(|| err(format!("no current session: log in first, or name one ({name} <id>)")))
+        let id = id
+            .or_else(|| self.current.as_ref().map(|c| c.id.clone()))
+            .ok_or_else(|| err(format!("no current session: log in first, or name one ({name} <id>)")))?;
+        self.layout.check(&id).map_err(err)?;
+        Ok(id)
     }
 
     fn is_current(&self, id: &str) -> bool {
@@ -366,6 +372,7 @@ impl Store {
                 self.renew(ex, &id)
             }
             Command::Use(id) => {
+                self.layout.check(&id).map_err(err)?;
                 self.remember(&id);
                 ex.out.summary(&format!("current session: {id} (not checked; `whoami` checks it)"));
                 self.current = Some(Current { id, username: None });
@@ -389,9 +396,10 @@ impl Store {
             Some(ip) => ip.clone(),
             None => self.ip_for(ex).into_bytes(),
         };
-        let id = new_id().map_err(err)?;
+        let id = self.layout.full_id(user_id, &new_id().map_err(err)?);
         let pending = PendingLogin {
             stored: self.layout.stored_id(&id),
+            index: self.layout.index_key(user_id),
             id,
             user_id: user_id.clone(),
             username: username.clone(),
@@ -440,7 +448,7 @@ impl Store {
 
     /// Runtime errors inside EXEC do not undo the other commands: remove what did get written.
     fn roll_back_login(&mut self, ex: &mut Executor, p: &PendingLogin) {
-        let _ = self.apply(ex, plan::logout_writes(&p.stored, &p.user_id));
+        let _ = self.apply(ex, plan::logout_writes(&p.stored, &p.index));
     }
 
     /// Runs writes that belong together: in one MULTI/EXEC on a single server; on a cluster, where
@@ -480,12 +488,19 @@ impl Store {
             let replies = ex.run(&cmds)?;
             return self.finish_login(ex, &pending, &replies);
         }
+        if self.layout.tagged && given_id.as_deref().is_some_and(|id| id.contains(keys::TAG_SEPARATOR)) {
+            return Err(err(
+                "with --key-layout tagged, --id may not contain '~' (redsh puts the user id in front)",
+            ));
+        }
         let id = match given_id.clone() {
             Some(id) => id,
             None => new_id().map_err(err)?,
         };
+        let id = self.layout.full_id(user_id, &id);
         let mut pending = PendingLogin {
             stored: self.layout.stored_id(&id),
+            index: self.layout.index_key(user_id),
             id,
             user_id: user_id.to_owned(),
             username: username.to_vec(),
@@ -495,7 +510,7 @@ impl Store {
             ttl: ttl.unwrap_or(self.settings.idle_ttl).min(self.settings.absolute_ttl),
         };
         let key = keys::session_key_of_stored(&pending.stored);
-        let index = index_key(user_id);
+        let index = self.layout.index_key(user_id);
         let limit = self.settings.max_sessions as usize;
         let cluster = self.settings.cluster;
         for attempt in 0..MAX_ATTEMPTS {
@@ -551,9 +566,9 @@ impl Store {
             if !cluster {
                 let mut writes = Vec::new();
                 if !dead.is_empty() {
-                    writes.push(plan::prune(user_id, &dead));
+                    writes.push(plan::prune(&index, &dead));
                 }
-                writes.extend(plan::evict_writes(user_id, &victims));
+                writes.extend(plan::evict_writes(&index, &victims));
                 writes.extend(plan::create_writes(&pending.new_session()));
                 let replies = ex.run(&plan::transaction(writes))?;
                 if matches!(exec_result(&replies), Exec::Aborted) {
@@ -572,7 +587,7 @@ impl Store {
             let mut gone = dead;
             gone.extend(victims.iter().cloned());
             if !gone.is_empty() {
-                index_writes.push(plan::prune(user_id, &gone));
+                index_writes.push(plan::prune(&index, &gone));
             }
             index_writes.extend(plan::index_writes(&pending.new_session()));
             let replies = ex.run(&plan::transaction(index_writes))?;
@@ -692,13 +707,13 @@ impl Store {
             login_time.ok_or_else(|| err(format!("session {} is malformed: no login_time", short(id))))?;
         let ttl = plan::touch_ttl(unix_now(), login_time, self.settings.idle_ttl, self.settings.absolute_ttl);
         if ttl <= 0 {
-            self.apply(ex, plan::logout_writes(&stored, &uid))?;
+            self.apply(ex, plan::logout_writes(&stored, &self.layout.index_key(&uid)))?;
             if self.is_current(id) {
                 self.current = None;
             }
             return Err(err(format!("session {} reached its absolute timeout and was ended", short(id))));
         }
-        match self.apply(ex, plan::touch_writes(&stored, &uid, ttl))? {
+        match self.apply(ex, plan::touch_writes(&stored, &self.layout.index_key(&uid), ttl))? {
             Exec::Ran(items) if int(items.get(1)) == Some(1) => {
                 let capped = if (ttl as u64) < self.settings.idle_ttl {
                     " (capped by the absolute timeout)"
@@ -723,7 +738,7 @@ impl Store {
         let Some(uid) = replies.first().and_then(text) else {
             return Err(self.no_such(id));
         };
-        match self.apply(ex, plan::logout_writes(&stored, &uid))? {
+        match self.apply(ex, plan::logout_writes(&stored, &self.layout.index_key(&uid)))? {
             Exec::Ran(items) => {
                 if let Some(e) = first_error(&items) {
                     return Err(err(format!("logout failed: {e}")));
@@ -744,7 +759,7 @@ impl Store {
     }
 
     fn sessions(&mut self, ex: &mut Executor, uid: &str) -> Result<(), Error> {
-        let index = index_key(uid);
+        let index = self.layout.index_key(uid);
         let replies = ex.run(&[args(["SMEMBERS", &index])])?;
         let mut members: Vec<String> = elements(replies.first()).iter().filter_map(text).collect();
         members.sort();
@@ -769,16 +784,20 @@ impl Store {
             }
         }
         if !dead.is_empty() {
-            ex.run(&[plan::prune(uid, &dead)])?;
+            ex.run(&[plan::prune(&index, &dead)])?;
         }
         let pruned =
             if dead.is_empty() { String::new() } else { format!(" ({} expired id(s) pruned)", dead.len()) };
         ex.out.summary(&format!("user {uid}: {} live session(s){pruned}", live.len()));
         live.sort_by_key(|s| s.1);
-        for (id, login_time, ip, ttl) in live {
-            if !self.settings.hash_ids {
-                self.remember(&id);
-            }
+        for (member, login_time, ip, ttl) in live {
+            let id = match self.layout.token_of(uid, &member) {
+                Some(token) => {
+                    self.remember(&token);
+                    token
+                }
+                None => member,
+            };
             let idle =
                 if ttl < 0 { "no idle timeout".to_owned() } else { format!("idle {} left", human(ttl)) };
             let absolute = login_time + self.settings.absolute_ttl as i64 - now;
@@ -792,7 +811,7 @@ impl Store {
     }
 
     fn logout_all(&mut self, ex: &mut Executor, uid: &str) -> Result<(), Error> {
-        let index = index_key(uid);
+        let index = self.layout.index_key(uid);
         for attempt in 0..MAX_ATTEMPTS {
             if attempt > 0 {
                 back_off(attempt);
@@ -813,7 +832,7 @@ impl Store {
                 }
                 plan::transaction(vec![args(["DEL", &index])])
             } else {
-                plan::logout_all_writes(uid, &members)
+                plan::logout_all_writes(&index, &members)
             };
             let replies = ex.run(&writes)?;
             match exec_result(&replies) {
@@ -863,12 +882,18 @@ impl Store {
             };
             // A session without a TTL (damaged by hand) gets the idle timeout back.
             let pttl = if pttl < 0 { self.settings.idle_ttl as i64 * 1000 } else { pttl };
-            let new_id = new_id().map_err(err)?;
+            let new_id = self.layout.full_id(&uid, &new_id().map_err(err)?);
             let new = self.layout.stored_id(&new_id);
             let outcome = if self.settings.cluster {
                 self.renew_on_cluster(ex, &old, &new, &uid, &fields, pttl)?
             } else {
-                exec_result(&ex.run(&plan::renew_writes(&old, &new, &uid, &fields, pttl))?)
+                exec_result(&ex.run(&plan::renew_writes(
+                    &old,
+                    &new,
+                    &self.layout.index_key(&uid),
+                    &fields,
+                    pttl,
+                ))?)
             };
             match outcome {
                 Exec::Aborted => {
@@ -910,7 +935,7 @@ impl Store {
         fields: &[(Vec<u8>, Vec<u8>)],
         pttl: i64,
     ) -> Result<Exec, Error> {
-        let index = index_key(uid);
+        let index = self.layout.index_key(uid);
         ex.run(&[args(["SADD", &index, new])])?;
         let take = plan::transaction(vec![args(["DEL", &keys::session_key_of_stored(old)])]);
         match exec_result(&ex.run(&take)?) {
@@ -934,6 +959,7 @@ impl Store {
 pub struct PendingLogin {
     pub id: String,
     stored: String,
+    index: String,
     user_id: String,
     username: Vec<u8>,
     role: Vec<u8>,
@@ -959,6 +985,7 @@ impl PendingLogin {
         NewSession {
             stored_id: &self.stored,
             user_id: &self.user_id,
+            index: &self.index,
             username: &self.username,
             role: &self.role,
             login_time: self.login_time,

@@ -1,7 +1,7 @@
 //! The Redis commands each session step sends. Pure: no I/O, so every plan is unit-tested.
 
 use crate::exec::{Args, args};
-use crate::session::keys::{index_key, session_key_of_stored};
+use crate::session::keys::session_key_of_stored;
 
 /// The fields of a new session, in the seed's order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -9,6 +9,8 @@ pub struct NewSession<'a> {
     /// The id as stored (hashed under `--hash-ids`).
     pub stored_id: &'a str,
     pub user_id: &'a str,
+    /// The user's index key (`user_sessions:<user_id>`, or its hash-tagged form).
+    pub index: &'a str,
     pub username: &'a [u8],
     pub role: &'a [u8],
     pub login_time: u64,
@@ -50,12 +52,12 @@ pub fn session_writes(s: &NewSession<'_>) -> Vec<Args> {
 
 /// The index entry and the index's TTL (the user's slot).
 pub fn index_writes(s: &NewSession<'_>) -> Vec<Args> {
-    let index = index_key(s.user_id);
+    let index = s.index;
     let ttl = s.ttl.to_string();
     vec![
-        args(["SADD", &index, s.stored_id]),
-        args(["EXPIRE", &index, &ttl, "NX"]),
-        args(["EXPIRE", &index, &ttl, "GT"]),
+        args(["SADD", index, s.stored_id]),
+        args(["EXPIRE", index, &ttl, "NX"]),
+        args(["EXPIRE", index, &ttl, "GT"]),
     ]
 }
 
@@ -79,17 +81,14 @@ pub fn touch_ttl(now: u64, login_time: u64, idle: u64, absolute: u64) -> i64 {
 // missing from its index. On one server they run inside MULTI/EXEC and are atomic anyway.
 
 /// Sliding expiry: the index extended to match (never shortened), then the session's TTL.
-pub fn touch_writes(stored_id: &str, user_id: &str, ttl: i64) -> Vec<Args> {
+pub fn touch_writes(stored_id: &str, index: &str, ttl: i64) -> Vec<Args> {
     let ttl = ttl.to_string();
-    vec![
-        args(["EXPIRE", &index_key(user_id), &ttl, "GT"]),
-        args(["EXPIRE", &session_key_of_stored(stored_id), &ttl]),
-    ]
+    vec![args(["EXPIRE", index, &ttl, "GT"]), args(["EXPIRE", &session_key_of_stored(stored_id), &ttl])]
 }
 
 /// Destroys one session, then its index entry.
-pub fn logout_writes(stored_id: &str, user_id: &str) -> Vec<Args> {
-    vec![args(["DEL", &session_key_of_stored(stored_id)]), args(["SREM", &index_key(user_id), stored_id])]
+pub fn logout_writes(stored_id: &str, index: &str) -> Vec<Args> {
+    vec![args(["DEL", &session_key_of_stored(stored_id)]), args(["SREM", index, stored_id])]
 }
 
 /// The reads that describe a session: the seed's validation steps.
@@ -110,17 +109,17 @@ pub fn describe_reads(stored_ids: &[String]) -> Vec<Args> {
 }
 
 /// Removes ids whose session is gone from a user's index.
-pub fn prune(user_id: &str, dead: &[String]) -> Args {
-    let mut cmd = args(["SREM", &index_key(user_id)]);
+pub fn prune(index: &str, dead: &[String]) -> Args {
+    let mut cmd = args(["SREM", index]);
     cmd.extend(dead.iter().map(|d| d.as_bytes().to_vec()));
     cmd
 }
 
 /// Deletes every listed session and the index itself, in one DEL.
-pub fn logout_all_writes(user_id: &str, stored_ids: &[String]) -> Vec<Args> {
+pub fn logout_all_writes(index: &str, stored_ids: &[String]) -> Vec<Args> {
     let mut del = args(["DEL"]);
     del.extend(stored_ids.iter().map(|id| session_key_of_stored(id).into_bytes()));
-    del.push(index_key(user_id).into_bytes());
+    del.push(index.as_bytes().to_vec());
     transaction(vec![del])
 }
 
@@ -133,15 +132,14 @@ pub fn delete_sessions(stored_ids: &[String]) -> Vec<Args> {
 pub fn renew_writes(
     old: &str,
     new: &str,
-    user_id: &str,
+    index: &str,
     fields: &[(Vec<u8>, Vec<u8>)],
     pttl_ms: i64,
 ) -> Vec<Args> {
-    let index = index_key(user_id);
     let mut writes = copy_writes(new, fields, pttl_ms);
     writes.extend([
-        args(["SADD", &index, new]),
-        args(["SREM", &index, old]),
+        args(["SADD", index, new]),
+        args(["SREM", index, old]),
         args(["DEL", &session_key_of_stored(old)]),
     ]);
     transaction(writes)
@@ -159,13 +157,13 @@ pub fn copy_writes(new: &str, fields: &[(Vec<u8>, Vec<u8>)], pttl_ms: i64) -> Ve
 }
 
 /// Evicts the oldest sessions of a user (at the concurrent-session limit) inside a login transaction.
-pub fn evict_writes(user_id: &str, victims: &[String]) -> Vec<Args> {
+pub fn evict_writes(index: &str, victims: &[String]) -> Vec<Args> {
     if victims.is_empty() {
         return vec![];
     }
     let mut del = args(["DEL"]);
     del.extend(victims.iter().map(|v| session_key_of_stored(v).into_bytes()));
-    vec![del, prune(user_id, victims)]
+    vec![del, prune(index, victims)]
 }
 
 #[cfg(test)]
@@ -182,6 +180,7 @@ mod tests {
         let s = NewSession {
             stored_id: "abc123",
             user_id: "101",
+            index: "user_sessions:101",
             username: b"suhel",
             role: b"teacher",
             login_time: 1707390000,
@@ -209,7 +208,7 @@ mod tests {
         assert_eq!(touch_ttl(1000 + 28800, 1000, 1800, 28800), 0);
         assert_eq!(touch_ttl(1000 + 30000, 1000, 1800, 28800), -1200);
         assert_eq!(
-            lines(&touch_writes("abc123", "101", 1800)),
+            lines(&touch_writes("abc123", "user_sessions:101", 1800)),
             ["EXPIRE user_sessions:101 1800 GT", "EXPIRE session:abc123 1800"]
         );
     }
@@ -217,11 +216,11 @@ mod tests {
     #[test]
     fn logout_and_logout_all() {
         assert_eq!(
-            lines(&logout_writes("abc123", "101")),
+            lines(&logout_writes("abc123", "user_sessions:101")),
             ["DEL session:abc123", "SREM user_sessions:101 abc123"]
         );
         assert_eq!(
-            lines(&logout_all_writes("101", &["a".into(), "b".into()])),
+            lines(&logout_all_writes("user_sessions:101", &["a".into(), "b".into()])),
             ["MULTI", "DEL session:a session:b user_sessions:101", "EXEC"]
         );
     }
@@ -230,7 +229,7 @@ mod tests {
     fn renew_keeps_fields_and_time() {
         let fields = vec![(b"user_id".to_vec(), b"101".to_vec()), (b"username".to_vec(), b"a b".to_vec())];
         assert_eq!(
-            lines(&renew_writes("old", "new", "101", &fields, 1234)),
+            lines(&renew_writes("old", "new", "user_sessions:101", &fields, 1234)),
             [
                 "MULTI",
                 "HSET session:new user_id 101 username \"a b\"",
@@ -249,7 +248,10 @@ mod tests {
             lines(&whoami_reads("abc123")),
             ["EXISTS session:abc123", "HGETALL session:abc123", "TTL session:abc123"]
         );
-        assert_eq!(lines(&[prune("101", &["x".into(), "y".into()])]), ["SREM user_sessions:101 x y"]);
-        assert!(evict_writes("101", &[]).is_empty());
+        assert_eq!(
+            lines(&[prune("user_sessions:101", &["x".into(), "y".into()])]),
+            ["SREM user_sessions:101 x y"]
+        );
+        assert!(evict_writes("user_sessions:101", &[]).is_empty());
     }
 }
