@@ -207,6 +207,11 @@ function row(what, a, b, unit, target,   ratio, ok) {
   printf "| %s | %s %s | %s %s | %.3f× | ≤ %s× | %s |\n", what, num(a), unit, num(b), unit, ratio, target, ok ? "yes" : "**no**"
 }
 function num(x) { return x >= 100 ? sprintf("%.0f", x) : x >= 10 ? sprintf("%.1f", x) : sprintf("%.3f", x) }'
+rounds() { sort -g "$1" | awk -v scale="$2" '{ printf "%s%.3g", (NR > 1 ? " " : ""), $1 * scale }'; }
+echo
+echo "Every round, sorted: redis-cli --no-raw $(rounds "$tmp/t.cli" 1) s; redsh --no-echo $(rounds "$tmp/t.noecho" 1) s;" \
+  "echoed $(rounds "$tmp/t.echo" 1) s; logins $(rounds "$tmp/t.login" 1) s; redis-cli --pipe $(rounds "$tmp/t.pipe" 1) s;" \
+  "peak RSS 10k $(rounds "$tmp/t.rss10k" 0.0009765625) MiB, 1M $(rounds "$tmp/t.rss1m" 0.0009765625) MiB."
 if [ -s "$tmp/t.sequential" ]; then
   printf '\nredsh --no-pipeline (one round trip per command) on the %d raw commands: %.3f s, output identical to pipelined.\n' \
     "$raw_lines" "$(median "$tmp/t.sequential")"
