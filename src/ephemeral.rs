@@ -44,7 +44,9 @@ impl Ephemeral {
             .arg(std::env::temp_dir())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(Stdio::null())
+            // Its own process group: Ctrl-C at the terminal interrupts a command, not the server.
+            .process_group(0);
             // If redsh dies in any way (even SIGKILL), the kernel stops the server too.
             // SAFETY: prctl is async-signal-safe and touches only the child being set up.
             unsafe {

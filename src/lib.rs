@@ -11,6 +11,7 @@ pub mod error;
 pub mod exec;
 pub mod format;
 pub mod helper;
+pub mod interrupt;
 pub mod redact;
 pub mod repl;
 pub mod script;

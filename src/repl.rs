@@ -1,16 +1,21 @@
-//! The interactive loop (only when stdin and stdout are both terminals): rustyline, redis-cli's prompt
-//! plus the current session, history without secrets.
+//! The interactive loop (only when stdin and stdout are both terminals): rustyline with completion,
+//! hints and highlighting (see `helper`), redis-cli's prompt plus the current session, history
+//! without secrets, and Ctrl-C that stops a running command rather than the shell.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use rustyline::config::Configurer;
 use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
-use rustyline::{Config as EditorConfig, Editor};
+use rustyline::{ColorMode, CompletionType, Config as EditorConfig, Editor};
 
 use crate::error::Error;
+use crate::exec::Args;
+use crate::format::Mode;
 use crate::helper::Helper;
+use crate::interrupt;
 use crate::redact::is_sensitive;
-use crate::shell::{Flow, Shell};
+use crate::shell::{Flow, Line, Shell, classify};
 use crate::split::split_args;
 
 /// `$REDSH_HISTFILE`, else `~/.redsh_history`; `/dev/null` (or an empty value) turns the file off.
@@ -50,33 +55,52 @@ pub fn prompt(shell: &Shell) -> String {
     }
 }
 
-pub fn run(shell: &mut Shell) -> Result<(), Error> {
+/// A line editor set up as redis-cli's: TAB cycles through candidates, colours only when wanted.
+pub fn editor<H: rustyline::Helper>(color: bool) -> Result<Editor<H, DefaultHistory>, Error> {
+    let fail = |e: ReadlineError| Error::Other(format!("terminal: {e}"));
     let config = EditorConfig::builder()
         .auto_add_history(false)
         .max_history_size(1000)
-        .map_err(|e| Error::Other(e.to_string()))?
+        .map_err(fail)?
         .history_ignore_dups(true)
-        .map_err(|e| Error::Other(e.to_string()))?
+        .map_err(fail)?
+        .completion_type(CompletionType::Circular)
         .build();
-    let mut rl: Editor<Helper, DefaultHistory> =
-        Editor::with_config(config).map_err(|e| Error::Other(e.to_string()))?;
-    rl.set_helper(Some(Helper::new(shell.ex.out.color)));
-    let history = history_path();
-    if let Some(path) = &history {
-        let _ = rl.load_history(path);
-    }
+    let mut rl: Editor<H, DefaultHistory> = Editor::with_config(config).map_err(fail)?;
+    // rustyline decides on its own from NO_COLOR and the terminal; --no-color must win too.
+    rl.set_color_mode(if color { ColorMode::Enabled } else { ColorMode::Disabled });
+    Ok(rl)
+}
+
+pub fn run(shell: &mut Shell) -> Result<(), Error> {
+    let color = shell.ex.out.color;
+    let mut rl: Editor<Helper, DefaultHistory> = editor(color)?;
     // First contact: like redis-cli, a server that is down is reported and the prompt says so.
     if !shell.ex.dry_run
+        && !shell.ex.conn.is_connected()
         && let Err(e) = shell.ex.conn.ensure()
     {
         shell.ex.out.error(None, &e);
     }
+    rl.set_helper(Some(Helper::new(color, shell.docs())));
+    let history = history_path();
+    if let Some(path) = &history {
+        create_private(path);
+        let _ = rl.load_history(path);
+    }
     loop {
         if let Some(h) = rl.helper_mut() {
             h.update(&shell.store);
+            // Started without a server: its docs replace the built-in table once it answers.
+            if !h.has_server_docs() && shell.ex.conn.is_connected() {
+                h.set_docs(shell.docs());
+            }
         }
         shell.ex.out.flush();
         let p = prompt(shell);
+        if let Some(h) = rl.helper_mut() {
+            h.set_prompt(&p);
+        }
         match rl.readline(&p) {
             Ok(line) => {
                 if line.trim().is_empty() {
@@ -85,11 +109,12 @@ pub fn run(shell: &mut Shell) -> Result<(), Error> {
                 if may_save(&line) {
                     let _ = rl.add_history_entry(line.as_str());
                     if let Some(path) = &history {
-                        let _ = rl.save_history(path);
+                        // Appending keeps the lines other shells added meanwhile.
+                        let _ = rl.append_history(path);
                         restrict(path);
                     }
                 }
-                match shell.line(line.as_bytes()) {
+                match execute(shell, line.as_bytes()) {
                     Ok(Flow::Quit) => break,
                     Ok(Flow::Continue) => {}
                     Err(e) => shell.ex.out.error(None, &e),
@@ -104,8 +129,82 @@ pub fn run(shell: &mut Shell) -> Result<(), Error> {
     Ok(())
 }
 
-/// The history file is private (mode 0600), as redis-cli's is.
-fn restrict(path: &PathBuf) {
+/// Commands whose replies keep coming after the first one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// SUBSCRIBE and friends: messages.
+    Messages,
+    /// MONITOR: every command the server runs.
+    Monitor,
+}
+
+/// Whether a command streams replies (and which kind).
+pub fn streams(cmd: &[Vec<u8>]) -> Option<Stream> {
+    let name = cmd.first()?.to_ascii_lowercase();
+    match name.as_slice() {
+        b"subscribe" | b"psubscribe" | b"ssubscribe" => Some(Stream::Messages),
+        b"monitor" => Some(Stream::Monitor),
+        _ => None,
+    }
+}
+
+/// Runs a line typed at the terminal (or a `--step` line). Ctrl-C stops it and returns to the
+/// prompt; SUBSCRIBE and MONITOR print what the server sends until then.
+pub fn execute(shell: &mut Shell, line: &[u8]) -> Result<Flow, Error> {
+    let line = classify(line)?;
+    let streaming: Option<(Stream, Args)> = match &line {
+        // Inside MULTI the command is only queued; in a dry run nothing is sent.
+        Line::Redis { cmd, .. } if !shell.ex.dry_run && !shell.ex.conn.in_transaction() => {
+            streams(cmd).map(|kind| (kind, cmd.clone()))
+        }
+        _ => None,
+    };
+    let guard = interrupt::Guard::install();
+    if let Some((Stream::Messages, _)) = &streaming
+        && shell.ex.out.mode == Mode::Pretty
+    {
+        shell.ex.out.write(b"Reading messages... (press Ctrl-C to quit)\n");
+    }
+    let mut result = shell.run(line);
+    if let (Ok(Flow::Continue), Some((_, cmd))) = (&result, &streaming) {
+        result = follow(shell, cmd);
+    }
+    drop(guard);
+    if interrupt::take() {
+        shell.ex.out.flush();
+        // The interrupted command's reply may still arrive: that connection can no longer be trusted.
+        shell.ex.conn.drop_connection();
+        shell.ex.out.write(b"\n");
+        if !shell.ex.dry_run
+            && let Err(e) = shell.ex.conn.ensure()
+        {
+            shell.ex.out.error(None, &e);
+        }
+        return Ok(Flow::Continue);
+    }
+    result
+}
+
+/// Prints every further reply of a streaming command until Ctrl-C (or the connection ends).
+fn follow(shell: &mut Shell, cmd: &Args) -> Result<Flow, Error> {
+    loop {
+        shell.ex.out.flush();
+        if interrupt::pending() {
+            return Ok(Flow::Continue);
+        }
+        let reply = shell.ex.conn.recv()?;
+        shell.ex.print_reply(cmd, &reply);
+    }
+}
+
+/// Creates the history file private (mode 0600) before anything is written to it.
+fn create_private(path: &Path) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::OpenOptions::new().append(true).create(true).mode(0o600).open(path);
+}
+
+/// The history file is private (mode 0600), as redis-cli's is, even if it was created otherwise.
+fn restrict(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
 }
@@ -119,7 +218,20 @@ mod tests {
         assert!(!may_save("AUTH hunter2"));
         assert!(!may_save("2 auth x"));
         assert!(!may_save("config set requirepass x"));
+        assert!(!may_save("HELLO 3 AUTH default pw"));
+        assert!(!may_save("acl setuser bob on >pw"));
+        assert!(!may_save("MIGRATE h 1 \"\" 0 5 AUTH pw KEYS a"));
         assert!(may_save("login 101 suhel teacher"));
         assert!(may_save("GET k"));
+        assert!(may_save("\"unbalanced"));
+    }
+
+    #[test]
+    fn streaming_commands() {
+        let a = |s: &str| s.split(' ').map(|w| w.as_bytes().to_vec()).collect::<Vec<_>>();
+        assert_eq!(streams(&a("SUBSCRIBE ch")), Some(Stream::Messages));
+        assert_eq!(streams(&a("psubscribe n*")), Some(Stream::Messages));
+        assert_eq!(streams(&a("monitor")), Some(Stream::Monitor));
+        assert_eq!(streams(&a("BLPOP q 0")), None);
     }
 }
