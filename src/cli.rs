@@ -134,6 +134,11 @@ pub struct Args {
     #[arg(long, requires = "file", help_heading = "Input and output")]
     pub interactive: bool,
 
+    /// Walk through the script of -f at the terminal, for teaching: show each command (and the
+    /// comments before it), run it on Enter; s skips it, q quits
+    #[arg(long, requires = "file", help_heading = "Input and output")]
+    pub step: bool,
+
     /// Stop at the first line that fails (exit status 1); never run a line after it
     #[arg(short = 'e', long = "stop-on-error", help_heading = "Input and output")]
     pub stop_on_error: bool,
@@ -192,6 +197,14 @@ pub struct Args {
     /// Store SHA-256 of each session id as its key, so a dump or MONITOR trace reveals no usable token
     #[arg(long, help_heading = "Sessions")]
     pub hash_ids: bool,
+
+    /// Print a completion script for SHELL (bash, zsh, fish, elvish, powershell), then exit
+    #[arg(long, value_name = "SHELL", help_heading = "Shell integration")]
+    pub completions: Option<clap_complete::Shell>,
+
+    /// Print the manual page (roff), then exit: redsh --man > redsh.1
+    #[arg(long, help_heading = "Shell integration")]
+    pub man: bool,
 
     /// Print help
     #[arg(long, action = ArgAction::Help)]

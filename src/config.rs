@@ -37,6 +37,8 @@ pub struct Config {
     pub ephemeral: bool,
     /// Go on interactively after a script file (when on a terminal).
     pub then_interactive: bool,
+    /// `--step`: walk through the script file at the terminal (see `step`).
+    pub step: bool,
     pub sessions: Settings,
     /// The warning redis-cli prints when a password is visible on the command line.
     pub auth_warning: bool,
@@ -156,6 +158,11 @@ impl Config {
         } else {
             Input::Stdin
         };
+        if a.step && input == Input::Stdin {
+            return Err(Error::Usage(
+                "--step needs a script file: it reads your keys from the terminal, not -f -".into(),
+            ));
+        }
         let color = stdout_tty && !a.no_color && std::env::var_os("NO_COLOR").is_none();
         let idle = parse_ttl("--ttl", &a.ttl).map_err(Error::Usage)?;
         let absolute = parse_ttl("--absolute-ttl", &a.absolute_ttl).map_err(Error::Usage)?;
@@ -179,6 +186,7 @@ impl Config {
             dry_run: a.dry_run,
             ephemeral: a.ephemeral,
             then_interactive: a.interactive && stdin_tty && stdout_tty,
+            step: a.step && stdin_tty && stdout_tty,
             sessions,
             auth_warning: auth_warning && !a.no_auth_warning,
         })

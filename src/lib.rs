@@ -17,7 +17,9 @@ pub mod repl;
 pub mod script;
 pub mod session;
 pub mod shell;
+pub mod shell_integration;
 pub mod split;
+pub mod step;
 
 use std::ffi::OsString;
 use std::io::{BufReader, IsTerminal, Write};
@@ -45,6 +47,19 @@ where
             return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
         }
     };
+    if let Some(shell) = args.completions {
+        shell_integration::completions(shell, &mut std::io::stdout());
+        return EXIT_OK;
+    }
+    if args.man {
+        return match shell_integration::man_page(&mut std::io::stdout()) {
+            Ok(()) => EXIT_OK,
+            Err(e) => {
+                eprintln!("redsh: --man: {}", error::io_reason(&e));
+                EXIT_FAILURE
+            }
+        };
+    }
     // A bug must end in a message and a status, not a backtrace in the middle of a transcript.
     std::panic::set_hook(Box::new(|info| {
         let _ = std::io::stdout().flush();
@@ -104,7 +119,15 @@ fn start(args: cli::Args) -> Result<i32, Error> {
     if !config.dry_run {
         shell.ex.conn.ensure()?;
     }
-    let failed = {
+    let failed = if config.step
+        && let Input::File(path) = &config.input
+    {
+        let file = std::fs::File::open(path).map_err(|e| Error::File {
+            path: path.display().to_string(),
+            reason: error::io_reason(&e),
+        })?;
+        step::run(&mut shell, BufReader::new(file), config.stop_on_error)?
+    } else {
         let mut runner = Runner::new(&mut shell, config.stop_on_error, config.pipeline);
         match &config.input {
             Input::Command(words) => {
