@@ -4,4 +4,6 @@ mod cluster;
 mod docs;
 mod harness;
 mod pipeline;
+mod pty;
 mod session;
+mod shell_integration;

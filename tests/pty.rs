@@ -1,0 +1,307 @@
+//! The interactive editor in a real pseudo-terminal: completion, hints, Ctrl-C, Ctrl-D, history,
+//! colours, the prompt, streaming commands and `--step`. The output holds escape sequences
+//! (colours, bracketed paste, repaints), so checks look for substrings.
+
+use std::process::Command;
+use std::time::Duration;
+
+use rexpect::session::{PtySession, spawn_command};
+
+use crate::harness::{Server, redsh_bin};
+
+const TIMEOUT_MS: u64 = 10_000;
+
+/// redis-cli's hint colour.
+const GREY: &str = "\x1b[0;90;49m";
+const RED: &str = "\x1b[31m";
+
+/// redsh on a terminal, talking to `server`, colours allowed unless `env` says otherwise.
+#[track_caller]
+fn terminal(server: &Server, env: &[(&str, &str)], args: &[&str]) -> PtySession {
+    let mut cmd = Command::new(redsh_bin());
+    cmd.env("TERM", "xterm")
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .env_remove("REDISCLI_AUTH")
+        .env("REDSH_HISTFILE", "/dev/null")
+        .arg("-p")
+        .arg(server.port.to_string())
+        .args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut term = spawn_command(cmd, Some(TIMEOUT_MS)).unwrap();
+    term.exp_string(&format!("127.0.0.1:{}> ", server.port)).unwrap();
+    term
+}
+
+/// Sends keys without a line end (`send` is buffered until flushed).
+#[track_caller]
+fn keys(term: &mut PtySession, keys: &str) {
+    term.send(keys).unwrap();
+    term.flush().unwrap();
+}
+
+/// Types a line and presses Enter.
+#[track_caller]
+fn enter(term: &mut PtySession, line: &str) {
+    keys(term, &format!("{line}\r"));
+}
+
+/// Marks the start of each line edit (bracketed paste on), after the previous line has been read.
+const EDIT_STARTS: &str = "\x1b[?2004h";
+
+/// Ctrl-C, then waits for the fresh prompt: keys sent at once would go to the abandoned edit.
+#[track_caller]
+fn ctrl_c(term: &mut PtySession) {
+    term.send_control('c').unwrap();
+    term.exp_string(EDIT_STARTS).unwrap();
+}
+
+/// Ctrl-D at an empty prompt, then the exit status.
+#[track_caller]
+fn quit(mut term: PtySession) -> String {
+    term.send_control('d').unwrap();
+    term.exp_eof().unwrap();
+    format!("{:?}", term.process_mut().wait().unwrap())
+}
+
+#[track_caller]
+fn assert_exit_0(status: &str) {
+    assert!(status.starts_with("Exited(") && status.ends_with(", 0)"), "exit status: {status}");
+}
+
+#[test]
+fn tab_completes_redis_and_session_commands() {
+    let server = Server::start();
+    let mut t = terminal(&server, &[], &[]);
+    keys(&mut t, "PIN\t");
+    t.exp_string("PING").unwrap();
+    enter(&mut t, "");
+    t.exp_string("PONG").unwrap();
+    // Lower case works as in redis-cli; TAB again cycles to the next candidate.
+    keys(&mut t, "log\t");
+    t.exp_string("login").unwrap();
+    keys(&mut t, "\t");
+    t.exp_string("logout").unwrap();
+    ctrl_c(&mut t);
+    keys(&mut t, "config ge\t");
+    t.exp_string("CONFIG\x1b[0m GET").unwrap();
+    ctrl_c(&mut t);
+    assert_exit_0(&quit(t));
+}
+
+#[test]
+fn tab_completes_session_ids_seen() {
+    let server = Server::start();
+    let mut t = terminal(&server, &[], &[]);
+    enter(&mut t, "login 101 suhel teacher --id abc123");
+    t.exp_string("(suhel@abc123)> ").unwrap();
+    keys(&mut t, "whoami ab\t");
+    // The command word is highlighted, so the line reads `ESC[1;36mwhoamiESC[0m abc123`.
+    t.exp_string("whoami\x1b[0m abc123").unwrap();
+    enter(&mut t, "");
+    // (rexpect reads bytes as Latin-1, so expectations stay ASCII.)
+    t.exp_string("suhel (teacher) from").unwrap();
+    assert_exit_0(&quit(t));
+}
+
+#[test]
+fn hint_appears_after_a_command_name() {
+    let server = Server::start();
+    let mut t = terminal(&server, &[], &[]);
+    keys(&mut t, "HSET ");
+    t.exp_string(&format!("{GREY}key field value [field value ...]")).unwrap();
+    keys(&mut t, "session:abc123 ");
+    t.exp_string(&format!("{GREY}field value [field value ...]")).unwrap();
+    ctrl_c(&mut t);
+    keys(&mut t, "login ");
+    t.exp_string("user_id username role [--ip ADDR] [--id ID] [--ttl SECS]").unwrap();
+    ctrl_c(&mut t);
+    assert_exit_0(&quit(t));
+}
+
+#[test]
+fn ctrl_c_clears_the_line_and_the_shell_goes_on() {
+    let server = Server::start();
+    let mut t = terminal(&server, &[], &[]);
+    keys(&mut t, "SET typed-but-dropped 1");
+    ctrl_c(&mut t);
+    enter(&mut t, "PING");
+    t.exp_string("PONG").unwrap();
+    assert_eq!(server.get(&["EXISTS", "typed-but-dropped"]), "0");
+    assert_exit_0(&quit(t));
+}
+
+#[test]
+fn ctrl_c_stops_a_blocking_command_and_reconnects() {
+    let server = Server::start();
+    let mut t = terminal(&server, &[], &[]);
+    enter(&mut t, "BLPOP nothing-here 0");
+    std::thread::sleep(Duration::from_millis(300));
+    ctrl_c(&mut t);
+    enter(&mut t, "PING");
+    t.exp_string("PONG").unwrap();
+    // The interrupted connection was closed: only the new one is left.
+    assert_eq!(server.get(&["CLIENT", "LIST", "TYPE", "normal"]).lines().count(), 2);
+    assert_exit_0(&quit(t));
+}
+
+#[test]
+fn subscribe_streams_messages_until_ctrl_c() {
+    let server = Server::start();
+    let mut t = terminal(&server, &[], &[]);
+    enter(&mut t, "SUBSCRIBE news");
+    t.exp_string("Reading messages... (press Ctrl-C to quit)").unwrap();
+    t.exp_string("3) (integer) 1").unwrap();
+    for text in ["first", "second"] {
+        assert_eq!(server.get(&["PUBLISH", "news", text]), "1");
+        t.exp_string(&format!("3) \"{text}\"")).unwrap();
+    }
+    ctrl_c(&mut t);
+    enter(&mut t, "PING");
+    t.exp_string("PONG").unwrap();
+    assert_eq!(server.get(&["PUBLISH", "news", "gone"]), "0");
+    enter(&mut t, "MONITOR");
+    t.exp_string("OK").unwrap();
+    server.get(&["SET", "watched", "1"]);
+    t.exp_string("\"SET\" \"watched\" \"1\"").unwrap();
+    ctrl_c(&mut t);
+    enter(&mut t, "PING");
+    t.exp_string("PONG").unwrap();
+    assert_exit_0(&quit(t));
+}
+
+#[test]
+fn ctrl_d_exits_0() {
+    let server = Server::start();
+    let t = terminal(&server, &[], &[]);
+    assert_exit_0(&quit(t));
+}
+
+#[test]
+fn history_holds_typed_commands_but_no_password() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let hist = dir.path().join("history");
+    let hist_env = hist.to_str().unwrap();
+    let mut t = terminal(&server, &[("REDSH_HISTFILE", hist_env)], &[]);
+    enter(&mut t, "SET greeting hello");
+    t.exp_string("OK").unwrap();
+    enter(&mut t, "AUTH hunter2");
+    t.exp_string("(error)").unwrap();
+    enter(&mut t, "CONFIG SET requirepass s3cret-pw");
+    t.exp_string("OK").unwrap();
+    enter(&mut t, "login 101 suhel teacher");
+    t.exp_string("(suhel@").unwrap();
+    assert_exit_0(&quit(t));
+    let saved = std::fs::read_to_string(&hist).unwrap();
+    assert!(saved.contains("SET greeting hello"), "{saved}");
+    assert!(saved.contains("login 101 suhel teacher"), "{saved}");
+    assert!(!saved.contains("hunter2") && !saved.contains("s3cret-pw"), "{saved}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&hist).unwrap().permissions().mode() & 0o777, 0o600);
+
+    // The next shell starts with it: Up recalls the last line.
+    let server = Server::start();
+    let mut t = terminal(&server, &[("REDSH_HISTFILE", hist_env)], &[]);
+    keys(&mut t, "\x1b[A");
+    t.exp_string("login\x1b[0m 101 suhel teacher").unwrap();
+    ctrl_c(&mut t);
+    assert_exit_0(&quit(t));
+}
+
+/// Everything printed from now until `marker` shows up.
+#[track_caller]
+fn until(term: &mut PtySession, marker: &str) -> String {
+    term.exp_string(marker).unwrap()
+}
+
+#[test]
+fn colours_only_when_allowed() {
+    let server = Server::start();
+    let mut t = terminal(&server, &[], &[]);
+    enter(&mut t, "whoami");
+    let coloured = until(&mut t, "no current session");
+    assert!(coloured.ends_with(RED), "no red error: {coloured:?}");
+    assert_exit_0(&quit(t));
+
+    for (env, args) in [(vec![("NO_COLOR", "1")], vec![]), (vec![], vec!["--no-color"])] {
+        let mut t = terminal(&server, &env, &args);
+        enter(&mut t, "whoami");
+        let mut seen = until(&mut t, "no current session");
+        keys(&mut t, "HSET ");
+        seen += &until(&mut t, "key field value [field value ...]");
+        ctrl_c(&mut t);
+        enter(&mut t, "PING");
+        seen += &until(&mut t, "PONG");
+        assert!(!seen.contains(RED) && !seen.contains(GREY) && !seen.contains("\x1b[1m"), "{seen:?}");
+        assert_exit_0(&quit(t));
+    }
+}
+
+#[test]
+fn prompt_shows_the_session_and_transactions() {
+    let server = Server::start();
+    let mut t = terminal(&server, &[], &[]);
+    enter(&mut t, "login 101 suhel teacher --id abc123");
+    t.exp_string(&format!("127.0.0.1:{} (suhel@abc123)> ", server.port)).unwrap();
+    enter(&mut t, "MULTI");
+    t.exp_string(&format!("127.0.0.1:{}(TX) (suhel@abc123)> ", server.port)).unwrap();
+    enter(&mut t, "DISCARD");
+    t.exp_string(&format!("127.0.0.1:{} (suhel@abc123)> ", server.port)).unwrap();
+    enter(&mut t, "help GET");
+    t.exp_string("Get the value of a key").unwrap();
+    assert_exit_0(&quit(t));
+}
+
+#[test]
+fn step_walks_a_script_one_enter_at_a_time() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("lesson.redsh");
+    std::fs::write(
+        &script,
+        "# A tiny lesson.\nSET greeting hello\n\n# Now read it back.\nGET greeting\nPING\nSET never-run 1\n",
+    )
+    .unwrap();
+    let mut cmd = Command::new(redsh_bin());
+    cmd.env("TERM", "xterm")
+        .env("NO_COLOR", "1")
+        .env("REDSH_HISTFILE", "/dev/null")
+        .args(["-p", &server.port.to_string(), "--step", "-f"])
+        .arg(&script);
+    let mut t = spawn_command(cmd, Some(TIMEOUT_MS)).unwrap();
+    t.exp_string("# A tiny lesson.").unwrap();
+    t.exp_string("SET greeting hello").unwrap();
+    t.exp_string("Enter").unwrap();
+    // Nothing runs before Enter.
+    assert_eq!(server.get(&["EXISTS", "greeting"]), "0");
+    enter(&mut t, "");
+    t.exp_string("OK").unwrap();
+    t.exp_string("# Now read it back.").unwrap();
+    t.exp_string("GET greeting").unwrap();
+    enter(&mut t, "");
+    t.exp_string("\"hello\"").unwrap();
+    t.exp_string("PING").unwrap();
+    enter(&mut t, "q");
+    t.exp_eof().unwrap();
+    let status = format!("{:?}", t.process_mut().wait().unwrap());
+    assert_exit_0(&status);
+    assert_eq!(server.get(&["EXISTS", "never-run"]), "0");
+}
+
+#[test]
+fn ctrl_c_leaves_the_ephemeral_server_running() {
+    let mut cmd = Command::new(redsh_bin());
+    cmd.env("TERM", "xterm").env("NO_COLOR", "1").env("REDSH_HISTFILE", "/dev/null").arg("--ephemeral");
+    let mut t = spawn_command(cmd, Some(TIMEOUT_MS)).unwrap();
+    t.exp_string("> ").unwrap();
+    enter(&mut t, "BLPOP nothing-here 0");
+    std::thread::sleep(Duration::from_millis(300));
+    ctrl_c(&mut t);
+    // The private server is in a process group of its own, so the terminal's SIGINT missed it.
+    enter(&mut t, "PING");
+    t.exp_string("PONG").unwrap();
+    assert_exit_0(&quit(t));
+}
