@@ -393,4 +393,55 @@ mod tests {
         assert_eq!(fmt_g17(f64::INFINITY), "inf");
         assert_eq!(fmt_g17(f64::NEG_INFINITY), "-inf");
     }
+
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// Any reply a server could send (nesting bounded), including the RESP3 types.
+        fn reply() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Nil),
+                Just(Value::Okay),
+                any::<i64>().prop_map(Value::Int),
+                proptest::collection::vec(any::<u8>(), 0..16).prop_map(Value::BulkString),
+                "[ -~]{0,12}".prop_map(Value::SimpleString),
+                any::<f64>().prop_map(Value::Double),
+                any::<bool>().prop_map(Value::Boolean),
+                "[0-9]{1,40}".prop_map(|n| Value::BigNumber(n.into_bytes())),
+            ];
+            leaf.prop_recursive(4, 64, 8, |inner| {
+                prop_oneof![
+                    proptest::collection::vec(inner.clone(), 0..12).prop_map(Value::Array),
+                    proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Set),
+                    proptest::collection::vec((inner.clone(), inner.clone()), 0..6).prop_map(Value::Map),
+                    (inner.clone(), proptest::collection::vec((inner.clone(), inner), 0..2))
+                        .prop_map(|(d, a)| Value::Attribute { data: Box::new(d), attributes: a }),
+                ]
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn formatting_any_reply_terminates_with_one_line_end(v in reply()) {
+                let out = pretty(&v);
+                prop_assert!(out.ends_with(b"\n"));
+                let mut raw = Vec::new();
+                push_reply(&mut raw, &v, Mode::Raw);
+                prop_assert!(raw.ends_with(b"\n"));
+            }
+
+            #[test]
+            fn g17_round_trips(d in any::<f64>().prop_filter("finite", |d| d.is_finite())) {
+                prop_assert_eq!(fmt_g17(d).parse::<f64>().unwrap(), d);
+            }
+
+            #[test]
+            fn bulk_strings_print_back_as_what_the_splitter_reads(b in proptest::collection::vec(any::<u8>(), 0..32)) {
+                let out = pretty(&Value::BulkString(b.clone()));
+                let line = &out[..out.len() - 1];
+                prop_assert_eq!(crate::split::split_args(line).unwrap(), vec![b]);
+            }
+        }
+    }
 }

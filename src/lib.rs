@@ -1,6 +1,9 @@
 //! redsh: an interactive shell for Redis session stores that echoes every Redis command it sends,
 //! exactly as redis-cli would show it, and prints every reply byte for byte as redis-cli does.
 
+// Nothing a user or a server sends may crash the shell: no unwrap/expect/panic outside tests.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 pub mod cli;
 pub mod cluster;
 pub mod config;
@@ -88,6 +91,13 @@ fn askpass() -> Result<String, Error> {
 }
 
 fn start(args: cli::Args) -> Result<i32, Error> {
+    // Lets the test suite prove the panic guard in `run`; debug builds only.
+    if cfg!(debug_assertions) && std::env::var_os("REDSH_PANIC_FOR_TEST").is_some() {
+        #[allow(clippy::panic)]
+        {
+            panic!("REDSH_PANIC_FOR_TEST is set");
+        }
+    }
     // redis-rs leaves rustls without a crypto provider; without one the first TLS connect panics.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut config = Config::from_args(args, askpass)?;
@@ -122,10 +132,8 @@ fn start(args: cli::Args) -> Result<i32, Error> {
     let failed = if config.step
         && let Input::File(path) = &config.input
     {
-        let file = std::fs::File::open(path).map_err(|e| Error::File {
-            path: path.display().to_string(),
-            reason: error::io_reason(&e),
-        })?;
+        let file = std::fs::File::open(path)
+            .map_err(|e| Error::File { path: path.display().to_string(), reason: error::io_reason(&e) })?;
         step::run(&mut shell, BufReader::new(file), config.stop_on_error)?
     } else {
         let mut runner = Runner::new(&mut shell, config.stop_on_error, config.pipeline);

@@ -235,6 +235,22 @@ mod tests {
         assert_eq!(line, br#"HSET session:abc123 ip 192.168.1.10 "a b" "" "it's""#.to_vec());
     }
 
+    /// Lines that once broke a splitter (ours or an early draft's): kept as a seed corpus.
+    #[test]
+    fn past_failures_stay_fixed() {
+        // A NUL byte ends a C string: an early draft that stopped there looped forever.
+        assert_eq!(split_args(b"\0").unwrap(), vec![b"\0".to_vec()]);
+        assert_eq!(split_args(b"\"a\0b\"").unwrap(), vec![b"a\0b".to_vec()]);
+        // A backslash as the last byte inside quotes is an unterminated quote, not a panic.
+        assert_eq!(split_args(b"\"\\"), Err(SplitError));
+        // \x with one hex digit, or none, at the very end.
+        assert_eq!(split_args(b"\"\\x4"), Err(SplitError));
+        assert_eq!(split_args(b"\"\\x4\"").unwrap(), vec![b"x4".to_vec()]);
+        // A lone quote, and a quote right after a quote.
+        assert_eq!(split_args(b"'"), Err(SplitError));
+        assert_eq!(split_args(b"\"\"\"\""), Err(SplitError));
+    }
+
     mod props {
         use super::super::*;
         use proptest::prelude::*;

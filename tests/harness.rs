@@ -70,6 +70,11 @@ impl Server {
         }
     }
 
+    /// The server's process id (for SIGSTOP and SIGCONT).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     /// Kills the server (SIGKILL, by pid) and waits until it is gone.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {

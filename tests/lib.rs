@@ -2,6 +2,7 @@
 
 mod cluster;
 mod docs;
+mod hardening;
 mod harness;
 mod pipeline;
 mod pty;

@@ -254,4 +254,65 @@ mod tests {
         );
         assert!(evict_writes("user_sessions:101", &[]).is_empty());
     }
+
+    mod props {
+        use super::super::*;
+        use crate::split::{join_args, split_args};
+        use proptest::prelude::*;
+
+        fn id() -> impl Strategy<Value = String> {
+            "[A-Za-z0-9._~-]{1,24}"
+        }
+
+        fn field() -> impl Strategy<Value = Vec<u8>> {
+            proptest::collection::vec(any::<u8>(), 1..24)
+        }
+
+        /// Every command survives the echo: the printed line splits back into the very same bytes.
+        fn well_formed(cmds: &[Args]) -> Result<(), TestCaseError> {
+            for c in cmds {
+                prop_assert!(!c.is_empty());
+                prop_assert_eq!(&split_args(&join_args(c)).unwrap(), c);
+            }
+            let multi = cmds.iter().filter(|c| c[0] == b"MULTI").count();
+            let exec = cmds.iter().filter(|c| c[0] == b"EXEC").count();
+            prop_assert_eq!(multi, exec);
+            Ok(())
+        }
+
+        proptest! {
+            #[test]
+            fn login_plans_are_well_formed(sid in id(), uid in id(), name in field(), role in field(), ip in field(),
+                                           t in any::<u32>(), ttl in 1u64..1_000_000) {
+                let index = crate::session::keys::index_key(&uid);
+                let s = NewSession { stored_id: &sid, user_id: &uid, index: &index, username: &name, role: &role,
+                                     login_time: u64::from(t), ip: &ip, ttl };
+                let cmds = transaction(create_writes(&s));
+                well_formed(&cmds)?;
+                prop_assert_eq!(cmds.len(), 7);
+                prop_assert_eq!(&cmds[1][1], &format!("session:{sid}").into_bytes());
+                prop_assert_eq!(cmds[1].len(), 12, "HSET key and five field/value pairs");
+            }
+
+            #[test]
+            fn other_plans_are_well_formed(a in id(), b in id(), uid in id(), ttl in -10i64..100_000,
+                                           fields in proptest::collection::vec((field(), field()), 1..6)) {
+                let index = crate::session::keys::index_key(&uid);
+                well_formed(&touch_writes(&a, &index, ttl))?;
+                well_formed(&logout_writes(&a, &index))?;
+                well_formed(&logout_all_writes(&index, &[a.clone(), b.clone()]))?;
+                well_formed(&renew_writes(&a, &b, &index, &fields, ttl))?;
+                well_formed(&whoami_reads(&a))?;
+                well_formed(&evict_writes(&index, std::slice::from_ref(&a)))?;
+            }
+
+            #[test]
+            fn touch_never_extends_past_the_deadline(now in 0u64..u64::from(u32::MAX), login in 0u64..u64::from(u32::MAX),
+                                                     idle in 1u64..100_000, absolute in 1u64..100_000) {
+                let ttl = touch_ttl(now, login, idle, absolute);
+                prop_assert!(ttl <= idle as i64);
+                prop_assert!(now as i64 + ttl <= (login + absolute) as i64);
+            }
+        }
+    }
 }
