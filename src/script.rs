@@ -6,7 +6,7 @@
 //! Anything whose meaning depends on an earlier reply (a session command with several steps, a
 //! blocking command, MONITOR…) first drains the window and then runs alone.
 
-use std::io::BufRead;
+use std::io::{BufRead, BufReader, Read};
 
 use redis::Value;
 
@@ -113,15 +113,12 @@ impl<'a> Runner<'a> {
     }
 
     /// Runs every line of `input`; returns whether to go on (false after `quit` or a stop on error).
-    pub fn run_lines(&mut self, mut input: impl BufRead) -> Result<bool, Error> {
+    pub fn run_lines<R: Read>(&mut self, mut input: BufReader<R>) -> Result<bool, Error> {
         let mut buf = Vec::with_capacity(256);
         let mut line_no = 0;
         loop {
             buf.clear();
-            let n = input
-                .read_until(b'\n', &mut buf)
-                .map_err(|e| Error::Other(format!("reading input: {}", crate::error::io_reason(&e))))?;
-            if n == 0 {
+            if !self.next_line(&mut input, &mut buf)? {
                 break;
             }
             line_no += 1;
@@ -135,6 +132,34 @@ impl<'a> Runner<'a> {
         }
         self.drain();
         Ok(!(self.stop_on_error && self.failed))
+    }
+
+    /// Reads one line into `buf` (with its line end); false at the end of the input.
+    ///
+    /// Before it waits for more input it answers every line read so far, as redis-cli does: a
+    /// program that drives redsh through a pipe sees each reply before it writes the next line.
+    fn next_line<R: Read>(&mut self, input: &mut BufReader<R>, buf: &mut Vec<u8>) -> Result<bool, Error> {
+        loop {
+            let available = input.buffer();
+            if let Some(i) = available.iter().position(|&b| b == b'\n') {
+                buf.extend_from_slice(&available[..=i]);
+                input.consume(i + 1);
+                return Ok(true);
+            }
+            let n = available.len();
+            buf.extend_from_slice(available);
+            input.consume(n);
+            self.drain();
+            self.shell.ex.out.flush();
+            match input.fill_buf() {
+                Ok([]) => return Ok(!buf.is_empty()),
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return Err(Error::Other(format!("reading input: {}", crate::error::io_reason(&e))));
+                }
+            }
+        }
     }
 
     /// Runs a line; false when the script must stop.
