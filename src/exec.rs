@@ -101,7 +101,8 @@ impl Output {
 
     fn reply(&mut self, cmd: &[Vec<u8>], reply: &Value, buf: &mut Vec<u8>) {
         buf.clear();
-        if format::prints_verbatim(cmd) && !matches!(reply, Value::ServerError(_)) {
+        // redis-cli writes even an error reply to these commands raw: `ERR …` with no `(error) `.
+        if format::prints_verbatim(cmd) {
             format::push_verbatim(buf, reply);
         } else {
             format::push_reply(buf, reply, self.mode);
