@@ -124,8 +124,14 @@ impl Target {
         let fail =
             |e: &redis::RedisError| Error::Connect { addr: self.address.label(), reason: connect_reason(e) };
         let client = self.client().map_err(|e| fail(&e))?;
-        let con = client.get_connection_with_timeout(self.connect_timeout).map_err(|e| fail(&e))?;
+        let mut con = client.get_connection_with_timeout(self.connect_timeout).map_err(|e| fail(&e))?;
         con.set_read_timeout(self.read_timeout).map_err(|e| fail(&e))?;
+        if self.tls.is_some() {
+            // The TLS handshake waits for the first bytes sent; without this PING a certificate
+            // the server fails would show up as a lost connection on the first command.
+            con.send_packed_command(b"*1\r\n$4\r\nPING\r\n").map_err(|e| fail(&e))?;
+            con.recv_response().map_err(|e| fail(&e))?;
+        }
         Ok(con)
     }
 }
