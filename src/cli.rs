@@ -168,11 +168,23 @@ pub struct Args {
     pub dry_run: bool,
 
     /// Idle timeout of sessions, in seconds (sliding; renewed by touch)
-    #[arg(long, value_name = "SECS", default_value = "1800", help_heading = "Sessions")]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value = "1800",
+        allow_negative_numbers = true,
+        help_heading = "Sessions"
+    )]
     pub ttl: String,
 
     /// Absolute timeout of sessions, in seconds after login, that no touch can extend
-    #[arg(long, value_name = "SECS", default_value = "28800", help_heading = "Sessions")]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value = "28800",
+        allow_negative_numbers = true,
+        help_heading = "Sessions"
+    )]
     pub absolute_ttl: String,
 
     /// Most live sessions one user may have (0: no limit)
@@ -215,6 +227,6 @@ pub struct Args {
     pub version: Option<bool>,
 
     /// A command to run instead of reading commands (e.g. `PING`, or `login 101 suhel teacher`)
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    #[arg(trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
 }

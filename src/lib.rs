@@ -45,9 +45,14 @@ where
 {
     let args = match cli::Args::try_parse_from(args) {
         Ok(a) => a,
+        Err(e) if e.use_stderr() => {
+            eprintln!("redsh: {}; try --help", usage_line(&e));
+            return EXIT_USAGE;
+        }
+        // --help and --version.
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+            return EXIT_OK;
         }
     };
     if let Some(shell) = args.completions {
@@ -70,12 +75,26 @@ where
     }));
     match std::panic::catch_unwind(move || start(args)) {
         Ok(Ok(code)) => code,
+        // redis-cli's own message (a refused connection) is printed as redis-cli prints it.
+        Ok(Err(e @ Error::Connect { .. })) => {
+            eprintln!("{e}");
+            e.exit_code()
+        }
         Ok(Err(e)) => {
             eprintln!("redsh: {e}");
             e.exit_code()
         }
         Err(_) => EXIT_INTERNAL,
     }
+}
+
+/// clap's message on one line, like every other redsh error: without its `error: ` label, usage
+/// block and tips.
+fn usage_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let head = text.split("\n\n").next().unwrap_or_default();
+    let head = head.strip_prefix("error: ").unwrap_or(head);
+    head.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
 fn askpass() -> Result<String, Error> {
@@ -88,6 +107,16 @@ fn askpass() -> Result<String, Error> {
     let mut line = String::new();
     std::io::stdin().read_line(&mut line).map_err(|e| Error::Other(format!("--askpass: {e}")))?;
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+/// Opens a script file; a directory is refused here rather than failing at the first read.
+fn open_script(path: &std::path::Path) -> Result<std::fs::File, Error> {
+    let fail = |reason: String| Error::File { path: path.display().to_string(), reason };
+    let file = std::fs::File::open(path).map_err(|e| fail(error::io_reason(&e)))?;
+    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+        return Err(fail("Is a directory".into()));
+    }
+    Ok(file)
 }
 
 fn start(args: cli::Args) -> Result<i32, Error> {
@@ -125,6 +154,11 @@ fn start(args: cli::Args) -> Result<i32, Error> {
         repl::run(&mut shell)?;
         return Ok(EXIT_OK);
     }
+    // A script that cannot be read is reported as such, whether or not the server is there.
+    let script = match &config.input {
+        Input::File(path) => Some(open_script(path)?),
+        _ => None,
+    };
     // A script against a server that is not there fails at once, with redis-cli's message.
     if !config.dry_run {
         shell.ex.conn.ensure()?;
@@ -154,18 +188,10 @@ fn start(args: cli::Args) -> Result<i32, Error> {
             Input::Stdin => {
                 runner.run_lines(BufReader::with_capacity(1 << 16, std::io::stdin().lock()))?;
             }
-            Input::File(path) => {
-                let file = std::fs::File::open(path).map_err(|e| Error::File {
-                    path: path.display().to_string(),
-                    reason: error::io_reason(&e),
-                })?;
-                if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-                    return Err(Error::File {
-                        path: path.display().to_string(),
-                        reason: "Is a directory".into(),
-                    });
+            Input::File(_) => {
+                if let Some(file) = script {
+                    runner.run_lines(BufReader::with_capacity(1 << 16, file))?;
                 }
-                runner.run_lines(BufReader::with_capacity(1 << 16, file))?;
             }
             Input::Interactive => {}
         }
