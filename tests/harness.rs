@@ -16,9 +16,12 @@ pub struct Server {
     pub port: u16,
     pub dir: tempfile::TempDir,
     extra: Vec<String>,
+    /// Listen with TLS only: `port` is the `--tls-port` and there is no plain port.
+    tls: bool,
 }
 
-fn free_port() -> u16 {
+/// A loopback port nobody listens on (the OS picked it free an instant ago).
+pub fn free_port() -> u16 {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port()
 }
 
@@ -31,12 +34,24 @@ impl Server {
     /// A server with extra `redis-server` arguments (`--requirepass x`, `--maxmemory 1mb`…).
     #[track_caller]
     pub fn with_args(extra: &[&str]) -> Server {
+        Server::new(extra, false)
+    }
+
+    /// A server that speaks only TLS on `port`; `extra` names its certificates (`--tls-cert-file`…).
+    #[track_caller]
+    pub fn tls_only(extra: &[&str]) -> Server {
+        Server::new(extra, true)
+    }
+
+    #[track_caller]
+    fn new(extra: &[&str], tls: bool) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Server {
             child: None,
             port: free_port(),
             dir,
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            tls,
         };
         s.spawn();
         s
@@ -44,23 +59,19 @@ impl Server {
 
     fn spawn(&mut self) {
         let mut cmd = Command::new("redis-server");
-        cmd.args([
-            "--port",
-            &self.port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .args(["--enable-debug-command", "yes", "--daemonize", "no", "--logfile", ""])
-        .arg("--dir")
-        .arg(self.dir.path())
-        .args(&self.extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        if self.tls {
+            cmd.args(["--port", "0", "--tls-port", &self.port.to_string()]);
+        } else {
+            cmd.args(["--port", &self.port.to_string()]);
+        }
+        cmd.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--enable-debug-command", "yes", "--daemonize", "no", "--logfile", ""])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .args(&self.extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         let child = cmd.spawn().expect("redis-server must be installed (scripts/test.sh installs it)");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);

@@ -1,10 +1,14 @@
 //! One integration binary: every test drives the real `redsh` against throwaway redis-servers.
 
 mod cluster;
+mod connection;
 mod docs;
 mod hardening;
 mod harness;
 mod pipeline;
 mod pty;
+mod redis_cli_parity;
+mod scripts;
 mod session;
 mod shell_integration;
+mod tls;

@@ -1,0 +1,297 @@
+//! Plain Redis commands: redsh prints every reply byte for byte as redis-cli does (its terminal form
+//! with `--no-raw`, its raw form with `--raw`, RESP2 and RESP3), and with echo on adds exactly one
+//! prompt line before each command's replies.
+
+use crate::harness::{Redsh, Run, Server};
+
+/// Every RESP2 reply form: binary and UTF-8 strings, errors, nested and wide arrays, MULTI, SELECT…
+const CORPUS: &[u8] = include_bytes!("data/parity.redis");
+/// Maps, sets, doubles, booleans, verbatim strings, as a RESP3 client sees them.
+const CORPUS_RESP3: &[u8] = include_bytes!("data/parity_resp3.redis");
+
+fn lines_of(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    bytes.split_inclusive(|&b| b == b'\n')
+}
+
+/// The script without redsh's `#` comments, which redis-cli would send to the server.
+fn without_comments(script: &[u8]) -> Vec<u8> {
+    lines_of(script).filter(|l| !l.trim_ascii_start().starts_with(b"#")).flatten().copied().collect()
+}
+
+/// redis-cli's output for `script` on an empty server (`--no-raw` plus `extra`).
+fn redis_cli(srv: &Server, extra: &[&str], script: &[u8]) -> Vec<u8> {
+    srv.flush();
+    srv.cli_stdin(extra, &without_comments(script))
+}
+
+/// redsh's run of `script` on an empty server.
+fn redsh(srv: &Server, flags: &[&str], script: &[u8]) -> Run {
+    srv.flush();
+    Redsh::new().port(srv.port).args(flags).stdin(script).run()
+}
+
+/// Byte equality, shown as text on failure so the first differing line is easy to find.
+#[track_caller]
+fn assert_same_bytes(actual: &[u8], expected: &[u8]) {
+    assert_eq!(String::from_utf8_lossy(actual), String::from_utf8_lossy(expected));
+    assert_eq!(actual, expected);
+}
+
+#[test]
+fn resp2_replies_print_exactly_as_redis_cli_prints_them() {
+    let srv = Server::start();
+    let expected = redis_cli(&srv, &[], CORPUS);
+    let run = redsh(&srv, &["--no-echo"], CORPUS);
+    assert_same_bytes(&run.stdout_bytes, &expected);
+    // The corpus has error replies and refused lines, so the script failed; nothing panicked.
+    assert_eq!(run.code, 1);
+    assert!(!run.stderr.contains("internal error"), "{}", run.stderr);
+    assert_eq!(srv.get(&["EXISTS", "after_quit"]), "0");
+}
+
+#[test]
+fn resp3_replies_print_exactly_as_redis_cli_prints_them() {
+    let srv = Server::start();
+    let expected = redis_cli(&srv, &["-3"], CORPUS_RESP3);
+    let run = redsh(&srv, &["--no-echo", "-3"], CORPUS_RESP3);
+    assert_same_bytes(&run.stdout_bytes, &expected);
+}
+
+#[test]
+fn raw_output_matches_redis_cli_raw() {
+    let srv = Server::start();
+    let expected = redis_cli(&srv, &["--raw"], CORPUS);
+    let run = redsh(&srv, &["--no-echo", "--raw"], CORPUS);
+    assert_same_bytes(&run.stdout_bytes, &expected);
+
+    let expected = redis_cli(&srv, &["--raw", "-3"], CORPUS_RESP3);
+    let run = redsh(&srv, &["--no-echo", "--raw", "-3"], CORPUS_RESP3);
+    assert_same_bytes(&run.stdout_bytes, &expected);
+}
+
+#[test]
+fn crlf_line_endings_give_the_same_output() {
+    let srv = Server::start();
+    let crlf: Vec<u8> =
+        lines_of(CORPUS).flat_map(|l| [l.strip_suffix(b"\n").unwrap_or(l), b"\r\n"].concat()).collect();
+    let expected = redis_cli(&srv, &[], CORPUS);
+    assert_same_bytes(&redis_cli(&srv, &[], &crlf), &expected);
+    let run = redsh(&srv, &["--no-echo"], &crlf);
+    assert_same_bytes(&run.stdout_bytes, &expected);
+}
+
+#[test]
+fn hello_3_switches_to_resp3_forms_midway() {
+    let srv = Server::start();
+    let script =
+        b"HSET h f v\nHGETALL h\nHELLO 3\nHGETALL h\nSMEMBERS nos\nZADD z 0.5 m\nZSCORE z m\nHELLO 2\nHGETALL h\n";
+    // HELLO's reply carries the connection id, the one value that differs between two clients.
+    let mask = |out: &[u8]| {
+        let text = String::from_utf8_lossy(out).into_owned();
+        text.lines()
+            .map(|l| if l.contains("\"id\"") || l.starts_with(" 8) (integer)") { "(id)" } else { l })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let expected = redis_cli(&srv, &[], script);
+    let run = redsh(&srv, &["--no-echo"], script).success();
+    assert_eq!(mask(&run.stdout_bytes), mask(&expected));
+    let resp3_hello = "1# \"server\" => \"redis\"\n2# \"version\" => \"7.0.15\"\n3# \"proto\" => (integer) 3\n(id)\n\
+                       5# \"mode\" => \"standalone\"\n6# \"role\" => \"master\"\n7# \"modules\" => (empty array)";
+    let resp2_hello = " 1) \"server\"\n 2) \"redis\"\n 3) \"version\"\n 4) \"7.0.15\"\n 5) \"proto\"\n 6) \
+                       (integer) 2\n(id)\n(id)\n 9) \"mode\"\n10) \"standalone\"\n11) \"role\"\n\
+                       12) \"master\"\n13) \"modules\"\n14) (empty array)";
+    assert_eq!(
+        mask(&expected),
+        format!(
+            "(integer) 1\n1) \"f\"\n2) \"v\"\n{resp3_hello}\n1# \"f\" => \"v\"\n(empty set)\n(integer) 1\n\
+             (double) 0.5\n{resp2_hello}\n1) \"f\"\n2) \"v\""
+        )
+    );
+}
+
+/// RESP3 big numbers and attributes: redis-cli exits on them, redsh prints its documented forms.
+#[test]
+fn resp3_big_numbers_and_attributes_print_what_the_server_meant() {
+    let srv = Server::start();
+    let script = b"DEBUG PROTOCOL bignum\nDEBUG PROTOCOL attrib\n\
+                   EVAL \"return {big_number='-12345678901234567890123'}\" 0\nPING\n";
+    let run = redsh(&srv, &["--no-echo", "-3"], script).success();
+    assert_eq!(
+        run.stdout,
+        "(big number) 1234567999999999999999999999999999999\n\
+         \"Some real reply following the attribute\"\n\
+         (big number) -12345678901234567890123\n\
+         PONG\n"
+    );
+    let run = redsh(&srv, &["--no-echo", "--raw", "-3"], script).success();
+    assert_eq!(
+        run.stdout,
+        "1234567999999999999999999999999999999\n\
+         Some real reply following the attribute\n\
+         -12345678901234567890123\n\
+         PONG\n"
+    );
+}
+
+/// One line of the echo corpus: the line, and the echo of each command it sends (`@` is
+/// `127.0.0.1:PORT`). A line redis-cli refuses sends nothing and is echoed nowhere.
+const ECHO_CORPUS: &[(&str, &[&str])] = &[
+    ("SET k v", &["@> SET k v"]),
+    ("set   \"two words\"   'x'", &["@> set \"two words\" x"]),
+    ("ECHO \"\\xff\\x00\u{e9}\"", &["@> ECHO \"\\xff\\x00\\xc3\\xa9\""]),
+    ("ECHO \"\"", &["@> ECHO \"\""]),
+    ("ECHO ''", &["@> ECHO \"\""]),
+    ("ECHO \"it's\"", &["@> ECHO \"it's\""]),
+    ("ECHO 'say \"hi\"'", &["@> ECHO \"say \\\"hi\\\"\""]),
+    ("ECHO a\\b", &["@> ECHO a\\b"]),
+    ("ECHO \"tab\\there\\n\"", &["@> ECHO \"tab\\there\\n\""]),
+    ("ECHO session:abc123 192.168.1.10 a=b {x} ~*", &["@> ECHO session:abc123 192.168.1.10 a=b {x} ~*"]),
+    ("ECHO \"unbalanced", &[]),
+    ("3 INCR n", &["@> INCR n", "@> INCR n", "@> INCR n"]),
+    ("0 PING", &[]),
+    ("NOSUCH cmd", &["@> NOSUCH cmd"]),
+    ("MULTI", &["@> MULTI"]),
+    ("SET t 1", &["@(TX)> SET t 1"]),
+    ("EXEC", &["@(TX)> EXEC"]),
+    ("SELECT 2", &["@> SELECT 2"]),
+    ("PING", &["@[2]> PING"]),
+    ("MULTI", &["@[2]> MULTI"]),
+    ("SELECT 3", &["@[2](TX)> SELECT 3"]),
+    ("DISCARD", &["@[3](TX)> DISCARD"]),
+    ("PING", &["@[2]> PING"]),
+    ("SELECT 0", &["@[2]> SELECT 0"]),
+    ("GET k", &["@> GET k"]),
+];
+
+#[test]
+fn echo_adds_one_prompt_line_before_each_reply() {
+    let srv = Server::start();
+    let lines: Vec<&str> = ECHO_CORPUS.iter().map(|(line, _)| *line).collect();
+    // redis-cli's replies to each line: the growth of its output when that line is added.
+    let mut replies = Vec::new();
+    let mut before = Vec::new();
+    for n in 1..=lines.len() {
+        let after = redis_cli(&srv, &[], format!("{}\n", lines[..n].join("\n")).as_bytes());
+        assert!(after.starts_with(&before), "redis-cli's output is not deterministic");
+        replies.push(after[before.len()..].to_vec());
+        before = after;
+    }
+    let at = format!("127.0.0.1:{}", srv.port);
+    let mut expected = Vec::new();
+    for ((_, echoes), reply) in ECHO_CORPUS.iter().zip(&replies) {
+        if echoes.is_empty() {
+            expected.extend_from_slice(reply);
+            continue;
+        }
+        // A repeated command: one reply line per run.
+        let mut reply_lines = lines_of(reply);
+        for echo in *echoes {
+            expected.extend_from_slice(echo.replace('@', &at).as_bytes());
+            expected.push(b'\n');
+            if echoes.len() == 1 {
+                expected.extend_from_slice(reply);
+            } else {
+                expected.extend_from_slice(reply_lines.next().unwrap_or_default());
+            }
+        }
+    }
+    let run = redsh(&srv, &[], format!("{}\n", lines.join("\n")).as_bytes());
+    assert_same_bytes(&run.stdout_bytes, &expected);
+    // Without the echo lines it is redis-cli's output.
+    let plain: Vec<u8> =
+        lines_of(&run.stdout_bytes).filter(|l| !l.starts_with(at.as_bytes())).flatten().copied().collect();
+    assert_same_bytes(&plain, &before);
+}
+
+#[test]
+fn echo_prompt_names_the_database_given_by_flag_or_uri() {
+    let srv = Server::start();
+    let p = srv.port;
+    let run = Redsh::new().port(p).args(&["-n", "2", "PING"]).run().success();
+    assert_eq!(run.stdout, format!("127.0.0.1:{p}[2]> PING\nPONG\n"));
+    let uri = format!("redis://127.0.0.1:{p}/3");
+    let run = Redsh::new().args(&["-u", &uri, "SET", "k", "in 3"]).run().success();
+    assert_eq!(run.stdout, format!("127.0.0.1:{p}[3]> SET k \"in 3\"\nOK\n"));
+    assert_eq!(srv.get(&["-n", "3", "GET", "k"]), "in 3");
+    let run = Redsh::new().args(&["-h", "localhost", "-p", &p.to_string(), "PING"]).run().success();
+    assert_eq!(run.stdout, format!("localhost:{p}> PING\nPONG\n"));
+}
+
+#[test]
+fn echo_prompt_over_a_unix_socket_names_the_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("redis.sock");
+    let sock = sock.to_str().unwrap();
+    let srv = Server::with_args(&["--unixsocket", sock, "--unixsocketperm", "700"]);
+    let run = Redsh::new().args(&["-s", sock]).stdin("SET k v\nSELECT 1\nGET k\n").run().success();
+    assert_eq!(
+        run.stdout,
+        format!("redis {sock}> SET k v\nOK\nredis {sock}> SELECT 1\nOK\nredis {sock}[1]> GET k\n(nil)\n")
+    );
+    let run = Redsh::new().args(&["-s", sock, "-n", "5", "PING"]).run().success();
+    assert_eq!(run.stdout, format!("redis {sock}[5]> PING\nPONG\n"));
+    let uri = format!("unix://{sock}?db=4");
+    let run = Redsh::new().args(&["-u", &uri, "PING"]).run().success();
+    assert_eq!(run.stdout, format!("redis {sock}[4]> PING\nPONG\n"));
+    assert_eq!(srv.get(&["GET", "k"]), "v");
+}
+
+#[test]
+fn echo_never_shows_a_password() {
+    let srv = Server::with_args(&["--requirepass", "s3cret"]);
+    let script = "\
+AUTH s3cret
+AUTH default s3cret
+AUTH default wrongpw1
+HELLO 3 AUTH default wrongpw2
+HELLO 2 SETNAME me AUTH default wrongpw3
+ACL SETUSER bob on >bobpw4 ~* +@all
+ACL SETUSER bob #0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+CONFIG SET requirepass newpw5
+AUTH newpw5
+CONFIG SET maxmemory-policy noeviction requirepass s3cret
+2 AUTH s3cret
+PING
+";
+    let run = Redsh::new().port(srv.port).env("REDISCLI_AUTH", "s3cret").stdin(script).run();
+    let at = format!("127.0.0.1:{}", srv.port);
+    let wrongpass = "(error) WRONGPASS invalid username-password pair or user is disabled.";
+    assert_eq!(
+        run.stdout,
+        format!(
+            "\
+{at}> AUTH (redacted)
+OK
+{at}> AUTH default (redacted)
+OK
+{at}> AUTH default (redacted)
+{wrongpass}
+{at}> HELLO 3 AUTH default (redacted)
+{wrongpass}
+{at}> HELLO 2 SETNAME me AUTH default (redacted)
+{wrongpass}
+{at}> ACL SETUSER bob on (redacted) ~* +@all
+OK
+{at}> ACL SETUSER bob (redacted)
+OK
+{at}> CONFIG SET requirepass (redacted)
+OK
+{at}> AUTH (redacted)
+OK
+{at}> CONFIG SET maxmemory-policy noeviction requirepass (redacted)
+OK
+{at}> AUTH (redacted)
+OK
+{at}> AUTH (redacted)
+OK
+{at}> PING
+PONG
+"
+        )
+    );
+    assert_eq!(run.code, 1, "three AUTHs failed");
+    for secret in ["s3cret", "wrongpw", "bobpw", "newpw", "0123456789abcdef"] {
+        assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret), "{secret} leaked");
+    }
+}
