@@ -230,9 +230,8 @@ impl Helper {
         self.prompt_width = prompt.chars().count();
     }
 
-    /// Whether the docs came from a server (or are the built-in table, to be replaced once connected).
-    pub fn has_server_docs(&self) -> bool {
-        self.docs.from_server
+    pub fn docs(&self) -> &Rc<Docs> {
+        &self.docs
     }
 
     pub fn set_docs(&mut self, docs: Rc<Docs>) {

@@ -3,6 +3,7 @@
 //! without secrets, and Ctrl-C that stops a running command rather than the shell.
 
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use rustyline::config::Configurer;
 use rustyline::error::ReadlineError;
@@ -91,9 +92,12 @@ pub fn run(shell: &mut Shell) -> Result<(), Error> {
     loop {
         if let Some(h) = rl.helper_mut() {
             h.update(&shell.store);
-            // Started without a server: its docs replace the built-in table once it answers.
-            if !h.has_server_docs() && shell.ex.conn.is_connected() {
-                h.set_docs(shell.docs());
+            // The docs of the server in use: asked once it answers (and again after `connect`).
+            if shell.ex.conn.is_connected() && !shell.ex.conn.in_transaction() {
+                let docs = shell.docs();
+                if !Rc::ptr_eq(h.docs(), &docs) {
+                    h.set_docs(docs);
+                }
             }
         }
         shell.ex.out.flush();
