@@ -82,7 +82,9 @@ pub fn help(topic: Option<&[u8]>) -> Result<String, String> {
             for c in COMMANDS {
                 out.push_str(&format!("  {:<11} {:<58} {}\n", c.name, c.args, c.summary));
             }
-            out.push_str("Type `help <command>` for the Redis commands one sends.");
+            out.push_str(
+                "Type `help <command>` for the Redis commands one sends, `help GET` or `help @hash` for Redis's own.",
+            );
             Ok(out)
         }
         Some(name) => match find(name) {
