@@ -164,10 +164,8 @@ fn start(args: cli::Args) -> Result<i32, Error> {
         shell.ex.conn.ensure()?;
     }
     let failed = if config.step
-        && let Input::File(path) = &config.input
+        && let Some(file) = script
     {
-        let file = std::fs::File::open(path)
-            .map_err(|e| Error::File { path: path.display().to_string(), reason: error::io_reason(&e) })?;
         step::run(&mut shell, BufReader::new(file), config.stop_on_error)?
     } else {
         let mut runner = Runner::new(&mut shell, config.stop_on_error, config.pipeline);
