@@ -149,6 +149,7 @@ fn start(args: cli::Args) -> Result<i32, Error> {
     let out = Output::new(stdout, config.echo, config.mode, config.color, interactive);
     let ex = Executor::new(Conn::new(config.target.clone()), out, config.dry_run);
     let mut shell = Shell::new(ex, Store::new(config.sessions.clone()), !interactive);
+    shell.stop_on_error = config.stop_on_error;
 
     if interactive {
         repl::run(&mut shell)?;

@@ -100,13 +100,15 @@ pub struct Shell {
     pub store: Store,
     /// Echo plain Redis commands (off at the terminal, where the typed line is already on screen).
     pub echo_typed: bool,
+    /// `-e`: a repeated command (`3 INCR x`) stops at its first error reply too.
+    pub stop_on_error: bool,
     /// The server's command docs, once asked for (see [`Shell::docs`]).
     docs: Option<Rc<Docs>>,
 }
 
 impl Shell {
     pub fn new(ex: Executor, store: Store, echo_typed: bool) -> Self {
-        Shell { ex, store, echo_typed, docs: None }
+        Shell { ex, store, echo_typed, stop_on_error: false, docs: None }
     }
 
     /// Redis command docs for help, completion and hints: the server's, asked once on the open
@@ -169,7 +171,12 @@ impl Shell {
                 let mut failed = None;
                 for _ in 0..count {
                     match self.ex.run_typed(cmd.clone()) {
-                        Ok(reply) if is_error(&reply) => failed = Some(Error::Reply),
+                        Ok(reply) if is_error(&reply) => {
+                            failed = Some(Error::Reply);
+                            if self.stop_on_error {
+                                break;
+                            }
+                        }
                         Ok(_) => {}
                         Err(e) => {
                             failed = Some(e);

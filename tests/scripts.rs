@@ -226,3 +226,17 @@ fn many_short_lines_in_one_script() {
     let expected: String = (1..=20_000).map(|i| format!("(integer) {i}\n")).collect();
     assert!(run.stdout == expected, "{}", &run.stdout[..run.stdout.len().min(300)]);
 }
+
+#[test]
+fn stop_on_error_also_stops_a_repeated_command() {
+    let srv = Server::start();
+    srv.cli(&["SET", "s", "not-a-list"]);
+    let run = Redsh::new()
+        .port(srv.port)
+        .args(&["-e", "--no-echo"])
+        .stdin("3 LPUSH s x\nSET after 1\n")
+        .run()
+        .code(1);
+    assert_eq!(run.stdout.matches("WRONGTYPE").count(), 1, "{}", run.stdout);
+    assert_eq!(srv.get(&["EXISTS", "after"]), "0");
+}

