@@ -12,14 +12,7 @@ fn redsh(c: &Cluster) -> Redsh {
 
 /// `redis-cli -c --no-raw` with `input` on stdin, against the first node.
 fn redis_cli(c: &Cluster, input: &[u8]) -> Vec<u8> {
-    let mut child = Command::new("redis-cli")
-        .args(["-c", "--no-raw", "-p", &c.nodes[0].port.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    child.wait_with_output().unwrap().stdout
+    c.nodes[0].cli_stdin(&["-c"], input)
 }
 
 #[test]

@@ -262,6 +262,24 @@ fn exec_result(replies: &[Value]) -> Exec {
     }
 }
 
+impl Exec {
+    /// The replies of a transaction that ran cleanly, or `None` when a WATCHed key changed (nothing
+    /// ran: try again); an error when the server refused it or one of its commands failed.
+    fn settle(self, what: &str) -> Result<Option<Vec<Value>>, Error> {
+        match self {
+            Exec::Ran(items) => match first_error(&items) {
+                Some(e) => Err(err(format!("{what} failed: {e}"))),
+                None => Ok(Some(items)),
+            },
+            Exec::Refused(e) => Err(err(format!("{what} failed, nothing was written: {e}"))),
+            Exec::Aborted => Ok(None),
+        }
+    }
+}
+
+/// Said when a transaction is tried again because another client changed what it WATCHed.
+const RETRYING: &str = "a concurrent change touched this user's sessions; trying again";
+
 fn first_error(items: &[Value]) -> Option<String> {
     items.iter().find_map(|v| match v {
         Value::ServerError(e) => Some(crate::format::error_text(e)),
@@ -572,7 +590,7 @@ impl Store {
                 writes.extend(plan::create_writes(&pending.new_session()));
                 let replies = ex.run(&plan::transaction(writes))?;
                 if matches!(exec_result(&replies), Exec::Aborted) {
-                    ex.out.summary("a concurrent change touched this user's sessions; trying again");
+                    ex.out.summary(RETRYING);
                     continue;
                 }
                 return self.finish_login(ex, &pending, &replies);
@@ -591,17 +609,9 @@ impl Store {
             }
             index_writes.extend(plan::index_writes(&pending.new_session()));
             let replies = ex.run(&plan::transaction(index_writes))?;
-            match exec_result(&replies) {
-                Exec::Aborted => {
-                    ex.out.summary("a concurrent change touched this user's sessions; trying again");
-                    continue;
-                }
-                Exec::Refused(e) => return Err(err(format!("login failed, nothing was written: {e}"))),
-                Exec::Ran(items) => {
-                    if let Some(e) = first_error(&items) {
-                        return Err(err(format!("login failed: {e}")));
-                    }
-                }
+            if exec_result(&replies).settle("login")?.is_none() {
+                ex.out.summary(RETRYING);
+                continue;
             }
             let replies = ex.run(&plan::transaction(plan::session_writes(&pending.new_session())))?;
             if matches!(exec_result(&replies), Exec::Aborted) {
@@ -713,8 +723,11 @@ impl Store {
             }
             return Err(err(format!("session {} reached its absolute timeout and was ended", short(id))));
         }
-        match self.apply(ex, plan::touch_writes(&stored, &self.layout.index_key(&uid), ttl))? {
-            Exec::Ran(items) if int(items.get(1)) == Some(1) => {
+        match self
+            .apply(ex, plan::touch_writes(&stored, &self.layout.index_key(&uid), ttl))?
+            .settle("touch")?
+        {
+            Some(items) if int(items.get(1)) == Some(1) => {
                 let capped = if (ttl as u64) < self.settings.idle_ttl {
                     " (capped by the absolute timeout)"
                 } else {
@@ -723,12 +736,8 @@ impl Store {
                 ex.out.summary(&format!("session {} extended: expires in {}{capped}", short(id), human(ttl)));
                 Ok(())
             }
-            Exec::Ran(items) => match first_error(&items) {
-                Some(e) => Err(err(format!("touch failed: {e}"))),
-                None => Err(self.no_such(id)),
-            },
-            Exec::Refused(e) => Err(err(format!("touch failed, nothing changed: {e}"))),
-            Exec::Aborted => Err(err("touch failed: the transaction was aborted")),
+            Some(_) => Err(self.no_such(id)),
+            None => Err(err("touch failed: the transaction was aborted")),
         }
     }
 
@@ -738,24 +747,19 @@ impl Store {
         let Some(uid) = replies.first().and_then(text) else {
             return Err(self.no_such(id));
         };
-        match self.apply(ex, plan::logout_writes(&stored, &self.layout.index_key(&uid)))? {
-            Exec::Ran(items) => {
-                if let Some(e) = first_error(&items) {
-                    return Err(err(format!("logout failed: {e}")));
-                }
-                if self.is_current(id) {
-                    self.current = None;
-                }
-                if int(items.first()) == Some(1) {
-                    ex.out.summary(&format!("logged out: session {} of user {uid}", short(id)));
-                    Ok(())
-                } else {
-                    Err(self.no_such(id))
-                }
-            }
-            Exec::Refused(e) => Err(err(format!("logout failed, nothing changed: {e}"))),
-            Exec::Aborted => Err(err("logout failed: the transaction was aborted")),
+        let Some(items) =
+            self.apply(ex, plan::logout_writes(&stored, &self.layout.index_key(&uid)))?.settle("logout")?
+        else {
+            return Err(err("logout failed: the transaction was aborted"));
+        };
+        if self.is_current(id) {
+            self.current = None;
         }
+        if int(items.first()) != Some(1) {
+            return Err(self.no_such(id));
+        }
+        ex.out.summary(&format!("logged out: session {} of user {uid}", short(id)));
+        Ok(())
     }
 
     fn sessions(&mut self, ex: &mut Executor, uid: &str) -> Result<(), Error> {
@@ -834,29 +838,18 @@ impl Store {
             } else {
                 plan::logout_all_writes(&index, &members)
             };
-            let replies = ex.run(&writes)?;
-            match exec_result(&replies) {
-                Exec::Aborted => {
-                    ex.out.summary("a concurrent change touched this user's sessions; trying again");
-                    continue;
-                }
-                Exec::Refused(e) => {
-                    return Err(err(format!("logout-all failed, nothing changed: {e}")));
-                }
-                Exec::Ran(items) => {
-                    if let Some(e) = first_error(&items) {
-                        return Err(err(format!("logout-all failed: {e}")));
-                    }
-                    let deleted = deleted_first + int(items.first()).unwrap_or(0) - 1;
-                    if let Some(cur) = &self.current
-                        && members.contains(&self.layout.stored_id(&cur.id))
-                    {
-                        self.current = None;
-                    }
-                    ex.out.summary(&format!("revoked {} live session(s) of user {uid}", deleted.max(0)));
-                    return Ok(());
-                }
+            let Some(items) = exec_result(&ex.run(&writes)?).settle("logout-all")? else {
+                ex.out.summary(RETRYING);
+                continue;
+            };
+            let deleted = deleted_first + int(items.first()).unwrap_or(0) - 1;
+            if let Some(cur) = &self.current
+                && members.contains(&self.layout.stored_id(&cur.id))
+            {
+                self.current = None;
             }
+            ex.out.summary(&format!("revoked {} live session(s) of user {uid}", deleted.max(0)));
+            return Ok(());
         }
         Err(err(format!("logout-all gave up after {MAX_ATTEMPTS} concurrent changes")))
     }
@@ -895,29 +888,21 @@ impl Store {
                     pttl,
                 ))?)
             };
-            match outcome {
-                Exec::Aborted => {
-                    ex.out.summary("the session changed while renewing; trying again");
-                    continue;
-                }
-                Exec::Refused(e) => return Err(err(format!("renew failed, nothing changed: {e}"))),
-                Exec::Ran(items) => {
-                    if let Some(e) = first_error(&items) {
-                        return Err(err(format!("renew failed: {e}")));
-                    }
-                    if self.is_current(id) {
-                        let username = self.current.as_ref().and_then(|c| c.username.clone());
-                        self.current = Some(Current { id: new_id.clone(), username });
-                    }
-                    self.remember(&new_id);
-                    ex.out.summary(&format!(
-                        "session {} renewed as {new_id}: same data, expires in {}; the old id is gone",
-                        short(id),
-                        human(pttl / 1000)
-                    ));
-                    return Ok(());
-                }
+            if outcome.settle("renew")?.is_none() {
+                ex.out.summary("the session changed while renewing; trying again");
+                continue;
             }
+            if self.is_current(id) {
+                let username = self.current.as_ref().and_then(|c| c.username.clone());
+                self.current = Some(Current { id: new_id.clone(), username });
+            }
+            self.remember(&new_id);
+            ex.out.summary(&format!(
+                "session {} renewed as {new_id}: same data, expires in {}; the old id is gone",
+                short(id),
+                human(pttl / 1000)
+            ));
+            return Ok(());
         }
         Err(err(format!("renew gave up after {MAX_ATTEMPTS} concurrent changes")))
     }
