@@ -367,6 +367,25 @@ impl Executor {
         Ok(replies)
     }
 
+    /// Sends commands to the node in use and reads their replies without echoing or printing them:
+    /// only for bulk reads (`stats`, `fsck`) whose caller prints how many of which commands it
+    /// sent, so the transcript still says what went to the server. A dry run prints them all.
+    pub fn run_quiet(&mut self, cmds: &[Args]) -> Result<Vec<Value>, Error> {
+        if self.dry_run {
+            return self.run(cmds);
+        }
+        self.conn.ensure()?;
+        let mut packed = std::mem::take(&mut self.scratch);
+        packed.clear();
+        for cmd in cmds {
+            pack_into(&mut packed, cmd);
+        }
+        let sent = self.conn.send(&packed);
+        self.scratch = packed;
+        sent?;
+        cmds.iter().map(|_| self.conn.recv()).collect()
+    }
+
     /// Runs one command; its reply, or an error.
     pub fn run_one(&mut self, cmd: Args) -> Result<Value, Error> {
         let mut replies = self.run(std::slice::from_ref(&cmd))?;
