@@ -210,6 +210,11 @@ pub struct Args {
     #[arg(long, help_heading = "Sessions")]
     pub hash_ids: bool,
 
+    /// Append every session command's change to this capped Redis stream (XADD … MAXLEN ~ 10000),
+    /// in the same MULTI/EXEC on one server, right after it on a cluster
+    #[arg(long, value_name = "STREAM", help_heading = "Sessions")]
+    pub audit_stream: Option<String>,
+
     /// Print a completion script for SHELL (bash, zsh, fish, elvish, powershell), then exit
     #[arg(long, value_name = "SHELL", help_heading = "Shell integration")]
     pub completions: Option<clap_complete::Shell>,

@@ -174,7 +174,15 @@ impl Config {
             hash_ids: a.hash_ids,
             cluster: a.cluster && a.key_layout == KeyLayout::Plain,
             tagged: a.key_layout == KeyLayout::Tagged,
+            audit_stream: a.audit_stream.clone(),
         };
+        if let Some(stream) = &a.audit_stream
+            && (stream.is_empty() || stream.starts_with("session:") || stream.starts_with("user_sessions:"))
+        {
+            return Err(Error::Usage(format!(
+                "--audit-stream '{stream}' must be a key name of its own, outside session:* and user_sessions:*"
+            )));
+        }
         Ok(Config {
             target,
             input,

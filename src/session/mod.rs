@@ -1,6 +1,7 @@
 //! The session store: session commands, parsed, planned (see `plan`) and run through the executor,
 //! each followed by one human summary line.
 
+pub mod audit;
 pub mod commands;
 pub mod keys;
 pub mod plan;
@@ -32,6 +33,8 @@ pub struct Settings {
     pub cluster: bool,
     /// `--key-layout tagged`: a user's sessions and index share one hash slot (see `keys::Layout`).
     pub tagged: bool,
+    /// `--audit-stream NAME`: each session command also appends an entry to this stream (see `audit`).
+    pub audit_stream: Option<String>,
 }
 
 impl Default for Settings {
@@ -44,6 +47,7 @@ impl Default for Settings {
             hash_ids: false,
             cluster: false,
             tagged: false,
+            audit_stream: None,
         }
     }
 }
@@ -426,7 +430,9 @@ impl Store {
             login_time: unix_now(),
             ttl: ttl.unwrap_or(self.settings.idle_ttl).min(self.settings.absolute_ttl),
         };
-        Ok((plan::transaction(plan::create_writes(&pending.new_session())), pending))
+        let mut writes = plan::create_writes(&pending.new_session());
+        writes.extend(self.audit_inside(ex, self.login_entry(&pending)));
+        Ok((plan::transaction(writes), pending))
     }
 
     /// Finishes a login from its replies: rolls back a partial write, prints the summary.
@@ -446,6 +452,7 @@ impl Store {
             Exec::Refused(e) => return Err(err(format!("login failed, nothing was written: {e}"))),
             Exec::Aborted => return Err(err("login failed: the transaction was aborted")),
         }
+        self.audit_after(ex, self.login_entry(p))?;
         self.remember(&p.id);
         self.current = Some(Current {
             id: p.id.clone(),
@@ -467,6 +474,60 @@ impl Store {
     /// Runtime errors inside EXEC do not undo the other commands: remove what did get written.
     fn roll_back_login(&mut self, ex: &mut Executor, p: &PendingLogin) {
         let _ = self.apply(ex, plan::logout_writes(&p.stored, &p.index));
+    }
+
+    /// The `--audit-stream` entry of an event (`None` without the flag). Ids go in as stored: under
+    /// `--hash-ids` their hash, never the token.
+    fn audit_entry(&self, event: &str, fields: &[(&str, &[u8])]) -> Option<Args> {
+        self.settings.audit_stream.as_deref().map(|stream| audit::entry(stream, event, fields))
+    }
+
+    fn login_entry(&self, p: &PendingLogin) -> Option<Args> {
+        self.audit_entry(
+            "login",
+            &[("id", p.stored.as_bytes()), ("user", p.user_id.as_bytes()), ("role", &p.role)],
+        )
+    }
+
+    /// Audit entries that go inside the change's own transaction: on one server. On a cluster the
+    /// stream is in a slot of its own, so they are written after the change (`audit_after`).
+    fn audit_inside(&self, ex: &Executor, entries: impl IntoIterator<Item = Args>) -> Vec<Args> {
+        if ex.conn.target.cluster { Vec::new() } else { entries.into_iter().collect() }
+    }
+
+    /// On a cluster, the audit entries of a change that succeeded, each on its own.
+    fn audit_after(
+        &mut self,
+        ex: &mut Executor,
+        entries: impl IntoIterator<Item = Args>,
+    ) -> Result<(), Error> {
+        if ex.conn.target.cluster {
+            for entry in entries {
+                ex.run(&[entry])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `apply`, with audit entries in the same transaction (or after it, on a cluster).
+    fn apply_audited(
+        &mut self,
+        ex: &mut Executor,
+        mut writes: Vec<Args>,
+        entries: Vec<Args>,
+    ) -> Result<Exec, Error> {
+        if entries.is_empty() {
+            return self.apply(ex, writes);
+        }
+        if !ex.conn.target.cluster {
+            writes.extend(entries);
+            return Ok(exec_result(&ex.run(&plan::transaction(writes))?));
+        }
+        let outcome = self.apply(ex, writes)?;
+        if matches!(&outcome, Exec::Ran(items) if first_error(items).is_none()) {
+            self.audit_after(ex, entries)?;
+        }
+        Ok(outcome)
     }
 
     /// Runs writes that belong together: in one MULTI/EXEC on a single server; on a cluster, where
@@ -581,19 +642,28 @@ impl Store {
                 }
             }
             pending.login_time = unix_now();
+            let evicted: Vec<Args> = victims
+                .iter()
+                .filter_map(|v| {
+                    self.audit_entry("evict", &[("id", v.as_bytes()), ("user", user_id.as_bytes())])
+                })
+                .collect();
             if !cluster {
                 let mut writes = Vec::new();
                 if !dead.is_empty() {
                     writes.push(plan::prune(&index, &dead));
                 }
                 writes.extend(plan::evict_writes(&index, &victims));
+                writes.extend(self.audit_inside(ex, evicted.clone()));
                 writes.extend(plan::create_writes(&pending.new_session()));
+                writes.extend(self.audit_inside(ex, self.login_entry(&pending)));
                 let replies = ex.run(&plan::transaction(writes))?;
                 if matches!(exec_result(&replies), Exec::Aborted) {
                     ex.out.summary(RETRYING);
                     continue;
                 }
-                return self.finish_login(ex, &pending, &replies);
+                self.finish_login(ex, &pending, &replies)?;
+                return self.audit_after(ex, evicted);
             }
             // Cluster order: evicted sessions go first, then the index entry, then the session, so
             // a failure in between leaves at worst a stale index entry (pruned by `sessions`),
@@ -620,7 +690,8 @@ impl Store {
                     pending.id
                 )));
             }
-            return self.finish_login(ex, &pending, &replies);
+            self.finish_login(ex, &pending, &replies)?;
+            return self.audit_after(ex, evicted);
         }
         Err(err(format!(
             "login gave up after {MAX_ATTEMPTS} concurrent changes to user {user_id}'s sessions"
@@ -716,15 +787,26 @@ impl Store {
         let login_time =
             login_time.ok_or_else(|| err(format!("session {} is malformed: no login_time", short(id))))?;
         let ttl = plan::touch_ttl(unix_now(), login_time, self.settings.idle_ttl, self.settings.absolute_ttl);
+        let who = [("id", stored.as_bytes()), ("user", uid.as_bytes())];
         if ttl <= 0 {
-            self.apply(ex, plan::logout_writes(&stored, &self.layout.index_key(&uid)))?;
+            let entry = self.audit_entry("timeout", &who);
+            self.apply_audited(
+                ex,
+                plan::logout_writes(&stored, &self.layout.index_key(&uid)),
+                entry.into_iter().collect(),
+            )?;
             if self.is_current(id) {
                 self.current = None;
             }
             return Err(err(format!("session {} reached its absolute timeout and was ended", short(id))));
         }
+        let entry = self.audit_entry("touch", &[who[0], who[1], ("ttl", ttl.to_string().as_bytes())]);
         match self
-            .apply(ex, plan::touch_writes(&stored, &self.layout.index_key(&uid), ttl))?
+            .apply_audited(
+                ex,
+                plan::touch_writes(&stored, &self.layout.index_key(&uid), ttl),
+                entry.into_iter().collect(),
+            )?
             .settle("touch")?
         {
             Some(items) if int(items.get(1)) == Some(1) => {
@@ -747,8 +829,9 @@ impl Store {
         let Some(uid) = replies.first().and_then(text) else {
             return Err(self.no_such(id));
         };
-        let Some(items) =
-            self.apply(ex, plan::logout_writes(&stored, &self.layout.index_key(&uid)))?.settle("logout")?
+        let entry = self.audit_entry("logout", &[("id", stored.as_bytes()), ("user", uid.as_bytes())]);
+        let writes = plan::logout_writes(&stored, &self.layout.index_key(&uid));
+        let Some(items) = self.apply_audited(ex, writes, entry.into_iter().collect())?.settle("logout")?
         else {
             return Err(err("logout failed: the transaction was aborted"));
         };
@@ -788,7 +871,20 @@ impl Store {
             }
         }
         if !dead.is_empty() {
-            ex.run(&[plan::prune(&index, &dead)])?;
+            let entries: Vec<Args> = dead
+                .iter()
+                .filter_map(|d| {
+                    self.audit_entry(
+                        "expired",
+                        &[("id", d.as_bytes()), ("user", uid.as_bytes()), ("seen", b"sessions")],
+                    )
+                })
+                .collect();
+            if entries.is_empty() {
+                ex.run(&[plan::prune(&index, &dead)])?;
+            } else {
+                self.apply_audited(ex, vec![plan::prune(&index, &dead)], entries)?.settle("sessions")?;
+            }
         }
         let pruned =
             if dead.is_empty() { String::new() } else { format!(" ({} expired id(s) pruned)", dead.len()) };
@@ -830,6 +926,10 @@ impl Store {
             // On a cluster each session is deleted on its own node first; the index goes last, under
             // its WATCH, so a login that slipped in meanwhile makes us go round again.
             let mut deleted_first = 0;
+            let entry = self.audit_entry(
+                "logout-all",
+                &[("user", uid.as_bytes()), ("sessions", members.len().to_string().as_bytes())],
+            );
             let writes = if self.settings.cluster {
                 for del in plan::delete_sessions(&members) {
                     deleted_first += int(ex.run(&[del])?.first()).unwrap_or(0);
@@ -838,10 +938,12 @@ impl Store {
             } else {
                 plan::logout_all_writes(&index, &members)
             };
+            let writes = audit::inside(writes, self.audit_inside(ex, entry.clone()));
             let Some(items) = exec_result(&ex.run(&writes)?).settle("logout-all")? else {
                 ex.out.summary(RETRYING);
                 continue;
             };
+            self.audit_after(ex, entry)?;
             let deleted = deleted_first + int(items.first()).unwrap_or(0) - 1;
             if let Some(cur) = &self.current
                 && members.contains(&self.layout.stored_id(&cur.id))
@@ -877,21 +979,21 @@ impl Store {
             let pttl = if pttl < 0 { self.settings.idle_ttl as i64 * 1000 } else { pttl };
             let new_id = self.layout.full_id(&uid, &new_id().map_err(err)?);
             let new = self.layout.stored_id(&new_id);
+            let entry = self.audit_entry(
+                "renew",
+                &[("id", new.as_bytes()), ("old", old.as_bytes()), ("user", uid.as_bytes())],
+            );
             let outcome = if self.settings.cluster {
                 self.renew_on_cluster(ex, &old, &new, &uid, &fields, pttl)?
             } else {
-                exec_result(&ex.run(&plan::renew_writes(
-                    &old,
-                    &new,
-                    &self.layout.index_key(&uid),
-                    &fields,
-                    pttl,
-                ))?)
+                let writes = plan::renew_writes(&old, &new, &self.layout.index_key(&uid), &fields, pttl);
+                exec_result(&ex.run(&audit::inside(writes, self.audit_inside(ex, entry.clone())))?)
             };
             if outcome.settle("renew")?.is_none() {
                 ex.out.summary("the session changed while renewing; trying again");
                 continue;
             }
+            self.audit_after(ex, entry)?;
             if self.is_current(id) {
                 let username = self.current.as_ref().and_then(|c| c.username.clone());
                 self.current = Some(Current { id: new_id.clone(), username });
