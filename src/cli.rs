@@ -215,6 +215,14 @@ pub struct Args {
     #[arg(long, value_name = "STREAM", help_heading = "Sessions")]
     pub audit_stream: Option<String>,
 
+    /// In the interactive shell, show session events (expired, deleted, renewed, evicted) from the start
+    #[arg(long, help_heading = "Sessions")]
+    pub events: bool,
+
+    /// Let `events` turn keyspace notifications on when they are off (CONFIG SET notify-keyspace-events)
+    #[arg(long, help_heading = "Sessions")]
+    pub enable_notifications: bool,
+
     /// Print a completion script for SHELL (bash, zsh, fish, elvish, powershell), then exit
     #[arg(long, value_name = "SHELL", help_heading = "Shell integration")]
     pub completions: Option<clap_complete::Shell>,

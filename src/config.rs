@@ -175,7 +175,14 @@ impl Config {
             cluster: a.cluster && a.key_layout == KeyLayout::Plain,
             tagged: a.key_layout == KeyLayout::Tagged,
             audit_stream: a.audit_stream.clone(),
+            enable_notifications: a.enable_notifications,
+            events_at_start: a.events,
         };
+        if a.events && input != Input::Interactive && !(a.interactive && stdin_tty && stdout_tty) {
+            return Err(Error::Usage(
+                "--events shows events in the interactive shell; in a script use `events SECONDS`".into(),
+            ));
+        }
         if let Some(stream) = &a.audit_stream
             && (stream.is_empty() || stream.starts_with("session:") || stream.starts_with("user_sessions:"))
         {

@@ -84,6 +84,10 @@ pub fn run(shell: &mut Shell) -> Result<(), Error> {
         shell.ex.out.error(None, &e);
     }
     rl.set_helper(Some(Helper::new(color, shell.docs())));
+    // `events` prints above the prompt, from a background thread, without breaking the typed line.
+    if let Ok(printer) = rl.create_external_printer() {
+        shell.store.attach_printer(&mut shell.ex, Box::new(printer));
+    }
     let history = history_path();
     if let Some(path) = &history {
         create_private(path);

@@ -61,6 +61,15 @@ pub const COMMANDS: &[Spec] = &[
     },
     Spec { name: "use", args: "ID", summary: "make a session current (client side only)", sends: "nothing" },
     Spec {
+        name: "events",
+        args: "[SECONDS|off] [--count N]",
+        summary: "show sessions expiring, deleted, renewed or evicted, live (keyspace notifications)",
+        sends: "CONFIG GET notify-keyspace-events (CONFIG SET with --enable-notifications or your consent), \
+                then SUBSCRIBE __keyevent@<db>__:expired :evicted :del :expire on a separate connection \
+                (one per master on a cluster), HMGET session:<id> there for sessions not yet known, and \
+                SREM user_sessions:<uid> <id> when a known session expires or is evicted",
+    },
+    Spec {
         name: "help",
         args: "[COMMAND]",
         summary: "list session commands, or show one with the Redis commands it sends",

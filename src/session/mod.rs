@@ -3,8 +3,10 @@
 
 pub mod audit;
 pub mod commands;
+pub mod events;
 pub mod keys;
 pub mod plan;
+pub mod watch;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -35,6 +37,10 @@ pub struct Settings {
     pub tagged: bool,
     /// `--audit-stream NAME`: each session command also appends an entry to this stream (see `audit`).
     pub audit_stream: Option<String>,
+    /// `--enable-notifications`: `events` may turn keyspace notifications on (CONFIG SET).
+    pub enable_notifications: bool,
+    /// `--events`: the interactive shell starts listening for session events at once.
+    pub events_at_start: bool,
 }
 
 impl Default for Settings {
@@ -48,6 +54,8 @@ impl Default for Settings {
             cluster: false,
             tagged: false,
             audit_stream: None,
+            enable_notifications: false,
+            events_at_start: false,
         }
     }
 }
@@ -71,6 +79,8 @@ pub enum Command {
     Renew(Option<String>),
     Use(String),
     Help(Option<Vec<u8>>),
+    /// `events [SECONDS|off] [--count N]`: session lifecycle from keyspace notifications.
+    Events(watch::Request),
 }
 
 impl Command {
@@ -127,6 +137,7 @@ fn parse_known(name: &str, rest: &[Vec<u8>]) -> Result<Command, String> {
             [id] => check_id("session id", id).map(Command::Use),
             _ => Err(usage(name)),
         },
+        "events" => watch::parse_request(rest).map(Command::Events),
         _ => match rest {
             [] => Ok(Command::Help(None)),
             [topic] => Ok(Command::Help(Some(topic.clone()))),
@@ -325,6 +336,8 @@ pub struct Store {
     pub seen: Vec<String>,
     layout: Layout,
     default_ip: Option<String>,
+    /// `events`: who each session belongs to, the terminal's printer, the background listener.
+    watch: watch::Watch,
 }
 
 /// How many ids the shell remembers for completion.
@@ -333,7 +346,14 @@ const SEEN_MAX: usize = 300;
 impl Store {
     pub fn new(settings: Settings) -> Self {
         let layout = Layout { hash_ids: settings.hash_ids, tagged: settings.tagged };
-        Store { settings, current: None, seen: Vec::new(), layout, default_ip: None }
+        Store {
+            settings,
+            current: None,
+            seen: Vec::new(),
+            layout,
+            default_ip: None,
+            watch: watch::Watch::default(),
+        }
     }
 
     fn remember(&mut self, id: &str) {
@@ -406,6 +426,7 @@ impl Store {
                 ex.out.write(b"\n");
                 Ok(())
             }
+            Command::Events(req) => self.events(ex, req),
         }
     }
 
@@ -453,6 +474,16 @@ impl Store {
             Exec::Aborted => return Err(err("login failed: the transaction was aborted")),
         }
         self.audit_after(ex, self.login_entry(p))?;
+        self.learn_owner(
+            &p.stored,
+            events::Owner {
+                user_id: p.user_id.clone(),
+                username: Some(String::from_utf8_lossy(&p.username).into_owned()),
+                role: Some(String::from_utf8_lossy(&p.role).into_owned()),
+                login_time: Some(p.login_time),
+                ip: Some(String::from_utf8_lossy(&p.ip).into_owned()),
+            },
+        );
         self.remember(&p.id);
         self.current = Some(Current {
             id: p.id.clone(),
@@ -754,6 +785,9 @@ impl Store {
             t => format!("expires in {}", human(t)),
         };
         self.remember(id);
+        if let Some(owner) = events::Owner::from_fields(|f| field(&fields, f).map(<[u8]>::to_vec)) {
+            self.learn_owner(&stored, owner);
+        }
         if self.is_current(id) {
             self.current = Some(Current { id: id.to_owned(), username: Some(get("username")) });
         }
@@ -891,6 +925,12 @@ impl Store {
         ex.out.summary(&format!("user {uid}: {} live session(s){pruned}", live.len()));
         live.sort_by_key(|s| s.1);
         for (member, login_time, ip, ttl) in live {
+            let owner = events::Owner {
+                login_time: u64::try_from(login_time).ok(),
+                ip: Some(ip.clone()),
+                ..events::Owner::new(uid)
+            };
+            self.learn_owner(&member, owner);
             let id = match self.layout.token_of(uid, &member) {
                 Some(token) => {
                     self.remember(&token);
@@ -975,6 +1015,11 @@ impl Store {
                 ex.run(&[args(["UNWATCH"])])?;
                 return Err(err(format!("session {} is malformed: no user_id", short(id))));
             };
+            // Known before its deletion is notified, so `events` can pair it with its new id.
+            let owner = events::Owner::from_fields(|f| field(&fields, f).map(<[u8]>::to_vec));
+            if let Some(owner) = &owner {
+                self.learn_owner(&old, owner.clone());
+            }
             // A session without a TTL (damaged by hand) gets the idle timeout back.
             let pttl = if pttl < 0 { self.settings.idle_ttl as i64 * 1000 } else { pttl };
             let new_id = self.layout.full_id(&uid, &new_id().map_err(err)?);
@@ -994,6 +1039,9 @@ impl Store {
                 continue;
             }
             self.audit_after(ex, entry)?;
+            if let Some(owner) = owner {
+                self.learn_owner(&new, owner);
+            }
             if self.is_current(id) {
                 let username = self.current.as_ref().and_then(|c| c.username.clone());
                 self.current = Some(Current { id: new_id.clone(), username });
