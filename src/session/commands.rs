@@ -70,6 +70,22 @@ pub const COMMANDS: &[Spec] = &[
                 SREM user_sessions:<uid> <id> when a known session expires or is evicted",
     },
     Spec {
+        name: "stats",
+        args: "[TOP]",
+        summary: "count live sessions by role and user, time left, memory per session",
+        sends: "SCAN <cursor> MATCH session:* COUNT 1000 until the cursor is 0 (on every master), \
+                HMGET session:<id> user_id role and TTL per key, MEMORY USAGE on a sample of 100 \
+                (not echoed one by one: a count of each is printed)",
+    },
+    Spec {
+        name: "fsck",
+        args: "[--repair]",
+        summary: "check the store: stale index entries, sessions missing from their index, no TTL, past the deadline, malformed",
+        sends: "SCAN … MATCH user_sessions:* and SMEMBERS, HGET user_id and TTL per member; \
+                SCAN … MATCH session:*, HMGET (the five fields) and TTL per key, SISMEMBER in its index \
+                (counted, not echoed); with --repair the echoed writes: SREM, SADD, EXPIRE, DEL",
+    },
+    Spec {
         name: "help",
         args: "[COMMAND]",
         summary: "list session commands, or show one with the Redis commands it sends",

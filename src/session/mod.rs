@@ -4,8 +4,11 @@
 pub mod audit;
 pub mod commands;
 pub mod events;
+pub mod fsck;
 pub mod keys;
 pub mod plan;
+mod scan;
+pub mod stats;
 pub mod watch;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -81,6 +84,12 @@ pub enum Command {
     Help(Option<Vec<u8>>),
     /// `events [SECONDS|off] [--count N]`: session lifecycle from keyspace notifications.
     Events(watch::Request),
+    /// `stats [TOP]`.
+    Stats(usize),
+    /// `fsck [--repair]`.
+    Fsck {
+        repair: bool,
+    },
 }
 
 impl Command {
@@ -138,6 +147,21 @@ fn parse_known(name: &str, rest: &[Vec<u8>]) -> Result<Command, String> {
             _ => Err(usage(name)),
         },
         "events" => watch::parse_request(rest).map(Command::Events),
+        "stats" => match rest {
+            [] => Ok(Command::Stats(stats::DEFAULT_TOP)),
+            [n] => std::str::from_utf8(n)
+                .ok()
+                .and_then(|n| n.parse::<usize>().ok())
+                .filter(|&n| n > 0)
+                .map(Command::Stats)
+                .ok_or_else(|| format!("TOP must be a whole number above 0; {}", usage(name))),
+            _ => Err(usage(name)),
+        },
+        "fsck" => match rest {
+            [] => Ok(Command::Fsck { repair: false }),
+            [flag] if flag.as_slice() == b"--repair" => Ok(Command::Fsck { repair: true }),
+            _ => Err(usage(name)),
+        },
         _ => match rest {
             [] => Ok(Command::Help(None)),
             [topic] => Ok(Command::Help(Some(topic.clone()))),
@@ -427,6 +451,8 @@ impl Store {
                 Ok(())
             }
             Command::Events(req) => self.events(ex, req),
+            Command::Stats(top) => self.stats(ex, top),
+            Command::Fsck { repair } => self.fsck(ex, repair),
         }
     }
 

@@ -1,0 +1,613 @@
+//! `fsck [--repair]`: checks the store the way the session commands expect it to be, and with
+//! `--repair` puts it right, echoing every write.
+//!
+//! First every index (`user_sessions:*`): members whose session is gone (stale) or belongs to
+//! another user (misplaced), an index that is not a set, an index that would expire before its
+//! sessions. Then every session (`session:*`): not a hash, missing fields or a login_time that is not
+//! a number (malformed), past its absolute deadline (login_time + `--absolute-ttl`), without a TTL,
+//! missing from its user's index. Reads are bounded SCANs and pipelined reads, counted rather than
+//! echoed (see `scan`). Index members are ids as stored, so with `--hash-ids` fsck never needs a token.
+//!
+//! Repairs: stale and misplaced entries are removed (`SREM`), a wrong-type index is deleted, an index
+//! gets the TTL of its longest session (`EXPIRE`); a malformed session, or one past its deadline, is
+//! ended as `logout` ends one (`DEL`, `SREM`), since nothing about it can be trusted; a session
+//! without a TTL gets the one `touch` would give it; a session missing from its index is added back
+//! (`SADD`, `EXPIRE … NX`, `EXPIRE … GT`, as `login` does).
+
+use redis::Value;
+
+use crate::error::Error;
+use crate::exec::{Args, Executor, args};
+use crate::session::events::{index_of, user_of_stored};
+use crate::session::keys::{session_key_of_stored, short};
+use crate::session::scan::{self, Progress, Sent};
+use crate::session::{Store, elements, err, human, int, plan, text, unix_now};
+
+/// The session fields, in the seed's order.
+const FIELDS: [&str; 5] = ["user_id", "username", "role", "login_time", "ip"];
+
+/// What "right" means: now, and the timeouts from the flags.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub now: u64,
+    pub idle: u64,
+    pub absolute: u64,
+}
+
+/// One problem found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    /// An index member whose session is gone.
+    Stale {
+        index: String,
+        member: String,
+    },
+    /// An index member whose session belongs to another user.
+    Misplaced {
+        index: String,
+        member: String,
+        owner: String,
+    },
+    /// An index key that is not a set.
+    IndexType {
+        index: String,
+        kind: String,
+    },
+    /// An index with no TTL, or one shorter than its longest session's: `needed` is that session's.
+    IndexTtl {
+        index: String,
+        ttl: i64,
+        needed: i64,
+    },
+    /// A session key that is not a hash.
+    SessionType {
+        stored: String,
+        kind: String,
+    },
+    Malformed {
+        stored: String,
+        user_id: Option<String>,
+        problems: Vec<String>,
+    },
+    PastDeadline {
+        stored: String,
+        user_id: String,
+        over: u64,
+    },
+    /// No TTL: `ttl` is what `touch` would set.
+    NoTtl {
+        stored: String,
+        user_id: String,
+        ttl: i64,
+    },
+    NotInIndex {
+        stored: String,
+        user_id: String,
+        ttl: i64,
+    },
+}
+
+impl Finding {
+    /// One line saying what is wrong (without `# `).
+    pub fn line(&self) -> String {
+        match self {
+            Finding::Stale { index, member } => {
+                format!("stale index entry: {index} lists {}, whose session is gone", short(member))
+            }
+            Finding::Misplaced { index, member, owner } => {
+                format!("misplaced index entry: {index} lists {}, a session of user {owner}", short(member))
+            }
+            Finding::IndexType { index, kind } => format!("malformed index: {index} is a {kind}, not a set"),
+            Finding::IndexTtl { index, ttl: -1, needed } => {
+                format!(
+                    "index without TTL: {index} never expires (its longest session has {} left)",
+                    human(*needed)
+                )
+            }
+            Finding::IndexTtl { index, ttl, needed } => format!(
+                "index expires too soon: {index} in {}, one of its sessions in {}",
+                human(*ttl),
+                human(*needed)
+            ),
+            Finding::SessionType { stored, kind } => {
+                format!("malformed session: session:{} is a {kind}, not a hash", short(stored))
+            }
+            Finding::Malformed { stored, problems, .. } => {
+                format!("malformed session: {}: {}", short(stored), problems.join("; "))
+            }
+            Finding::PastDeadline { stored, user_id, over } => format!(
+                "past its absolute deadline: session {} of user {user_id}, by {} (login_time + --absolute-ttl)",
+                short(stored),
+                human(*over as i64)
+            ),
+            Finding::NoTtl { stored, user_id, .. } => {
+                format!("no TTL: session {} of user {user_id} never expires", short(stored))
+            }
+            Finding::NotInIndex { stored, user_id, .. } => {
+                format!(
+                    "not in its index: session {} of user {user_id} is missing from its user's index",
+                    short(stored)
+                )
+            }
+        }
+    }
+
+    /// The writes that fix it; each list is one step (a transaction on one server).
+    pub fn repair(&self) -> Vec<Args> {
+        match self {
+            Finding::Stale { index, member } | Finding::Misplaced { index, member, .. } => {
+                vec![args(["SREM", index, member])]
+            }
+            Finding::IndexType { index, .. } => vec![args(["DEL", index])],
+            Finding::IndexTtl { index, needed, .. } => vec![args(["EXPIRE", index, &needed.to_string()])],
+            Finding::SessionType { stored, .. } | Finding::Malformed { stored, user_id: None, .. } => {
+                vec![args(["DEL", &session_key_of_stored(stored)])]
+            }
+            Finding::Malformed { stored, user_id: Some(uid), .. }
+            | Finding::PastDeadline { stored, user_id: uid, .. } => {
+                plan::logout_writes(stored, &index_of(stored, uid))
+            }
+            Finding::NoTtl { stored, user_id, ttl } => {
+                plan::touch_writes(stored, &index_of(stored, user_id), *ttl)
+            }
+            Finding::NotInIndex { stored, user_id, ttl } => {
+                let index = index_of(stored, user_id);
+                let ttl = ttl.to_string();
+                vec![
+                    args(["SADD", &index, stored]),
+                    args(["EXPIRE", &index, &ttl, "NX"]),
+                    args(["EXPIRE", &index, &ttl, "GT"]),
+                ]
+            }
+        }
+    }
+}
+
+/// One index member as read: its session's `user_id` and TTL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub member: String,
+    pub owner: Option<String>,
+    pub ttl: i64,
+}
+
+/// Checks one index (a set) against its members' sessions.
+pub fn check_index(
+    index: &str,
+    user_id: &str,
+    index_ttl: i64,
+    members: &[Member],
+    limits: &Limits,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut needed: Option<i64> = None;
+    for m in members {
+        match (&m.owner, m.ttl) {
+            (_, -2) => out.push(Finding::Stale { index: index.to_owned(), member: m.member.clone() }),
+            (Some(owner), _) if owner != user_id => out.push(Finding::Misplaced {
+                index: index.to_owned(),
+                member: m.member.clone(),
+                owner: owner.clone(),
+            }),
+            // A session without a TTL gets at most the idle timeout when it is repaired.
+            (_, ttl) => {
+                let ttl = if ttl < 0 { limits.idle as i64 } else { ttl };
+                needed = Some(needed.map_or(ttl, |n| n.max(ttl)));
+            }
+        }
+    }
+    // A second of slack: the TTLs were read one after the other.
+    if let Some(needed) = needed
+        && (index_ttl == -1 || index_ttl + 1 < needed)
+    {
+        out.push(Finding::IndexTtl { index: index.to_owned(), ttl: index_ttl, needed });
+    }
+    out
+}
+
+/// What the session check leaves to do: whether the session must be in an index (and with what TTL
+/// the index should then live).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionCheck {
+    pub findings: Vec<Finding>,
+    /// `(user_id, ttl)` when the session is sound enough to belong in its user's index.
+    pub indexed_as: Option<(String, i64)>,
+}
+
+/// Checks one session hash from its fields (in `FIELDS` order) and TTL.
+pub fn check_session(stored: &str, fields: &[Option<String>], ttl: i64, limits: &Limits) -> SessionCheck {
+    let get = |i: usize| fields.get(i).cloned().flatten();
+    let user_id = get(0);
+    let mut problems = Vec::new();
+    let missing: Vec<&str> =
+        FIELDS.iter().enumerate().filter(|(i, _)| get(*i).is_none()).map(|(_, f)| *f).collect();
+    if !missing.is_empty() {
+        problems.push(format!("missing {}", missing.join(", ")));
+    }
+    let login_time = get(3).map(|t| t.parse::<u64>().map_err(|_| t));
+    if let Some(Err(t)) = &login_time {
+        problems.push(format!("login_time is not a number ('{}')", t.escape_default()));
+    }
+    if let (Some(tag), Some(uid)) = (user_of_stored(stored), &user_id)
+        && tag != uid
+    {
+        problems.push(format!("its key names user {tag} but user_id is {uid}"));
+    }
+    let (Some(uid), Some(Ok(login_time)), true) = (user_id.clone(), login_time, problems.is_empty()) else {
+        return SessionCheck {
+            findings: vec![Finding::Malformed { stored: stored.to_owned(), user_id, problems }],
+            indexed_as: None,
+        };
+    };
+    let deadline = login_time.saturating_add(limits.absolute);
+    if deadline <= limits.now {
+        return SessionCheck {
+            findings: vec![Finding::PastDeadline {
+                stored: stored.to_owned(),
+                user_id: uid,
+                over: limits.now - deadline,
+            }],
+            indexed_as: None,
+        };
+    }
+    if ttl == -1 {
+        let ttl = plan::touch_ttl(limits.now, login_time, limits.idle, limits.absolute);
+        return SessionCheck {
+            findings: vec![Finding::NoTtl { stored: stored.to_owned(), user_id: uid.clone(), ttl }],
+            indexed_as: Some((uid, ttl)),
+        };
+    }
+    SessionCheck { findings: Vec::new(), indexed_as: Some((uid, ttl)) }
+}
+
+/// The user of an index key: `user_sessions:101` or `user_sessions:{101}`.
+pub fn user_of_index(key: &str) -> Option<&str> {
+    let rest = key.strip_prefix("user_sessions:")?;
+    let user = rest.strip_prefix('{').and_then(|r| r.strip_suffix('}')).unwrap_or(rest);
+    (!user.is_empty()).then_some(user)
+}
+
+/// Totals of a run.
+#[derive(Debug, Default)]
+struct Tally {
+    indexes: u64,
+    sessions: u64,
+    found: u64,
+    repaired: u64,
+}
+
+impl Store {
+    pub(super) fn fsck(&mut self, ex: &mut Executor, repair: bool) -> Result<(), Error> {
+        let limits =
+            Limits { now: unix_now(), idle: self.settings.idle_ttl, absolute: self.settings.absolute_ttl };
+        let mut sent = Sent::default();
+        let mut tally = Tally::default();
+        let mut progress = Progress::new("fsck: indexes");
+        scan::each_batch(ex, &mut sent, &mut progress, "user_sessions:*", |ex, sent, keys| {
+            self.fsck_indexes(ex, sent, &keys, &limits, repair, &mut tally)
+        })?;
+        let mut progress = Progress::new("fsck: sessions");
+        let stream = self.settings.audit_stream.clone();
+        scan::each_batch(ex, &mut sent, &mut progress, "session:*", |ex, sent, mut keys| {
+            // The audit stream is not a session, whatever it is called.
+            keys.retain(|k| Some(k) != stream.as_ref());
+            self.fsck_sessions(ex, sent, &keys, &limits, repair, &mut tally)
+        })?;
+        let verdict = match (tally.found, repair) {
+            (0, _) => "no problems".to_owned(),
+            (n, false) => format!("{n} problem(s); `fsck --repair` fixes them"),
+            (n, true) => format!("{n} problem(s), {} repaired", tally.repaired),
+        };
+        ex.out.summary(&format!(
+            "fsck: checked {} index(es) and {} session key(s): {verdict}",
+            tally.indexes, tally.sessions
+        ));
+        ex.out.summary(&sent.line());
+        if tally.found > tally.repaired {
+            return Err(err(format!(
+                "fsck found {} problem(s) and left {} as they were",
+                tally.found,
+                tally.found - tally.repaired
+            )));
+        }
+        Ok(())
+    }
+
+    /// Prints a finding and, when repairing, runs its writes (echoed).
+    fn report(
+        &mut self,
+        ex: &mut Executor,
+        f: &Finding,
+        repair: bool,
+        tally: &mut Tally,
+    ) -> Result<(), Error> {
+        tally.found += 1;
+        ex.out.summary(&f.line());
+        if !repair {
+            return Ok(());
+        }
+        let writes = f.repair();
+        // Writes of one key (or the index steps of one user) form one transaction anywhere;
+        // a session and its index go through `apply`, which knows the cluster order.
+        let ok = if writes.len() == 1 {
+            !ex.run(&writes)?.iter().any(crate::exec::is_error)
+        } else if matches!(f, Finding::NotInIndex { .. }) {
+            super::exec_result(&ex.run(&plan::transaction(writes))?).settle("repair")?.is_some()
+        } else {
+            self.apply(ex, writes)?.settle("repair")?.is_some()
+        };
+        if ok {
+            tally.repaired += 1;
+        }
+        Ok(())
+    }
+
+    fn fsck_indexes(
+        &mut self,
+        ex: &mut Executor,
+        sent: &mut Sent,
+        keys: &[String],
+        limits: &Limits,
+        repair: bool,
+        tally: &mut Tally,
+    ) -> Result<(), Error> {
+        let reads: Vec<Args> = keys.iter().flat_map(|k| [args(["TYPE", k]), args(["TTL", k])]).collect();
+        let replies =
+            scan::read_here(ex, sent, &reads, &["TYPE user_sessions:<uid>", "TTL user_sessions:<uid>"])?;
+        let mut sets = Vec::new();
+        for (key, pair) in keys.iter().zip(replies.chunks(2)) {
+            let kind = pair.first().and_then(text).unwrap_or_default();
+            match kind.as_str() {
+                "none" | "" => {}
+                "set" => sets.push((key.clone(), int(pair.get(1)).unwrap_or(-2))),
+                _ => {
+                    tally.indexes += 1;
+                    self.report(ex, &Finding::IndexType { index: key.clone(), kind }, repair, tally)?;
+                }
+            }
+        }
+        if sets.is_empty() {
+            return Ok(());
+        }
+        let reads: Vec<Args> = sets.iter().map(|(k, _)| args(["SMEMBERS", k])).collect();
+        let members = scan::read_here(ex, sent, &reads, &["SMEMBERS user_sessions:<uid>"])?;
+        for ((index, index_ttl), reply) in sets.into_iter().zip(members) {
+            let Some(uid) = user_of_index(&index).map(str::to_owned) else { continue };
+            tally.indexes += 1;
+            let mut names: Vec<String> = elements(Some(&reply)).iter().filter_map(text).collect();
+            names.sort();
+            let reads: Vec<Args> = names
+                .iter()
+                .flat_map(|m| {
+                    let key = session_key_of_stored(m);
+                    [args(["HGET", &key, "user_id"]), args(["TTL", &key])]
+                })
+                .collect();
+            let replies =
+                scan::read_routed(ex, sent, &reads, &["HGET session:<id> user_id", "TTL session:<id>"])?;
+            let mut checked = Vec::with_capacity(names.len());
+            for (member, pair) in names.into_iter().zip(replies.chunks(2)) {
+                if pair.iter().any(scan::moved) {
+                    continue;
+                }
+                let owner = pair.first().and_then(text);
+                checked.push(Member { member, owner, ttl: int(pair.get(1)).unwrap_or(-2) });
+            }
+            // Entries of one index are removed together, in one SREM.
+            let findings = check_index(&index, &uid, index_ttl, &checked, limits);
+            let (entries, rest): (Vec<Finding>, Vec<Finding>) = findings
+                .into_iter()
+                .partition(|f| matches!(f, Finding::Stale { .. } | Finding::Misplaced { .. }));
+            if !entries.is_empty() {
+                for f in &entries {
+                    tally.found += 1;
+                    ex.out.summary(&f.line());
+                }
+                if repair {
+                    let members: Vec<String> = entries
+                        .iter()
+                        .filter_map(|f| match f {
+                            Finding::Stale { member, .. } | Finding::Misplaced { member, .. } => {
+                                Some(member.clone())
+                            }
+                            _ => None,
+                        })
+                        .collect();
+                    if !crate::exec::is_error(&ex.run_one(plan::prune(&index, &members))?) {
+                        tally.repaired += entries.len() as u64;
+                    }
+                }
+            }
+            for f in rest {
+                self.report(ex, &f, repair, tally)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn fsck_sessions(
+        &mut self,
+        ex: &mut Executor,
+        sent: &mut Sent,
+        keys: &[String],
+        limits: &Limits,
+        repair: bool,
+        tally: &mut Tally,
+    ) -> Result<(), Error> {
+        let reads: Vec<Args> = keys
+            .iter()
+            .flat_map(|k| {
+                let mut hmget = args(["HMGET", k]);
+                hmget.extend(FIELDS.iter().map(|f| f.as_bytes().to_vec()));
+                [hmget, args(["TTL", k])]
+            })
+            .collect();
+        let replies = scan::read_here(
+            ex,
+            sent,
+            &reads,
+            &["HMGET session:<id> user_id username role login_time ip", "TTL session:<id>"],
+        )?;
+        let mut wrong_type = Vec::new();
+        let mut to_index = Vec::new();
+        for (key, pair) in keys.iter().zip(replies.chunks(2)) {
+            let (Some(fields), Some(ttl)) = (pair.first(), int(pair.get(1))) else { continue };
+            let Some(stored) = key.strip_prefix("session:") else { continue };
+            if ttl == -2 || scan::moved(fields) {
+                continue;
+            }
+            tally.sessions += 1;
+            if matches!(fields, Value::ServerError(_)) {
+                wrong_type.push(stored.to_owned());
+                continue;
+            }
+            let values: Vec<Option<String>> = elements(Some(fields)).iter().map(text).collect();
+            let check = check_session(stored, &values, ttl, limits);
+            for f in &check.findings {
+                self.report(ex, f, repair, tally)?;
+            }
+            if let Some((uid, ttl)) = check.indexed_as {
+                to_index.push((stored.to_owned(), uid, ttl));
+            }
+        }
+        if !wrong_type.is_empty() {
+            let reads: Vec<Args> =
+                wrong_type.iter().map(|s| args(["TYPE", &session_key_of_stored(s)])).collect();
+            let kinds = scan::read_here(ex, sent, &reads, &["TYPE session:<id>"])?;
+            for (stored, kind) in wrong_type.into_iter().zip(kinds) {
+                let kind = text(&kind).unwrap_or_else(|| "key of another type".into());
+                self.report(ex, &Finding::SessionType { stored, kind }, repair, tally)?;
+            }
+        }
+        if to_index.is_empty() {
+            return Ok(());
+        }
+        let reads: Vec<Args> = to_index
+            .iter()
+            .map(|(stored, uid, _)| args(["SISMEMBER", &index_of(stored, uid), stored]))
+            .collect();
+        let replies = scan::read_routed(ex, sent, &reads, &["SISMEMBER user_sessions:<uid> <id>"])?;
+        for ((stored, user_id, ttl), reply) in to_index.into_iter().zip(replies) {
+            // Only a plain "no": an index of the wrong type was reported with the indexes.
+            if int(Some(&reply)) == Some(0) {
+                self.report(ex, &Finding::NotInIndex { stored, user_id, ttl }, repair, tally)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: Limits = Limits { now: 100_000, idle: 1800, absolute: 28_800 };
+
+    fn some(v: &[&str]) -> Vec<Option<String>> {
+        v.iter().map(|s| (!s.is_empty()).then(|| (*s).to_owned())).collect()
+    }
+
+    fn member(m: &str, owner: Option<&str>, ttl: i64) -> Member {
+        Member { member: m.into(), owner: owner.map(str::to_owned), ttl }
+    }
+
+    #[test]
+    fn sound_sessions_need_only_their_index() {
+        let c = check_session("abc", &some(&["101", "suhel", "teacher", "99000", "1.2.3.4"]), 600, &LIMITS);
+        assert_eq!(c, SessionCheck { findings: vec![], indexed_as: Some(("101".into(), 600)) });
+    }
+
+    #[test]
+    fn session_problems() {
+        let c = check_session("abc", &some(&["101", "", "teacher", "99000", ""]), 600, &LIMITS);
+        assert_eq!(c.findings[0].line(), "malformed session: abc: missing username, ip");
+        assert_eq!(c.indexed_as, None);
+        let c = check_session("abc", &some(&["101", "s", "t", "soon", "ip"]), 600, &LIMITS);
+        assert_eq!(c.findings[0].line(), "malformed session: abc: login_time is not a number ('soon')");
+        let c = check_session("{7}:abc", &some(&["8", "s", "t", "99000", "ip"]), 600, &LIMITS);
+        assert!(c.findings[0].line().ends_with("its key names user 7 but user_id is 8"));
+        let c = check_session("old", &some(&["101", "s", "t", "60000", "ip"]), 600, &LIMITS);
+        assert_eq!(
+            c.findings,
+            [Finding::PastDeadline { stored: "old".into(), user_id: "101".into(), over: 100_000 - 88_800 }]
+        );
+        assert_eq!(c.indexed_as, None);
+        // No TTL: the one touch would give (the idle timeout, capped by the deadline).
+        let c = check_session("n", &some(&["101", "s", "t", "99000", "ip"]), -1, &LIMITS);
+        assert_eq!(c.findings, [Finding::NoTtl { stored: "n".into(), user_id: "101".into(), ttl: 1800 }]);
+        assert_eq!(c.indexed_as, Some(("101".into(), 1800)));
+        let c = check_session("n", &some(&["101", "s", "t", "71500", "ip"]), -1, &LIMITS);
+        assert_eq!(c.indexed_as, Some(("101".into(), 300)));
+    }
+
+    #[test]
+    fn index_problems() {
+        let members = [
+            member("a", Some("101"), 500),
+            member("gone", None, -2),
+            member("b", Some("102"), 900),
+            member("c", None, 100),
+        ];
+        let f = check_index("user_sessions:101", "101", 400, &members, &LIMITS);
+        assert_eq!(
+            f,
+            [
+                Finding::Stale { index: "user_sessions:101".into(), member: "gone".into() },
+                Finding::Misplaced {
+                    index: "user_sessions:101".into(),
+                    member: "b".into(),
+                    owner: "102".into()
+                },
+                Finding::IndexTtl { index: "user_sessions:101".into(), ttl: 400, needed: 500 },
+            ]
+        );
+        assert_eq!(f[0].line(), "stale index entry: user_sessions:101 lists gone, whose session is gone");
+        assert_eq!(
+            f[2].line(),
+            "index expires too soon: user_sessions:101 in 6m40s, one of its sessions in 8m20s"
+        );
+        assert!(check_index("user_sessions:101", "101", 500, &members[..1], &LIMITS).is_empty());
+        assert!(
+            check_index("user_sessions:101", "101", 499, &members[..1], &LIMITS).is_empty(),
+            "a second of slack"
+        );
+        let f = check_index("i", "101", -1, &[member("x", Some("101"), -1)], &LIMITS);
+        assert_eq!(f, [Finding::IndexTtl { index: "i".into(), ttl: -1, needed: 1800 }]);
+        assert!(
+            check_index("i", "101", -1, &[member("x", None, -2)], &LIMITS).len() == 1,
+            "emptied: no TTL finding"
+        );
+    }
+
+    #[test]
+    fn repairs() {
+        let line = |cmds: Vec<Args>| -> Vec<String> {
+            cmds.iter().map(|c| String::from_utf8(crate::split::join_args(c)).unwrap()).collect()
+        };
+        let f = Finding::NotInIndex { stored: "abc".into(), user_id: "101".into(), ttl: 60 };
+        assert_eq!(
+            line(f.repair()),
+            [
+                "SADD user_sessions:101 abc",
+                "EXPIRE user_sessions:101 60 NX",
+                "EXPIRE user_sessions:101 60 GT"
+            ]
+        );
+        let f = Finding::PastDeadline { stored: "{7}:x".into(), user_id: "7".into(), over: 1 };
+        assert_eq!(line(f.repair()), ["DEL session:{7}:x", "SREM user_sessions:{7} {7}:x"]);
+        let f = Finding::NoTtl { stored: "abc".into(), user_id: "101".into(), ttl: 1800 };
+        assert_eq!(line(f.repair()), ["EXPIRE user_sessions:101 1800 GT", "EXPIRE session:abc 1800"]);
+        let f = Finding::Malformed { stored: "abc".into(), user_id: None, problems: vec![] };
+        assert_eq!(line(f.repair()), ["DEL session:abc"]);
+        let f = Finding::IndexTtl { index: "i".into(), ttl: -1, needed: 5 };
+        assert_eq!(line(f.repair()), ["EXPIRE i 5"]);
+    }
+
+    #[test]
+    fn index_keys_name_their_user() {
+        assert_eq!(user_of_index("user_sessions:101"), Some("101"));
+        assert_eq!(user_of_index("user_sessions:{101}"), Some("101"));
+        assert_eq!(user_of_index("user_sessions:"), None);
+        assert_eq!(user_of_index("other"), None);
+    }
+}

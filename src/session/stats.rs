@@ -1,0 +1,284 @@
+//! `stats [TOP]`: live sessions, by role and per user, how many expire soon, the time left, and
+//! the memory a session takes — from a bounded SCAN of `session:*` (see `scan`), with `HMGET` and
+//! `TTL` pipelined per batch and `MEMORY USAGE` on a sample. The aggregation is pure.
+
+use std::collections::HashMap;
+
+use redis::Value;
+
+use crate::error::Error;
+use crate::exec::{Args, Executor, args};
+use crate::session::scan::{self, Progress, Sent};
+use crate::session::{Store, elements, human, int, text};
+
+/// Top users shown when `stats` is given no number.
+pub const DEFAULT_TOP: usize = 10;
+
+/// Sessions whose `MEMORY USAGE` is asked.
+const MEMORY_SAMPLE: usize = 100;
+
+/// What the scan found, counted.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Keys the SCAN matched.
+    pub keys: u64,
+    /// Session hashes that still existed when read.
+    pub sessions: u64,
+    /// Keys gone between the SCAN and the reads (expired, logged out meanwhile).
+    pub gone: u64,
+    /// Keys that are not hashes.
+    pub not_hash: u64,
+    /// Hashes without a user_id.
+    pub no_user: u64,
+    pub no_ttl: u64,
+    /// Keys whose slot moved to another node while scanning (a resharding cluster).
+    pub moved: u64,
+    pub by_role: HashMap<String, u64>,
+    pub by_user: HashMap<String, u64>,
+    /// Seconds left of every session with a TTL.
+    ttls: Vec<i64>,
+    /// Bytes of the sampled sessions.
+    memory: Vec<u64>,
+}
+
+impl Stats {
+    /// Counts one key from its `HMGET key user_id role` and `TTL key` replies; true when it is a
+    /// session (worth a memory sample).
+    pub fn add(&mut self, fields: &Value, ttl: &Value) -> bool {
+        if scan::moved(fields) || scan::moved(ttl) {
+            self.moved += 1;
+            return false;
+        }
+        if matches!(fields, Value::ServerError(_)) {
+            self.not_hash += 1;
+            return false;
+        }
+        let ttl = int(Some(ttl)).unwrap_or(-2);
+        if ttl == -2 {
+            self.gone += 1;
+            return false;
+        }
+        self.sessions += 1;
+        let values = elements(Some(fields));
+        match values.first().and_then(text) {
+            Some(user) => *self.by_user.entry(user).or_default() += 1,
+            None => self.no_user += 1,
+        }
+        let role = values.get(1).and_then(text).unwrap_or_else(|| "(no role)".to_owned());
+        *self.by_role.entry(role).or_default() += 1;
+        if ttl == -1 {
+            self.no_ttl += 1;
+        } else {
+            self.ttls.push(ttl);
+        }
+        true
+    }
+
+    pub fn wants_memory(&self) -> bool {
+        self.memory.len() < MEMORY_SAMPLE
+    }
+
+    pub fn add_memory(&mut self, reply: &Value) {
+        if let Some(bytes) = int(Some(reply)).filter(|&b| b > 0) {
+            self.memory.push(bytes as u64);
+        }
+    }
+
+    /// The report, one line each (without `# `).
+    pub fn report(&mut self, top: usize) -> Vec<String> {
+        let mut out = vec![format!(
+            "stats: {} live session(s) in {} key(s) matching session:*",
+            self.sessions, self.keys
+        )];
+        if self.sessions == 0 {
+            return out;
+        }
+        out.push(format!("  by role: {}", ranked(&self.by_role, usize::MAX, |k, n| format!("{k} {n}"))));
+        if !self.by_user.is_empty() {
+            let shown = top.min(self.by_user.len());
+            out.push(format!(
+                "  top {shown} of {} user(s) by sessions: {}",
+                self.by_user.len(),
+                ranked(&self.by_user, top, |k, n| format!("{k} ({n})"))
+            ));
+        }
+        let within = |secs: i64| self.ttls.iter().filter(|&&t| t <= secs).count();
+        out.push(format!("  expiring within a minute: {}; within an hour: {}", within(60), within(3600)));
+        self.ttls.sort_unstable();
+        if let (Some(avg), Some(p99)) = (average(&self.ttls), percentile(&self.ttls, 99)) {
+            out.push(format!(
+                "  time left: average {}, p99 {} (over {} session(s) with a TTL)",
+                human(avg),
+                human(p99),
+                self.ttls.len()
+            ));
+        }
+        out.push(format!("  without a TTL (never expire): {}", self.no_ttl));
+        if let Some(avg) = average_u(&self.memory) {
+            out.push(format!(
+                "  memory: {} per session on average (MEMORY USAGE of {} sampled), about {} in all",
+                bytes(avg),
+                self.memory.len(),
+                bytes(avg * self.sessions)
+            ));
+        }
+        let mut odd = Vec::new();
+        if self.not_hash > 0 {
+            odd.push(format!("{} key(s) that are not hashes", self.not_hash));
+        }
+        if self.no_user > 0 {
+            odd.push(format!("{} hash(es) without user_id", self.no_user));
+        }
+        if !odd.is_empty() {
+            out.push(format!("  malformed: {} (`fsck` tells more)", odd.join(", ")));
+        }
+        if self.gone + self.moved > 0 {
+            out.push(format!(
+                "  not counted: {} gone while scanning, {} moved to another node",
+                self.gone, self.moved
+            ));
+        }
+        out
+    }
+}
+
+/// `student 2000, teacher 900` (or `7 (150), 3 (120)`, as `shape` writes each): most first, ties by
+/// name; at most `top`.
+fn ranked(counts: &HashMap<String, u64>, top: usize, shape: impl Fn(&str, u64) -> String) -> String {
+    let mut v: Vec<(&String, &u64)> = counts.iter().collect();
+    v.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    v.iter().take(top).map(|(k, n)| shape(k, **n)).collect::<Vec<_>>().join(", ")
+}
+
+fn average(sorted: &[i64]) -> Option<i64> {
+    (!sorted.is_empty()).then(|| {
+        let sum: i128 = sorted.iter().map(|&t| i128::from(t)).sum();
+        (sum as f64 / sorted.len() as f64).round() as i64
+    })
+}
+
+fn average_u(v: &[u64]) -> Option<u64> {
+    (!v.is_empty()).then(|| (v.iter().sum::<u64>() as f64 / v.len() as f64).round() as u64)
+}
+
+/// The nearest-rank percentile of sorted values.
+pub fn percentile(sorted: &[i64], p: u32) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (u64::from(p) * sorted.len() as u64).div_ceil(100).max(1) as usize;
+    sorted.get(rank - 1).copied()
+}
+
+/// `212 bytes`, `3.4 KiB`, `1.2 MiB`.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n} bytes");
+    }
+    let mut v = n as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.1} {}", UNITS[unit])
+}
+
+impl Store {
+    pub(super) fn stats(&mut self, ex: &mut Executor, top: usize) -> Result<(), Error> {
+        let mut sent = Sent::default();
+        let mut progress = Progress::new("stats");
+        let mut stats = Stats::default();
+        stats.keys = scan::each_batch(ex, &mut sent, &mut progress, "session:*", |ex, sent, keys| {
+            let reads: Vec<Args> =
+                keys.iter().flat_map(|k| [args(["HMGET", k, "user_id", "role"]), args(["TTL", k])]).collect();
+            let replies =
+                scan::read_here(ex, sent, &reads, &["HMGET session:<id> user_id role", "TTL session:<id>"])?;
+            let mut sample = Vec::new();
+            for (key, pair) in keys.iter().zip(replies.chunks(2)) {
+                if let [fields, ttl] = pair
+                    && stats.add(fields, ttl)
+                    && stats.wants_memory()
+                    && sample.len() + stats.memory.len() < MEMORY_SAMPLE
+                {
+                    sample.push(args(["MEMORY", "USAGE", key]));
+                }
+            }
+            if !sample.is_empty() {
+                for reply in scan::read_here(ex, sent, &sample, &["MEMORY USAGE session:<id>"])? {
+                    stats.add_memory(&reply);
+                }
+            }
+            Ok(())
+        })?;
+        for line in stats.report(top) {
+            ex.out.summary(&line);
+        }
+        ex.out.summary(&sent.line());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(user: Option<&str>, role: Option<&str>) -> Value {
+        let v = |s: Option<&str>| s.map_or(Value::Nil, |s| Value::BulkString(s.as_bytes().to_vec()));
+        Value::Array(vec![v(user), v(role)])
+    }
+
+    #[test]
+    fn aggregates_roles_users_and_time_left() {
+        let mut s = Stats { keys: 8, ..Stats::default() };
+        assert!(s.add(&fields(Some("1"), Some("student")), &Value::Int(30)));
+        assert!(s.add(&fields(Some("1"), Some("student")), &Value::Int(600)));
+        assert!(s.add(&fields(Some("2"), Some("teacher")), &Value::Int(7200)));
+        assert!(s.add(&fields(Some("3"), Some("student")), &Value::Int(-1)));
+        assert!(s.add(&fields(None, None), &Value::Int(100)));
+        assert!(!s.add(&fields(None, None), &Value::Int(-2)), "gone meanwhile");
+        let wrong = redis::parse_redis_value(
+            b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        )
+        .unwrap();
+        assert!(!s.add(&wrong, &Value::Int(-1)));
+        s.add_memory(&Value::Int(200));
+        s.add_memory(&Value::Int(100));
+        let report = s.report(2);
+        assert_eq!(
+            report,
+            [
+                "stats: 5 live session(s) in 8 key(s) matching session:*",
+                "  by role: student 3, (no role) 1, teacher 1",
+                "  top 2 of 3 user(s) by sessions: 1 (2), 2 (1)",
+                "  expiring within a minute: 1; within an hour: 3",
+                "  time left: average 33m3s, p99 2h (over 4 session(s) with a TTL)",
+                "  without a TTL (never expire): 1",
+                "  memory: 150 bytes per session on average (MEMORY USAGE of 2 sampled), about 750 bytes in all",
+                "  malformed: 1 key(s) that are not hashes, 1 hash(es) without user_id (`fsck` tells more)",
+                "  not counted: 1 gone while scanning, 0 moved to another node",
+            ]
+        );
+    }
+
+    #[test]
+    fn percentiles_and_sizes() {
+        let v: Vec<i64> = (1..=100).collect();
+        assert_eq!(percentile(&v, 99), Some(99));
+        assert_eq!(percentile(&v, 100), Some(100));
+        assert_eq!(percentile(&[5], 99), Some(5));
+        assert_eq!(percentile(&[], 99), None);
+        let v: Vec<i64> = (1..=1000).collect();
+        assert_eq!(percentile(&v, 99), Some(990));
+        assert_eq!(bytes(212), "212 bytes");
+        assert_eq!(bytes(3 * 1024 + 512), "3.5 KiB");
+        assert_eq!(bytes(5 << 20), "5.0 MiB");
+    }
+
+    #[test]
+    fn an_empty_store() {
+        let mut s = Stats::default();
+        assert_eq!(s.report(10), ["stats: 0 live session(s) in 0 key(s) matching session:*"]);
+    }
+}
