@@ -5,6 +5,7 @@ mod connection;
 mod docs;
 mod hardening;
 mod harness;
+mod inspect;
 mod pipeline;
 mod pty;
 mod redis_cli_parity;
