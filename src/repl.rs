@@ -11,12 +11,10 @@ use rustyline::history::DefaultHistory;
 use rustyline::{ColorMode, CompletionType, Config as EditorConfig, Editor};
 
 use crate::error::Error;
-use crate::exec::Args;
-use crate::format::Mode;
 use crate::helper::Helper;
 use crate::interrupt;
 use crate::redact::is_sensitive;
-use crate::shell::{Flow, Line, Shell, classify};
+use crate::shell::{Flow, Shell, classify};
 use crate::split::split_args;
 
 /// `$REDSH_HISTFILE`, else `~/.redsh_history`; `/dev/null` (or an empty value) turns the file off.
@@ -137,46 +135,12 @@ pub fn run(shell: &mut Shell) -> Result<(), Error> {
     Ok(())
 }
 
-/// Commands whose replies keep coming after the first one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
-    /// SUBSCRIBE and friends: messages.
-    Messages,
-    /// MONITOR: every command the server runs.
-    Monitor,
-}
-
-/// Whether a command streams replies (and which kind).
-pub fn streams(cmd: &[Vec<u8>]) -> Option<Stream> {
-    let name = cmd.first()?.to_ascii_lowercase();
-    match name.as_slice() {
-        b"subscribe" | b"psubscribe" | b"ssubscribe" => Some(Stream::Messages),
-        b"monitor" => Some(Stream::Monitor),
-        _ => None,
-    }
-}
-
 /// Runs a line typed at the terminal (or a `--step` line). Ctrl-C stops it and returns to the
 /// prompt; SUBSCRIBE and MONITOR print what the server sends until then.
 pub fn execute(shell: &mut Shell, line: &[u8]) -> Result<Flow, Error> {
     let line = classify(line)?;
-    let streaming: Option<(Stream, Args)> = match &line {
-        // Inside MULTI the command is only queued; in a dry run nothing is sent.
-        Line::Redis { cmd, .. } if !shell.ex.dry_run && !shell.ex.conn.in_transaction() => {
-            streams(cmd).map(|kind| (kind, cmd.clone()))
-        }
-        _ => None,
-    };
     let guard = interrupt::Guard::install();
-    if let Some((Stream::Messages, _)) = &streaming
-        && shell.ex.out.mode == Mode::Pretty
-    {
-        shell.ex.out.write(b"Reading messages... (press Ctrl-C to quit)\n");
-    }
-    let mut result = shell.run(line);
-    if let (Ok(Flow::Continue), Some((_, cmd))) = (&result, &streaming) {
-        result = follow(shell, cmd);
-    }
+    let result = shell.run(line);
     drop(guard);
     if interrupt::take() {
         shell.ex.out.flush();
@@ -191,18 +155,6 @@ pub fn execute(shell: &mut Shell, line: &[u8]) -> Result<Flow, Error> {
         return Ok(Flow::Continue);
     }
     result
-}
-
-/// Prints every further reply of a streaming command until Ctrl-C (or the connection ends).
-fn follow(shell: &mut Shell, cmd: &Args) -> Result<Flow, Error> {
-    loop {
-        shell.ex.out.flush();
-        if interrupt::pending() {
-            return Ok(Flow::Continue);
-        }
-        let reply = shell.ex.conn.recv()?;
-        shell.ex.print_reply(cmd, &reply);
-    }
 }
 
 /// Creates the history file private (mode 0600) before anything is written to it.
@@ -232,14 +184,5 @@ mod tests {
         assert!(may_save("login 101 suhel teacher"));
         assert!(may_save("GET k"));
         assert!(may_save("\"unbalanced"));
-    }
-
-    #[test]
-    fn streaming_commands() {
-        let a = |s: &str| s.split(' ').map(|w| w.as_bytes().to_vec()).collect::<Vec<_>>();
-        assert_eq!(streams(&a("SUBSCRIBE ch")), Some(Stream::Messages));
-        assert_eq!(streams(&a("psubscribe n*")), Some(Stream::Messages));
-        assert_eq!(streams(&a("monitor")), Some(Stream::Monitor));
-        assert_eq!(streams(&a("BLPOP q 0")), None);
     }
 }

@@ -7,6 +7,8 @@ use crate::conn::Address;
 use crate::docs::Docs;
 use crate::error::Error;
 use crate::exec::{Args, Executor, is_error};
+use crate::format::Mode;
+use crate::interrupt;
 use crate::session::{self, Command, Store};
 use crate::split::split_args;
 
@@ -80,6 +82,28 @@ pub fn classify_words(mut words: Vec<Vec<u8>>) -> Result<Line, Error> {
         None => Ok(Line::Redis { cmd: words, count }),
     }
 }
+
+/// Commands whose replies keep coming after the first one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// SUBSCRIBE and friends: messages.
+    Messages,
+    /// MONITOR: every command the server runs.
+    Monitor,
+}
+
+/// Whether a command streams replies (and which kind).
+pub fn streams(cmd: &[Vec<u8>]) -> Option<Stream> {
+    let name = cmd.first()?.to_ascii_lowercase();
+    match name.as_slice() {
+        b"subscribe" | b"psubscribe" | b"ssubscribe" => Some(Stream::Messages),
+        b"monitor" => Some(Stream::Monitor),
+        _ => None,
+    }
+}
+
+/// What redis-cli prints (unless raw) between a subscription and its first reply.
+const READING_MESSAGES: &[u8] = b"Reading messages... (press Ctrl-C to quit)\n";
 
 /// `help` with a topic that is not a session command (`touch` is one only in lower case, as it
 /// runs): Redis's docs answer it.
@@ -166,8 +190,16 @@ impl Shell {
             }
             Line::Session(cmd) => self.store.run(&mut self.ex, cmd).map(|_| Flow::Continue),
             Line::Redis { cmd, count } => {
+                // Inside MULTI the command is only queued; in a dry run nothing is sent.
+                let streaming = streams(&cmd).filter(|_| !self.ex.dry_run && !self.ex.conn.in_transaction());
                 let echo = self.ex.out.echo;
                 self.ex.out.echo = echo && self.echo_typed;
+                if streaming == Some(Stream::Messages) && self.ex.out.mode == Mode::Pretty {
+                    // As redis-cli: the banner between the command (echoed first) and its replies.
+                    self.ex.echo(&cmd);
+                    self.ex.out.write(READING_MESSAGES);
+                    self.ex.out.echo = false;
+                }
                 let mut failed = None;
                 for _ in 0..count {
                     match self.ex.run_typed(cmd.clone()) {
@@ -187,9 +219,24 @@ impl Shell {
                 self.ex.out.echo = echo;
                 match failed {
                     Some(e) => Err(e),
+                    None if streaming.is_some() => self.follow(&cmd),
                     None => Ok(Flow::Continue),
                 }
             }
+        }
+    }
+
+    /// Prints every further reply of a streaming command as it arrives, as redis-cli does, until
+    /// Ctrl-C at the terminal (see `interrupt`) or the end of the connection. A script never gets
+    /// past a subscription that stays open: neither does redis-cli's.
+    fn follow(&mut self, cmd: &Args) -> Result<Flow, Error> {
+        loop {
+            self.ex.out.flush();
+            if interrupt::pending() {
+                return Ok(Flow::Continue);
+            }
+            let reply = self.ex.conn.recv()?;
+            self.ex.print_reply(cmd, &reply);
         }
     }
 }
@@ -197,6 +244,15 @@ impl Shell {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn streaming_commands() {
+        let a = |s: &str| s.split(' ').map(|w| w.as_bytes().to_vec()).collect::<Vec<_>>();
+        assert_eq!(streams(&a("SUBSCRIBE ch")), Some(Stream::Messages));
+        assert_eq!(streams(&a("psubscribe n*")), Some(Stream::Messages));
+        assert_eq!(streams(&a("monitor")), Some(Stream::Monitor));
+        assert_eq!(streams(&a("BLPOP q 0")), None);
+    }
 
     #[test]
     fn repeat_prefix() {

@@ -295,3 +295,79 @@ PONG
         assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret), "{secret} leaked");
     }
 }
+
+/// Starts a program that reads `script` from a pipe, its stdout collected when it ends.
+fn spawn_with_stdin(program: &std::path::Path, args: &[&str], script: &[u8]) -> std::process::Child {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(program)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(script).unwrap();
+    child
+}
+
+#[test]
+fn a_subscription_streams_messages_as_redis_cli_does_until_the_connection_ends() {
+    let srv = Server::start();
+    let port = srv.port.to_string();
+    let cli =
+        spawn_with_stdin(std::path::Path::new("redis-cli"), &["--no-raw", "-p", &port], b"SUBSCRIBE ch\n");
+    // The line after the subscription waits, as in redis-cli, until the subscription ends.
+    let sh = spawn_with_stdin(&crate::harness::redsh_bin(), &["-p", &port], b"SUBSCRIBE ch\nPING\n");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while srv.get(&["PUBSUB", "NUMSUB", "ch"]) != "ch\n2" {
+        assert!(std::time::Instant::now() < deadline, "both clients did not subscribe");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    for message in ["hello world", "caf\u{e9} \"quoted\"", ""] {
+        assert_eq!(srv.get(&["PUBLISH", "ch", message]), "2");
+    }
+    assert_eq!(srv.get(&["CLIENT", "KILL", "TYPE", "pubsub"]), "2");
+    let cli = cli.wait_with_output().unwrap();
+    let sh = sh.wait_with_output().unwrap();
+    let at = format!("127.0.0.1:{port}> ");
+    let expected =
+        [format!("{at}SUBSCRIBE ch\n").as_bytes(), &cli.stdout, format!("{at}PING\nPONG\n").as_bytes()]
+            .concat();
+    assert!(String::from_utf8_lossy(&cli.stdout).contains("3) \"hello world\"\n"), "{cli:?}");
+    assert_same_bytes(&sh.stdout, &expected);
+    assert_eq!(String::from_utf8_lossy(&sh.stderr), "redsh: line 1: Error: Server closed the connection\n");
+    assert_eq!(sh.status.code(), Some(1));
+}
+
+#[test]
+fn monitor_given_after_the_flags_streams_until_the_connection_ends() {
+    let srv = Server::start();
+    let sh = spawn_with_stdin(
+        &crate::harness::redsh_bin(),
+        &["--no-echo", "-p", &srv.port.to_string(), "MONITOR"],
+        b"",
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !srv.get(&["CLIENT", "LIST"]).contains("cmd=monitor") {
+        assert!(std::time::Instant::now() < deadline, "MONITOR did not start");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    srv.get(&["SET", "a b", "v\"q"]);
+    let id = srv
+        .get(&["CLIENT", "LIST"])
+        .lines()
+        .find(|l| l.contains("cmd=monitor"))
+        .and_then(|l| l.split(' ').next())
+        .unwrap()
+        .trim_start_matches("id=")
+        .to_owned();
+    srv.get(&["CLIENT", "KILL", "ID", &id]);
+    let sh = sh.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&sh.stdout);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.first(), Some(&"OK"), "{out}");
+    assert!(lines.iter().any(|l| l.ends_with(r#"] "SET" "a b" "v\"q""#)), "{out}");
+    assert_eq!(sh.status.code(), Some(1));
+}
