@@ -2,9 +2,8 @@
 //! across slots (including while a slot is being resharded).
 
 use std::io::Write;
-use std::process::{Command, Stdio};
 
-use crate::harness::{Cluster, Redsh, Server};
+use crate::harness::{Cluster, Redsh, Server, wait_until};
 
 fn redsh(c: &Cluster) -> Redsh {
     Redsh::new().port(c.nodes[0].port).args(&["-c"])
@@ -187,22 +186,11 @@ fn a_redirected_raw_command_is_sent_again_with_asking() {
 fn a_shell_started_before_a_reshard_follows_the_moved_slot() {
     use std::io::Read;
     let c = Cluster::start();
-    let mut child = Command::new(crate::harness::redsh_bin())
-        .args(["-c", "-p", &c.nodes[0].port.to_string()])
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Redsh::new().args(&["-c", "-p", &c.nodes[0].port.to_string()]).spawn();
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(b"login 101 suhel teacher --id abc123\n").unwrap();
     stdin.flush().unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while c.cli(&["EXISTS", "session:abc123"]) != "1" {
-        assert!(std::time::Instant::now() < deadline, "the first login did not happen");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_until(10, "the first login did not happen", || c.cli(&["EXISTS", "session:abc123"]) == "1");
     // The shell's slot map now names the old owner: its next session commands meet MOVED.
     reshard(&c, "session:abc123", |_, _| {});
     stdin.write_all(b"touch abc123\nwhoami abc123\nlogout abc123\n").unwrap();

@@ -3,11 +3,11 @@
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::Duration;
 
-use crate::harness::{Redsh, Server, free_port, redsh_bin};
+use crate::harness::{Redsh, Server, free_port};
 
 const AUTH_WARNING: &str =
     "Warning: Using a password with '-a' or '-u' option on the command line interface may not be safe.\n";
@@ -48,15 +48,7 @@ fn pump(mut from: impl Read + Send + 'static) -> Receiver<Vec<u8>> {
 
 impl Driven {
     fn start(args: &[&str]) -> Driven {
-        let mut child = Command::new(redsh_bin())
-            .args(args)
-            .env_remove("REDISCLI_AUTH")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = Redsh::new().args(args).spawn();
         let stdout = pump(child.stdout.take().unwrap());
         let stderr = pump(child.stderr.take().unwrap());
         Driven { stdin: child.stdin.take(), child, stdout, stderr, out: Vec::new(), err: Vec::new() }

@@ -20,6 +20,17 @@ pub struct Server {
     tls: bool,
 }
 
+/// Polls `ready` until it holds; fails the test naming `what` if it does not within `secs` (a bound
+/// only so that a hang becomes a failure, not a timing assertion).
+#[track_caller]
+pub fn wait_until(secs: u64, what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !ready() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// A loopback port nobody listens on (the OS picked it free an instant ago).
 pub fn free_port() -> u16 {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port()
@@ -74,11 +85,10 @@ impl Server {
             .stderr(Stdio::null());
         let child = cmd.spawn().expect("redis-server must be installed (scripts/test.sh installs it)");
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server on port {} did not start", self.port);
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let port = self.port;
+        wait_until(10, &format!("redis-server on port {port} did not start"), || {
+            TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok()
+        });
     }
 
     /// The server's process id (for SIGSTOP and SIGCONT).
@@ -190,6 +200,12 @@ impl Redsh {
         self
     }
 
+    /// Starts redsh with stdin, stdout and stderr piped, for a test that drives it as it runs
+    /// (the input given by [`Redsh::stdin`] is not used).
+    pub fn spawn(mut self) -> Child {
+        self.cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+    }
+
     pub fn run(mut self) -> Run {
         let mut child =
             self.cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
@@ -251,16 +267,10 @@ impl Cluster {
             .output()
             .unwrap();
         assert!(out.status.success(), "cluster create failed: {}", String::from_utf8_lossy(&out.stdout));
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let ok = nodes.iter().all(|n| n.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok"))
-                && nodes.iter().all(|n| n.cli(&["CLUSTER", "SLOTS"]).lines().count() > 0);
-            if ok {
-                break;
-            }
-            assert!(Instant::now() < deadline, "the cluster did not become ready");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_until(20, "the cluster did not become ready", || {
+            nodes.iter().all(|n| n.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok"))
+                && nodes.iter().all(|n| n.cli(&["CLUSTER", "SLOTS"]).lines().count() > 0)
+        });
         Cluster { nodes }
     }
 

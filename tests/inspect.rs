@@ -4,9 +4,9 @@
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdout, Command};
 
-use crate::harness::{Cluster, Redsh, Server, redsh_bin};
+use crate::harness::{Cluster, Redsh, Server};
 
 fn redsh(srv: &Server) -> Redsh {
     Redsh::new().port(srv.port)
@@ -149,17 +149,7 @@ struct Live {
 impl Live {
     #[track_caller]
     fn start(port: u16, args: &[&str], script: &str) -> Live {
-        let mut child = Command::new(redsh_bin())
-            .env("NO_COLOR", "1")
-            .env_remove("REDISCLI_AUTH")
-            .arg("-p")
-            .arg(port.to_string())
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = Redsh::new().port(port).args(args).spawn();
         child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
         let out = BufReader::new(child.stdout.take().unwrap());
         Live { child, out, seen: String::new() }

@@ -2,7 +2,7 @@
 //! with `--no-raw`, its raw form with `--raw`, RESP2 and RESP3), and with echo on adds exactly one
 //! prompt line before each command's replies.
 
-use crate::harness::{Redsh, Run, Server};
+use crate::harness::{Redsh, Run, Server, wait_until};
 
 /// Every RESP2 reply form: binary and UTF-8 strings, errors, nested and wide arrays, MULTI, SELECT…
 const CORPUS: &[u8] = include_bytes!("data/parity.redis");
@@ -296,18 +296,9 @@ PONG
     }
 }
 
-/// Starts a program that reads `script` from a pipe, its stdout collected when it ends.
-fn spawn_with_stdin(program: &std::path::Path, args: &[&str], script: &[u8]) -> std::process::Child {
+/// Starts `child` reading `script` from a pipe that then closes.
+fn feed(mut child: std::process::Child, script: &[u8]) -> std::process::Child {
     use std::io::Write;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(program)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     child.stdin.take().unwrap().write_all(script).unwrap();
     child
 }
@@ -316,15 +307,20 @@ fn spawn_with_stdin(program: &std::path::Path, args: &[&str], script: &[u8]) -> 
 fn a_subscription_streams_messages_as_redis_cli_does_until_the_connection_ends() {
     let srv = Server::start();
     let port = srv.port.to_string();
-    let cli =
-        spawn_with_stdin(std::path::Path::new("redis-cli"), &["--no-raw", "-p", &port], b"SUBSCRIBE ch\n");
+    let cli = std::process::Command::new("redis-cli")
+        .args(["--no-raw", "-p", &port])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let cli = feed(
+        cli,
+        b"SUBSCRIBE ch
+",
+    );
     // The line after the subscription waits, as in redis-cli, until the subscription ends.
-    let sh = spawn_with_stdin(&crate::harness::redsh_bin(), &["-p", &port], b"SUBSCRIBE ch\nPING\n");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while srv.get(&["PUBSUB", "NUMSUB", "ch"]) != "ch\n2" {
-        assert!(std::time::Instant::now() < deadline, "both clients did not subscribe");
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    let sh = feed(Redsh::new().args(&["-p", &port]).spawn(), b"SUBSCRIBE ch\nPING\n");
+    wait_until(10, "both clients did not subscribe", || srv.get(&["PUBSUB", "NUMSUB", "ch"]) == "ch\n2");
     for message in ["hello world", "caf\u{e9} \"quoted\"", ""] {
         assert_eq!(srv.get(&["PUBLISH", "ch", message]), "2");
     }
@@ -344,16 +340,8 @@ fn a_subscription_streams_messages_as_redis_cli_does_until_the_connection_ends()
 #[test]
 fn monitor_given_after_the_flags_streams_until_the_connection_ends() {
     let srv = Server::start();
-    let sh = spawn_with_stdin(
-        &crate::harness::redsh_bin(),
-        &["--no-echo", "-p", &srv.port.to_string(), "MONITOR"],
-        b"",
-    );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !srv.get(&["CLIENT", "LIST"]).contains("cmd=monitor") {
-        assert!(std::time::Instant::now() < deadline, "MONITOR did not start");
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    let sh = Redsh::new().port(srv.port).args(&["--no-echo", "MONITOR"]).spawn();
+    wait_until(10, "MONITOR did not start", || srv.get(&["CLIENT", "LIST"]).contains("cmd=monitor"));
     srv.get(&["SET", "a b", "v\"q"]);
     let id = srv
         .get(&["CLIENT", "LIST"])
