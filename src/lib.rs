@@ -119,6 +119,29 @@ fn open_script(path: &std::path::Path) -> Result<std::fs::File, Error> {
     Ok(file)
 }
 
+/// Runs the script input (the command after the flags, standard input, or the opened `-f` file);
+/// whether any line failed.
+fn run_script(shell: &mut Shell, config: &Config, file: Option<std::fs::File>) -> Result<bool, Error> {
+    let mut runner = Runner::new(shell, config.stop_on_error, config.pipeline);
+    match (&config.input, file) {
+        (Input::Command(words), _) => match shell::classify_words(words.clone()) {
+            Ok(line) => {
+                runner.feed_line(1, line);
+                runner.drain();
+            }
+            Err(e) => runner.report_error(None, &e),
+        },
+        (Input::Stdin, _) => {
+            runner.run_lines(BufReader::with_capacity(1 << 16, std::io::stdin().lock()))?;
+        }
+        (Input::File(_), Some(file)) => {
+            runner.run_lines(BufReader::with_capacity(1 << 16, file))?;
+        }
+        (Input::File(_), None) | (Input::Interactive, _) => {}
+    }
+    Ok(runner.failed)
+}
+
 fn start(args: cli::Args) -> Result<i32, Error> {
     // Lets the test suite prove the panic guard in `run`; debug builds only.
     if cfg!(debug_assertions) && std::env::var_os("REDSH_PANIC_FOR_TEST").is_some() {
@@ -164,37 +187,9 @@ fn start(args: cli::Args) -> Result<i32, Error> {
     if !config.dry_run {
         shell.ex.conn.ensure()?;
     }
-    let failed = if config.step
-        && let Some(file) = script
-    {
-        step::run(&mut shell, BufReader::new(file), config.stop_on_error)?
-    } else {
-        let mut runner = Runner::new(&mut shell, config.stop_on_error, config.pipeline);
-        match &config.input {
-            Input::Command(words) => {
-                let line = shell::classify_words(words.clone());
-                match line {
-                    Ok(line) => {
-                        runner.feed_line(1, line);
-                        runner.drain();
-                    }
-                    Err(e) => {
-                        runner.failed = true;
-                        runner.report_error(None, &e);
-                    }
-                }
-            }
-            Input::Stdin => {
-                runner.run_lines(BufReader::with_capacity(1 << 16, std::io::stdin().lock()))?;
-            }
-            Input::File(_) => {
-                if let Some(file) = script {
-                    runner.run_lines(BufReader::with_capacity(1 << 16, file))?;
-                }
-            }
-            Input::Interactive => {}
-        }
-        runner.failed
+    let failed = match script {
+        Some(file) if config.step => step::run(&mut shell, BufReader::new(file), config.stop_on_error)?,
+        script => run_script(&mut shell, &config, script)?,
     };
     shell.ex.out.flush();
     if config.then_interactive {
