@@ -125,6 +125,7 @@ pub fn run(shell: &mut Shell) -> Result<(), Error> {
                     Ok(Flow::Continue) => {}
                     Err(e) => shell.ex.out.error(None, &e),
                 }
+                shell.store.follow_server(&mut shell.ex);
             }
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => break,

@@ -589,6 +589,42 @@ mod terminal {
     }
 
     #[test]
+    fn the_background_listener_moves_with_connect_and_select() {
+        let a = Server::with_args(&["--notify-keyspace-events", "Egx"]);
+        let b = Server::with_args(&["--notify-keyspace-events", "Egx"]);
+        let mut cmd = Command::new(redsh_bin());
+        cmd.env("TERM", "xterm")
+            .env("NO_COLOR", "1")
+            .env("REDSH_HISTFILE", "/dev/null")
+            .env_remove("REDISCLI_AUTH")
+            .args(["-p", &a.port.to_string(), "--events"]);
+        let mut t = spawn_command(cmd, Some(20_000)).unwrap();
+        t.exp_string(&format!("127.0.0.1:{}> SUBSCRIBE __keyevent@0__:expired", a.port)).unwrap();
+        t.exp_string(&format!("127.0.0.1:{}> ", a.port)).unwrap();
+        t.send(&format!("connect 127.0.0.1 {}\r", b.port)).unwrap();
+        t.flush().unwrap();
+        t.exp_string("events: stopped: 0 session event(s)").unwrap();
+        t.exp_string(&format!("127.0.0.1:{}> SUBSCRIBE __keyevent@0__:expired", b.port)).unwrap();
+        t.exp_string("events: listening in the background").unwrap();
+        t.send("SELECT 2\r").unwrap();
+        t.flush().unwrap();
+        t.exp_string(&format!("127.0.0.1:{}[2]> SUBSCRIBE __keyevent@2__:expired", b.port)).unwrap();
+        t.exp_string("events: listening in the background").unwrap();
+        // Sessions on the new server and database: an expiry is heard and its entry pruned there.
+        t.send("login 101 suhel teacher --id keep --ttl 300\r").unwrap();
+        t.flush().unwrap();
+        t.exp_string("(suhel@keep)> ").unwrap();
+        t.send("login 101 suhel teacher --id abc123 --ttl 1\r").unwrap();
+        t.flush().unwrap();
+        t.exp_string("# expired: session abc123 of user 101 (suhel, teacher)").unwrap();
+        t.exp_string(&format!("127.0.0.1:{}[2]> SREM user_sessions:101 abc123\r\n(integer) 1", b.port))
+            .unwrap();
+        t.send_control('d').unwrap();
+        t.exp_eof().unwrap();
+        assert_eq!(b.get(&["-n", "2", "SMEMBERS", "user_sessions:101"]), "keep");
+    }
+
+    #[test]
     fn at_the_terminal_events_asks_before_turning_notifications_on_and_ctrl_c_ends_it() {
         let srv = Server::start();
         let mut cmd = Command::new(redsh_bin());

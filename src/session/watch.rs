@@ -386,6 +386,8 @@ impl Write for PrinterOut {
 struct Background {
     stop: Arc<AtomicBool>,
     thread: JoinHandle<Counts>,
+    /// The server and database it hears (on one server; a cluster's listeners cover every master).
+    serves: (Address, i64),
 }
 
 /// The `events` state of a store: the owner cache (fed by the store's own commands too), the
@@ -419,6 +421,29 @@ impl Store {
             && let Err(e) = self.events(ex, Request::Background)
         {
             ex.out.error(None, &e);
+        }
+    }
+
+    /// After `connect` or `SELECT` the background listener would still hear the old server or
+    /// database, and its pruning would go there: it moves with the shell (the old one's counts line
+    /// first). Not inside MULTI, where its CONFIG GET would be queued, and not while the shell is
+    /// disconnected: it moves on a later line.
+    pub fn follow_server(&mut self, ex: &mut Executor) {
+        let Some(bg) = &self.watch.background else { return };
+        let here = (ex.conn.target.address.clone(), ex.conn.target.db);
+        if ex.conn.target.cluster
+            || bg.thread.is_finished()
+            || bg.serves == here
+            || ex.conn.in_transaction()
+            || !ex.conn.is_connected()
+        {
+            return;
+        }
+        for req in [Request::Off, Request::Background] {
+            if let Err(e) = self.events(ex, req) {
+                ex.out.error(None, &e);
+                return;
+            }
         }
     }
 
@@ -529,6 +554,7 @@ impl Store {
         let mut consumer = Consumer::new(self, &target, listeners.connections);
         let (echo, mode, color) = (ex.out.echo, ex.out.mode, ex.out.color);
         let stop = listeners.stop.clone();
+        let serves = (target.address.clone(), target.db);
         let thread = std::thread::spawn(move || {
             block_sigint_here();
             let out = Output::new(Box::new(PrinterOut { printer, buf: Vec::new() }), echo, mode, color, true);
@@ -558,7 +584,7 @@ impl Store {
             listeners.stop();
             consumer.counts
         });
-        Background { stop, thread }
+        Background { stop, thread, serves }
     }
 
     /// Checks (and with consent sets) the notification flags on every node, announces the
