@@ -529,6 +529,81 @@ fn audit_stream_records_each_change_in_its_transaction() {
 }
 
 #[test]
+fn fsck_repairs_are_audited_in_their_transaction() {
+    let srv = Server::start();
+    let p = srv.port;
+    damage(&srv, &[]);
+    let fix =
+        redsh(&srv).args(&["--audit-stream", "session_events"]).stdin("fsck --repair\n").run().success();
+    assert!(fix.stdout.contains(": 9 problem(s), 9 repaired\n"), "{}", fix.stdout);
+    // A repair of one command becomes a transaction with its entry.
+    let stale = format!(
+        "127.0.0.1:{p}> MULTI\nOK\n127.0.0.1:{p}(TX)> SREM user_sessions:101 ghost misp\nQUEUED\n\
+         127.0.0.1:{p}(TX)> XADD session_events MAXLEN ~ 10000 * event repair finding stale-entry index user_sessions:101 id ghost\nQUEUED\n"
+    );
+    assert!(fix.stdout.contains(&stale), "{stale} in:\n{}", fix.stdout);
+    let entries = srv.get(&["XRANGE", "session_events", "-", "+"]);
+    let findings: BTreeSet<&str> =
+        entries.lines().collect::<Vec<_>>().windows(2).filter(|w| w[0] == "finding").map(|w| w[1]).collect();
+    assert_eq!(
+        findings,
+        [
+            "stale-entry",
+            "misplaced-entry",
+            "malformed-index",
+            "no-ttl",
+            "not-in-index",
+            "past-deadline",
+            "malformed-session"
+        ]
+        .into_iter()
+        .collect()
+    );
+    assert_eq!(srv.get(&["XLEN", "session_events"]), "9");
+}
+
+#[test]
+fn fsck_repairs_a_cluster_on_every_master_and_audits_each_repair() {
+    let c = Cluster::start();
+    let mut input = String::new();
+    for u in 0..6 {
+        input.push_str(&format!("login {u} user{u} student --id s{u}\n"));
+    }
+    Redsh::new().port(c.nodes[0].port).args(&["-c", "--no-echo"]).stdin(&input).run().success();
+    // Damage spread over the nodes: stale entries, sessions without TTL, sessions out of their index.
+    let nodes: BTreeSet<u16> = (0..6)
+        .flat_map(|u| [format!("user_sessions:{u}"), format!("session:s{u}")])
+        .map(|k| c.owner(&k).port)
+        .collect();
+    assert_eq!(nodes.len(), 3);
+    for u in 0..2 {
+        c.cli(&["SADD", &format!("user_sessions:{u}"), "ghost"]);
+    }
+    for u in 2..4 {
+        c.cli(&["PERSIST", &format!("session:s{u}")]);
+    }
+    for u in 4..6 {
+        c.cli(&["SREM", &format!("user_sessions:{u}"), &format!("s{u}")]);
+    }
+    let run = Redsh::new()
+        .port(c.nodes[0].port)
+        .args(&["-c", "--audit-stream", "session_events"])
+        .stdin("fsck --repair\nfsck\n")
+        .run()
+        .success();
+    assert!(run.stdout.contains(": 6 problem(s), 6 repaired\n"), "{}", run.stdout);
+    assert!(run.stdout.contains(": no problems\n"), "{}", run.stdout);
+    for bad in ["CROSSSLOT", "MOVED", "(error)"] {
+        assert!(!run.stdout.contains(bad), "{bad}:\n{}", run.stdout);
+    }
+    let entries = c.cli(&["XRANGE", "session_events", "-", "+"]);
+    let findings: Vec<&str> =
+        entries.lines().collect::<Vec<_>>().windows(2).filter(|w| w[0] == "finding").map(|w| w[1]).collect();
+    let count = |kind: &str| findings.iter().filter(|f| **f == kind).count();
+    assert_eq!((count("stale-entry"), count("no-ttl"), count("not-in-index")), (2, 2, 2), "{entries}");
+}
+
+#[test]
 fn audit_stream_on_a_cluster_follows_each_change() {
     let c = Cluster::start();
     Redsh::new()

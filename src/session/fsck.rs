@@ -132,6 +132,36 @@ impl Finding {
         }
     }
 
+    /// What `--audit-stream` records of its repair: the kind of finding and the keys it concerns
+    /// (ids as stored, as in every entry).
+    pub fn audit_fields(&self) -> Vec<(&'static str, &str)> {
+        match self {
+            Finding::Stale { index, member } => {
+                vec![("finding", "stale-entry"), ("index", index), ("id", member)]
+            }
+            Finding::Misplaced { index, member, owner } => {
+                vec![("finding", "misplaced-entry"), ("index", index), ("id", member), ("user", owner)]
+            }
+            Finding::IndexType { index, .. } => vec![("finding", "malformed-index"), ("index", index)],
+            Finding::IndexTtl { index, .. } => vec![("finding", "index-ttl"), ("index", index)],
+            Finding::SessionType { stored, .. } | Finding::Malformed { stored, user_id: None, .. } => {
+                vec![("finding", "malformed-session"), ("id", stored)]
+            }
+            Finding::Malformed { stored, user_id: Some(uid), .. } => {
+                vec![("finding", "malformed-session"), ("id", stored), ("user", uid)]
+            }
+            Finding::PastDeadline { stored, user_id, .. } => {
+                vec![("finding", "past-deadline"), ("id", stored), ("user", user_id)]
+            }
+            Finding::NoTtl { stored, user_id, .. } => {
+                vec![("finding", "no-ttl"), ("id", stored), ("user", user_id)]
+            }
+            Finding::NotInIndex { stored, user_id, .. } => {
+                vec![("finding", "not-in-index"), ("id", stored), ("user", user_id)]
+            }
+        }
+    }
+
     /// The writes that fix it; each list is one step (a transaction on one server).
     pub fn repair(&self) -> Vec<Args> {
         match self {
@@ -321,23 +351,52 @@ impl Store {
         repair: bool,
         tally: &mut Tally,
     ) -> Result<(), Error> {
-        tally.found += 1;
-        ex.out.summary(&f.line());
+        self.fix(ex, std::slice::from_ref(f), f.repair(), repair, tally)
+    }
+
+    /// Prints findings and, when repairing, runs the writes that fix them all (echoed), with an
+    /// `--audit-stream` entry for each finding in the same transaction (after it, on a cluster).
+    fn fix(
+        &mut self,
+        ex: &mut Executor,
+        found: &[Finding],
+        writes: Vec<Args>,
+        repair: bool,
+        tally: &mut Tally,
+    ) -> Result<(), Error> {
+        for f in found {
+            tally.found += 1;
+            ex.out.summary(&f.line());
+        }
         if !repair {
             return Ok(());
         }
-        let writes = f.repair();
-        // Writes of one key (or the index steps of one user) form one transaction anywhere;
-        // a session and its index go through `apply`, which knows the cluster order.
-        let ok = if writes.len() == 1 {
+        let entries: Vec<Args> = found
+            .iter()
+            .filter_map(|f| {
+                let fields: Vec<(&str, &[u8])> =
+                    f.audit_fields().into_iter().map(|(k, v)| (k, v.as_bytes())).collect();
+                self.audit_entry("repair", &fields)
+            })
+            .collect();
+        let one_slot = writes.len() == 1 || found.iter().all(|f| matches!(f, Finding::NotInIndex { .. }));
+        let ok = if writes.len() == 1 && entries.is_empty() {
             !ex.run(&writes)?.iter().any(crate::exec::is_error)
-        } else if matches!(f, Finding::NotInIndex { .. }) {
-            super::exec_result(&ex.run(&plan::transaction(writes))?).settle("repair")?.is_some()
+        } else if one_slot && ex.conn.target.cluster {
+            // Writes of one key (or the index steps of one user): one transaction in their slot,
+            // then the entries, which live in a slot of their own.
+            let done = super::exec_result(&ex.run(&plan::transaction(writes))?).settle("repair")?.is_some();
+            if done {
+                self.audit_after(ex, entries)?;
+            }
+            done
         } else {
-            self.apply(ex, writes)?.settle("repair")?.is_some()
+            // One transaction with its entries on one server; on a cluster a session and its
+            // index in the order `apply` knows, then the entries.
+            self.apply_audited(ex, writes, entries)?.settle("repair")?.is_some()
         };
         if ok {
-            tally.repaired += 1;
+            tally.repaired += found.len() as u64;
         }
         Ok(())
     }
@@ -399,24 +458,16 @@ impl Store {
                 .into_iter()
                 .partition(|f| matches!(f, Finding::Stale { .. } | Finding::Misplaced { .. }));
             if !entries.is_empty() {
-                for f in &entries {
-                    tally.found += 1;
-                    ex.out.summary(&f.line());
-                }
-                if repair {
-                    let members: Vec<String> = entries
-                        .iter()
-                        .filter_map(|f| match f {
-                            Finding::Stale { member, .. } | Finding::Misplaced { member, .. } => {
-                                Some(member.clone())
-                            }
-                            _ => None,
-                        })
-                        .collect();
-                    if !crate::exec::is_error(&ex.run_one(plan::prune(&index, &members))?) {
-                        tally.repaired += entries.len() as u64;
-                    }
-                }
+                let members: Vec<String> = entries
+                    .iter()
+                    .filter_map(|f| match f {
+                        Finding::Stale { member, .. } | Finding::Misplaced { member, .. } => {
+                            Some(member.clone())
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                self.fix(ex, &entries, vec![plan::prune(&index, &members)], repair, tally)?;
             }
             for f in rest {
                 self.report(ex, &f, repair, tally)?;
