@@ -10,7 +10,7 @@ use redis::Value;
 use crate::cluster;
 use crate::conn::Conn;
 use crate::error::Error;
-use crate::format::{self, Mode};
+use crate::format::{self, Doubles, Mode};
 use crate::redact::redacted;
 use crate::split::join_args;
 
@@ -99,13 +99,16 @@ impl Output {
         self.write(&line);
     }
 
-    fn reply(&mut self, cmd: &[Vec<u8>], reply: &Value, buf: &mut Vec<u8>) {
+    /// Prints a reply; `queued` is given for EXEC: the doubles form of each queued command.
+    fn reply(&mut self, cmd: &[Vec<u8>], reply: &Value, buf: &mut Vec<u8>, queued: Option<&[Doubles]>) {
         buf.clear();
         // redis-cli writes even an error reply to these commands raw: `ERR …` with no `(error) `.
         if format::prints_verbatim(cmd) {
             format::push_verbatim(buf, reply);
+        } else if let Some(queued) = queued {
+            format::push_exec_reply(buf, reply, self.mode, queued);
         } else {
-            format::push_reply(buf, reply, self.mode);
+            format::push_reply(buf, reply, self.mode, format::doubles_of(cmd));
         }
         let _ = self.out.write_all(buf);
     }
@@ -118,6 +121,8 @@ pub struct Executor {
     /// Print commands instead of sending them (`--dry-run`).
     pub dry_run: bool,
     scratch: Vec<u8>,
+    /// Inside MULTI: how each queued command's reply writes its doubles, for EXEC's reply.
+    queued: Vec<Doubles>,
 }
 
 /// Packs one command in RESP (an array of bulk strings), as every client sends it.
@@ -150,7 +155,7 @@ const SLOW: Duration = Duration::from_millis(500);
 
 impl Executor {
     pub fn new(conn: Conn, out: Output, dry_run: bool) -> Self {
-        Executor { conn, out, dry_run, scratch: Vec::with_capacity(1 << 16) }
+        Executor { conn, out, dry_run, scratch: Vec::with_capacity(1 << 16), queued: Vec::new() }
     }
 
     /// Runs commands in one round trip (all sent, then every reply read), echoing and printing each
@@ -401,8 +406,19 @@ impl Executor {
     /// Prints a reply and updates the prompt state from it.
     pub fn print_reply(&mut self, cmd: &[Vec<u8>], reply: &Value) {
         let mut buf = std::mem::take(&mut self.scratch);
-        self.out.reply(cmd, reply, &mut buf);
+        let word = cmd.first().map(|w| w.to_ascii_lowercase()).unwrap_or_default();
+        let queued = (word == b"exec").then(|| std::mem::take(&mut self.queued));
+        self.out.reply(cmd, reply, &mut buf, queued.as_deref());
         self.scratch = buf;
+        match word.as_slice() {
+            // A MULTI inside MULTI is refused and leaves the transaction as it was.
+            b"multi" if !self.conn.in_transaction() => self.queued.clear(),
+            b"discard" => self.queued.clear(),
+            _ if self.conn.in_transaction() && matches!(reply, Value::SimpleString(s) if s == "QUEUED") => {
+                self.queued.push(format::doubles_of(cmd));
+            }
+            _ => {}
+        }
         self.conn.observe(cmd, reply);
     }
 

@@ -13,6 +13,31 @@ pub enum Mode {
     Raw,
 }
 
+/// The text form the server gave a RESP3 double in. The parser keeps only the number, so the
+/// form is chosen by the command that asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Doubles {
+    /// `%.17g`: ZSCORE, ZINCRBY and every other `addReplyDouble` (Redis 7.0).
+    G17,
+    /// `%.17Lf` without trailing zeros: GEO coordinates (`addReplyHumanLongDouble`).
+    Human,
+}
+
+/// How the doubles in the reply to `args` are written (see [`Doubles`]).
+pub fn doubles_of<A: AsRef<[u8]>>(args: &[A]) -> Doubles {
+    match args.first().map(|a| a.as_ref().to_ascii_lowercase()).as_deref() {
+        Some(
+            b"geopos"
+            | b"georadius"
+            | b"georadius_ro"
+            | b"georadiusbymember"
+            | b"georadiusbymember_ro"
+            | b"geosearch",
+        ) => Doubles::Human,
+        _ => Doubles::G17,
+    }
+}
+
 /// The wire text of a server error: code, then the detail exactly as sent.
 pub fn error_text(e: &redis::ServerError) -> String {
     match e.details() {
@@ -42,11 +67,28 @@ pub fn prints_verbatim<A: AsRef<[u8]>>(args: &[A]) -> bool {
 }
 
 /// Appends a top-level reply, followed by its line end, as redis-cli prints it.
-pub fn push_reply(out: &mut Vec<u8>, v: &Value, mode: Mode) {
+pub fn push_reply(out: &mut Vec<u8>, v: &Value, mode: Mode, doubles: Doubles) {
     match mode {
-        Mode::Pretty => push_tty(out, v, ""),
+        Mode::Pretty => push_tty(out, v, "", doubles),
         Mode::Raw => {
-            push_raw(out, v);
+            push_raw(out, v, doubles);
+            out.push(b'\n');
+        }
+    }
+}
+
+/// [`push_reply`] for the reply to EXEC: each element's doubles in the form of the command that was
+/// queued in its place (`queued`, in order).
+pub fn push_exec_reply(out: &mut Vec<u8>, v: &Value, mode: Mode, queued: &[Doubles]) {
+    let Value::Array(items) = v else {
+        return push_reply(out, v, mode, Doubles::G17);
+    };
+    match mode {
+        Mode::Pretty => {
+            push_tty_aggregate(out, Aggregate::List(items, b')', "(empty array)\n"), "", Doubles::G17, queued)
+        }
+        Mode::Raw => {
+            push_raw_list(out, items, Doubles::G17, queued);
             out.push(b'\n');
         }
     }
@@ -55,13 +97,13 @@ pub fn push_reply(out: &mut Vec<u8>, v: &Value, mode: Mode) {
 /// A reply formatted for a terminal (`--no-raw`), ending in a newline.
 pub fn pretty(v: &Value) -> Vec<u8> {
     let mut out = Vec::new();
-    push_tty(&mut out, v, "");
+    push_tty(&mut out, v, "", Doubles::G17);
     out
 }
 
 /// Appends a reply written verbatim (see [`prints_verbatim`]): no quotes and no added line end.
 pub fn push_verbatim(out: &mut Vec<u8>, v: &Value) {
-    push_raw(out, v);
+    push_raw(out, v, Doubles::G17);
 }
 
 /// A push frame as the array it was on the wire: its kind name first.
@@ -120,7 +162,7 @@ fn digits(mut n: usize) -> usize {
     d
 }
 
-fn push_tty(out: &mut Vec<u8>, v: &Value, prefix: &str) {
+fn push_tty(out: &mut Vec<u8>, v: &Value, prefix: &str, doubles: Doubles) {
     match v {
         Value::Nil => out.extend_from_slice(b"(nil)\n"),
         Value::Int(i) => out.extend_from_slice(format!("(integer) {i}\n").as_bytes()),
@@ -133,7 +175,9 @@ fn push_tty(out: &mut Vec<u8>, v: &Value, prefix: &str) {
             out.push(b'\n');
         }
         Value::Okay => out.extend_from_slice(b"OK\n"),
-        Value::Double(d) => out.extend_from_slice(format!("(double) {}\n", fmt_g17(*d)).as_bytes()),
+        Value::Double(d) => {
+            out.extend_from_slice(format!("(double) {}\n", fmt_double(*d, doubles)).as_bytes())
+        }
         Value::Boolean(b) => out.extend_from_slice(if *b { b"(true)\n" } else { b"(false)\n" }),
         Value::VerbatimString { text, .. } => {
             out.extend_from_slice(text.as_bytes());
@@ -145,22 +189,24 @@ fn push_tty(out: &mut Vec<u8>, v: &Value, prefix: &str) {
             out.extend_from_slice(n);
             out.push(b'\n');
         }
-        Value::Attribute { data, .. } => push_tty(out, data, prefix),
+        Value::Attribute { data, .. } => push_tty(out, data, prefix, doubles),
         Value::ServerError(e) => {
             out.extend_from_slice(b"(error) ");
             out.extend_from_slice(error_text(e).as_bytes());
             out.push(b'\n');
         }
         Value::Array(items) => {
-            push_tty_aggregate(out, Aggregate::List(items, b')', "(empty array)\n"), prefix)
+            push_tty_aggregate(out, Aggregate::List(items, b')', "(empty array)\n"), prefix, doubles, &[])
         }
-        Value::Set(items) => push_tty_aggregate(out, Aggregate::List(items, b'~', "(empty set)\n"), prefix),
+        Value::Set(items) => {
+            push_tty_aggregate(out, Aggregate::List(items, b'~', "(empty set)\n"), prefix, doubles, &[])
+        }
         Value::Push { kind: PushKind::Invalidate, data } => push_invalidate(out, data),
         Value::Push { kind, data } => {
             let all = push_elements(kind, data);
-            push_tty_aggregate(out, Aggregate::List(&all, b')', "(empty push)\n"), prefix);
+            push_tty_aggregate(out, Aggregate::List(&all, b')', "(empty push)\n"), prefix, doubles, &[]);
         }
-        Value::Map(pairs) => push_tty_aggregate(out, Aggregate::Map(pairs), prefix),
+        Value::Map(pairs) => push_tty_aggregate(out, Aggregate::Map(pairs), prefix, doubles, &[]),
         _ => out.extend_from_slice(b"(unknown reply)\n"),
     }
 }
@@ -177,13 +223,20 @@ fn push_invalidate(out: &mut Vec<u8>, data: &[Value]) {
             out.extend_from_slice(b", ");
         }
         out.push(b'\'');
-        push_raw(out, k);
+        push_raw(out, k, Doubles::G17);
         out.push(b'\'');
     }
     out.push(b'\n');
 }
 
-fn push_tty_aggregate(out: &mut Vec<u8>, agg: Aggregate<'_>, prefix: &str) {
+/// An aggregate's elements; `each` (EXEC) overrides the doubles form element by element.
+fn push_tty_aggregate(
+    out: &mut Vec<u8>,
+    agg: Aggregate<'_>,
+    prefix: &str,
+    doubles: Doubles,
+    each: &[Doubles],
+) {
     let (count, marker, empty) = match &agg {
         Aggregate::List(items, marker, empty) => (items.len(), *marker, *empty),
         Aggregate::Map(pairs) => (pairs.len(), b'#', "(empty hash)\n"),
@@ -201,60 +254,82 @@ fn push_tty_aggregate(out: &mut Vec<u8>, agg: Aggregate<'_>, prefix: &str) {
         out.push(marker);
         out.push(b' ');
         match &agg {
-            Aggregate::List(items, ..) => push_tty(out, &items[i], &child_prefix),
+            Aggregate::List(items, ..) => {
+                push_tty(out, &items[i], &child_prefix, each.get(i).copied().unwrap_or(doubles))
+            }
             Aggregate::Map(pairs) => {
                 let (k, v) = &pairs[i];
-                push_tty(out, k, &child_prefix);
+                push_tty(out, k, &child_prefix, doubles);
                 out.pop();
                 out.extend_from_slice(b" => ");
                 if is_multiline(v) {
                     out.push(b'\n');
                     out.extend_from_slice(child_prefix.as_bytes());
                 }
-                push_tty(out, v, &child_prefix);
+                push_tty(out, v, &child_prefix, doubles);
             }
         }
     }
 }
 
-fn push_raw(out: &mut Vec<u8>, v: &Value) {
+fn push_raw(out: &mut Vec<u8>, v: &Value, doubles: Doubles) {
     match v {
         Value::Nil => {}
         Value::Int(i) => out.extend_from_slice(i.to_string().as_bytes()),
         Value::BulkString(b) => out.extend_from_slice(b),
         Value::SimpleString(s) => out.extend_from_slice(s.as_bytes()),
         Value::Okay => out.extend_from_slice(b"OK"),
-        Value::Double(d) => out.extend_from_slice(fmt_g17(*d).as_bytes()),
+        Value::Double(d) => out.extend_from_slice(fmt_double(*d, doubles).as_bytes()),
         Value::Boolean(b) => out.extend_from_slice(if *b { b"(true)" } else { b"(false)" }),
         Value::VerbatimString { text, .. } => out.extend_from_slice(text.as_bytes()),
         Value::BigNumber(n) => out.extend_from_slice(n),
-        Value::Attribute { data, .. } => push_raw(out, data),
+        Value::Attribute { data, .. } => push_raw(out, data, doubles),
         Value::ServerError(e) => {
             out.extend_from_slice(error_text(e).as_bytes());
             out.push(b'\n');
         }
-        Value::Array(items) | Value::Set(items) => push_raw_list(out, items),
-        Value::Push { kind, data } => push_raw_list(out, &push_elements(kind, data)),
+        Value::Array(items) | Value::Set(items) => push_raw_list(out, items, doubles, &[]),
+        Value::Push { kind, data } => push_raw_list(out, &push_elements(kind, data), doubles, &[]),
         Value::Map(pairs) => {
             for (i, (k, v)) in pairs.iter().enumerate() {
                 if i > 0 {
                     out.push(b'\n');
                 }
-                push_raw(out, k);
+                push_raw(out, k, doubles);
                 out.push(b' ');
-                push_raw(out, v);
+                push_raw(out, v, doubles);
             }
         }
         _ => {}
     }
 }
 
-fn push_raw_list(out: &mut Vec<u8>, items: &[Value]) {
+fn push_raw_list(out: &mut Vec<u8>, items: &[Value], doubles: Doubles, each: &[Doubles]) {
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
             out.push(b'\n');
         }
-        push_raw(out, item);
+        push_raw(out, item, each.get(i).copied().unwrap_or(doubles));
+    }
+}
+
+fn fmt_double(d: f64, doubles: Doubles) -> String {
+    match doubles {
+        Doubles::G17 => fmt_g17(d),
+        Doubles::Human => fmt_human(d),
+    }
+}
+
+/// Redis's `ld2string(…, LD_STR_HUMAN)`: `%.17Lf` of the (exactly widened) double, trailing zeros and
+/// a bare point dropped, `-0` as `0`.
+pub fn fmt_human(d: f64) -> String {
+    if d.is_infinite() {
+        return if d > 0.0 { "inf".to_owned() } else { "-inf".to_owned() };
+    }
+    let text = format!("{d:.17}");
+    match trim_fraction(&text) {
+        "-0" => "0".to_owned(),
+        t => t.to_owned(),
     }
 }
 
@@ -304,7 +379,7 @@ mod tests {
 
     fn raw(v: &Value) -> String {
         let mut out = Vec::new();
-        push_reply(&mut out, v, Mode::Raw);
+        push_reply(&mut out, v, Mode::Raw, Doubles::G17);
         String::from_utf8(out).unwrap()
     }
 
@@ -380,6 +455,17 @@ mod tests {
     }
 
     #[test]
+    fn human_long_doubles_as_redis_writes_geo_coordinates() {
+        assert_eq!(fmt_human(13.361389338970184), "13.36138933897018433");
+        assert_eq!(fmt_human(38.1155563954963), "38.11555639549629859");
+        assert_eq!(fmt_human(2.5), "2.5");
+        assert_eq!(fmt_human(3.0), "3");
+        assert_eq!(fmt_human(-0.0), "0");
+        assert_eq!(doubles_of(&["GEOPOS", "g", "m"]), Doubles::Human);
+        assert_eq!(doubles_of(&["zscore", "z", "m"]), Doubles::G17);
+    }
+
+    #[test]
     fn g17_matches_c() {
         assert_eq!(fmt_g17(0.1), "0.10000000000000001");
         assert_eq!(fmt_g17(1e300), "1.0000000000000001e+300");
@@ -427,7 +513,7 @@ mod tests {
                 let out = pretty(&v);
                 prop_assert!(out.ends_with(b"\n"));
                 let mut raw = Vec::new();
-                push_reply(&mut raw, &v, Mode::Raw);
+                push_reply(&mut raw, &v, Mode::Raw, Doubles::G17);
                 prop_assert!(raw.ends_with(b"\n"));
             }
 
