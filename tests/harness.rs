@@ -31,6 +31,28 @@ pub fn wait_until(secs: u64, what: &str, mut ready: impl FnMut() -> bool) {
     }
 }
 
+/// A port for a test server. Not `bind(0)`: a port it hands out is free again the moment it is
+/// released, so two servers starting at once could be given the same one, and the second would
+/// not start while the test talked to the first. Ports are taken in turn, from a point that differs
+/// between test processes, in 20000–22699: below the kernel's ephemeral range (where `bind(0)` and
+/// outgoing connections draw), with a cluster node's bus port (+10000) below it too. A port in use,
+/// or whose bus port is, is skipped.
+pub fn server_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20000;
+    const COUNT: u32 = 2700;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let start = std::process::id().wrapping_mul(7919) % COUNT;
+    let _ = NEXT.compare_exchange(u32::MAX, start, Ordering::SeqCst, Ordering::SeqCst);
+    loop {
+        let port = (FIRST + NEXT.fetch_add(1, Ordering::SeqCst) % COUNT) as u16;
+        let free = |p: u16| TcpListener::bind((Ipv4Addr::LOCALHOST, p)).is_ok();
+        if free(port) && free(port + 10000) {
+            return port;
+        }
+    }
+}
+
 /// A loopback port nobody listens on (the OS picked it free an instant ago).
 pub fn free_port() -> u16 {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port()
@@ -59,7 +81,7 @@ impl Server {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Server {
             child: None,
-            port: free_port(),
+            port: server_port(),
             dir,
             extra: extra.iter().map(|s| s.to_string()).collect(),
             tls,
