@@ -359,3 +359,145 @@ fn monitor_given_after_the_flags_streams_until_the_connection_ends() {
     assert!(lines.iter().any(|l| l.ends_with(r#"] "SET" "a b" "v\"q""#)), "{out}");
     assert_eq!(sh.status.code(), Some(1));
 }
+
+/// A small deterministic generator (xorshift), so a failing script can be rebuilt from its number.
+struct Gen(u64);
+
+impl Gen {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+        from[self.below(from.len())]
+    }
+
+    /// An argument in one of redis-cli's spellings: bare, double-quoted with escapes, single-quoted,
+    /// binary, UTF-8, empty, numeric.
+    fn arg(&mut self) -> String {
+        match self.below(9) {
+            0 => self.pick(&["a", "k", "foo", "bar:1", "x_y"]).to_owned(),
+            1 => {
+                let n = self.below(6);
+                let body: String = (0..n)
+                    .map(|_| {
+                        self.pick(&[
+                            "a", " ", "\\n", "\\t", "\\\"", "\\\\", "\\x41", "\\xff", "\\r", "\\a", "é",
+                        ])
+                    })
+                    .collect();
+                format!("\"{body}\"")
+            }
+            2 => {
+                let n = self.below(5);
+                let body: String = (0..n).map(|_| self.pick(&["a", " ", "\\'", "\"", "b"])).collect();
+                format!("'{body}'")
+            }
+            3 => {
+                let n = 1 + self.below(5);
+                let body: String = (0..n)
+                    .map(|_| {
+                        format!("\\x{:02x}", [1u8, 0x7f, 0x80, 0xc3, 0xa9, 0xff, 0x0a, 0x22][self.below(8)])
+                    })
+                    .collect();
+                format!("\"{body}\"")
+            }
+            4 => self.pick(&["héllo", "日本", "\"ü ß\"", "😀"]).to_owned(),
+            5 => "\"\"".to_owned(),
+            6 => self.below(1000).to_string(),
+            7 => self.pick(&["1.5", "0.1", "1e300", "-inf", "+inf", "3.0", "1e-5", "nan", "-7"]).to_owned(),
+            _ => "x".repeat(50 + self.below(200)),
+        }
+    }
+
+    fn key(&mut self) -> &'static str {
+        self.pick(&["k", "k2", "h", "l", "s", "z", "st", "g"])
+    }
+
+    fn line(&mut self) -> String {
+        let (k, a, b) = (self.key(), self.arg(), self.arg());
+        match self.below(40) {
+            0 => format!("SET {k} {a}"),
+            1 => format!("GET {k}"),
+            2 => format!("APPEND {k} {a}"),
+            3 => format!("INCRBYFLOAT {k} {a}"),
+            4 => format!("HSET {k} {a} {b}"),
+            5 => format!("HGETALL {k}"),
+            6 => format!("HMGET {k} {a} {b}"),
+            7 => format!("LPUSH {k} {a} {b}"),
+            8 => format!("LRANGE {k} 0 -1"),
+            9 => format!(
+                "RPUSH l {}",
+                (0..1 + self.below(120)).map(|i| i.to_string()).collect::<Vec<_>>().join(" ")
+            ),
+            10 => format!("SADD {k} {a}"),
+            11 => format!("SMEMBERS {k}"),
+            12 => format!("ZADD {k} {a} {b}"),
+            13 => format!("ZRANGE {k} 0 -1 WITHSCORES"),
+            14 => format!("ZSCORE {k} {a}"),
+            15 => format!("ZINCRBY z {a} m"),
+            16 => format!("XADD st 1-{} f {a}", 1 + self.below(99)),
+            17 => "XRANGE st - +".to_owned(),
+            18 => "XINFO STREAM st".to_owned(),
+            19 => format!("GEOADD g 13.361389 38.115556 {a}"),
+            20 => "GEOPOS g Palermo nonexisting".to_owned(),
+            21 => "GEORADIUS g 15 37 200 km WITHDIST WITHCOORD ASC".to_owned(),
+            22 => format!("TYPE {k}"),
+            23 => format!("OBJECT ENCODING {k}"),
+            24 => "MULTI".to_owned(),
+            25 => "EXEC".to_owned(),
+            26 => "DISCARD".to_owned(),
+            27 => format!("SELECT {}", self.below(3)),
+            28 => format!("{} INCR cnt", 2 + self.below(3)),
+            29 => "GET".to_owned(),
+            30 => "FOOBAR x".to_owned(),
+            31 => format!("ECHO {a}"),
+            32 => format!("PING {a}"),
+            33 => format!("DEL {k}"),
+            34 => "\"unbalanced".to_owned(),
+            35 => "'bad".to_owned(),
+            36 => format!("SET {a} {b} EX 100"),
+            37 => "ZRANGEBYSCORE z -inf +inf WITHSCORES LIMIT 0 3".to_owned(),
+            38 => "LMPOP 2 l l2 LEFT COUNT 2".to_owned(),
+            _ => "SMISMEMBER s a b".to_owned(),
+        }
+    }
+
+    fn script(&mut self) -> Vec<u8> {
+        let mut text: String = (0..20 + self.below(60)).map(|_| self.line() + "\n").collect();
+        text.push_str("EXEC\nSELECT 0\n");
+        text.into_bytes()
+    }
+}
+
+/// Generated scripts (every argument spelling, every reply type, transactions, databases, bad
+/// lines) print the same in redsh as in redis-cli, in each output form.
+#[test]
+fn generated_scripts_print_exactly_as_redis_cli_prints_them() {
+    let srv = Server::start();
+    for n in 1..=40u64 {
+        let script = Gen(0x9e37_79b9_7f4a_7c15 ^ n).script();
+        for (cli_flags, redsh_flags) in [
+            (&[][..], &["--no-echo"][..]),
+            (&["-3"], &["--no-echo", "-3"]),
+            (&["--raw"], &["--no-echo", "--raw"]),
+            (&["--raw", "-3"], &["--no-echo", "--raw", "-3"]),
+        ] {
+            let expected = redis_cli(&srv, cli_flags, &script);
+            let run = redsh(&srv, redsh_flags, &script);
+            assert_eq!(
+                String::from_utf8_lossy(&run.stdout_bytes),
+                String::from_utf8_lossy(&expected),
+                "script {n} with {redsh_flags:?}:\n{}",
+                String::from_utf8_lossy(&script)
+            );
+        }
+    }
+}
