@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use std::io::Write;
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -51,6 +51,25 @@ pub fn server_port() -> u16 {
             return port;
         }
     }
+}
+
+/// Whether process `pid` holds a socket listening on 127.0.0.1:`port` (from /proc: the listening
+/// socket's inode among the process's file descriptors).
+fn listens(pid: u32, port: u16) -> bool {
+    let tcp = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    let local = format!("0100007F:{port:04X}");
+    let inodes: Vec<String> = tcp
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|f| f.get(1) == Some(&local.as_str()) && f.get(3) == Some(&"0A"))
+        .filter_map(|f| f.get(9).map(|i| format!("socket:[{i}]")))
+        .collect();
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return false };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path())
+            .is_ok_and(|target| inodes.iter().any(|i| target.as_os_str() == i.as_str()))
+    })
 }
 
 /// A loopback port nobody listens on (the OS picked it free an instant ago).
@@ -105,12 +124,16 @@ impl Server {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        let child = cmd.spawn().expect("redis-server must be installed (scripts/test.sh installs it)");
-        self.child = Some(child);
-        let port = self.port;
+        let mut child = cmd.spawn().expect("redis-server must be installed (scripts/test.sh installs it)");
+        let (pid, port) = (child.id(), self.port);
+        // Ready when this very process listens on the port: a connection alone could reach another.
         wait_until(10, &format!("redis-server on port {port} did not start"), || {
-            TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok()
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("redis-server on port {port} exited at start: {status}");
+            }
+            listens(pid, port)
         });
+        self.child = Some(child);
     }
 
     /// The server's process id (for SIGSTOP and SIGCONT).

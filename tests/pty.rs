@@ -58,11 +58,16 @@ fn ctrl_c(term: &mut PtySession) {
     term.exp_string(EDIT_STARTS).unwrap();
 }
 
-/// Ctrl-D at an empty prompt, then the exit status.
+/// Ctrl-D at an empty prompt, then the exit status. A Ctrl-D that arrives after a command's output
+/// but before the editor has put the terminal in raw mode is taken by the terminal's line
+/// discipline and never reaches the editor (a person would press it again): so does this.
 #[track_caller]
 fn quit(mut term: PtySession) -> String {
     term.send_control('d').unwrap();
-    term.exp_eof().unwrap();
+    if term.exp_eof().is_err() {
+        term.send_control('d').unwrap();
+        term.exp_eof().unwrap();
+    }
     format!("{:?}", term.process_mut().wait().unwrap())
 }
 
