@@ -501,3 +501,34 @@ fn generated_scripts_print_exactly_as_redis_cli_prints_them() {
         }
     }
 }
+
+/// An echoed line pasted into redis-cli sends the very same bytes: every argument spelling the
+/// generator knows, and every byte value, stored by redsh and by redis-cli from redsh's echo.
+#[test]
+fn echoed_lines_replayed_by_redis_cli_store_the_same_bytes() {
+    let srv = Server::start();
+    let mut g = Gen(0x2545_f491_4f6c_dd1d);
+    let mut script = String::new();
+    for i in 0..300 {
+        let _ = std::fmt::Write::write_fmt(&mut script, format_args!("SET k{i} {}\n", g.arg()));
+    }
+    for b in 0..=255u8 {
+        let _ = std::fmt::Write::write_fmt(&mut script, format_args!("SET b{b} \"x\\x{b:02x}y\"\n"));
+    }
+    let keys: Vec<String> =
+        (0..300).map(|i| format!("k{i}")).chain((0..=255).map(|b| format!("b{b}"))).collect();
+    let mget: Vec<&str> = std::iter::once("MGET").chain(keys.iter().map(String::as_str)).collect();
+    srv.flush();
+    let run = Redsh::new().port(srv.port).stdin(&script).run().success();
+    let stored = srv.cli_stdin(&[], format!("{}\n", mget.join(" ")).as_bytes());
+    let at = format!("127.0.0.1:{}> ", srv.port);
+    let echoed: Vec<u8> = lines_of(&run.stdout_bytes)
+        .filter_map(|l| l.strip_prefix(at.as_bytes()))
+        .flatten()
+        .copied()
+        .collect();
+    assert_eq!(lines_of(&echoed).count(), 556);
+    srv.flush();
+    srv.cli_stdin(&[], &echoed);
+    assert_same_bytes(&srv.cli_stdin(&[], format!("{}\n", mget.join(" ")).as_bytes()), &stored);
+}
