@@ -406,18 +406,17 @@ impl Executor {
     /// Prints a reply and updates the prompt state from it.
     pub fn print_reply(&mut self, cmd: &[Vec<u8>], reply: &Value) {
         let mut buf = std::mem::take(&mut self.scratch);
-        let word = cmd.first().map(|w| w.to_ascii_lowercase()).unwrap_or_default();
-        let queued = (word == b"exec").then(|| std::mem::take(&mut self.queued));
+        // Every reply of a script passes here: compare the command name without allocating.
+        let is = |name: &[u8]| cmd.first().is_some_and(|w| w.eq_ignore_ascii_case(name));
+        let queued = is(b"exec").then(|| std::mem::take(&mut self.queued));
         self.out.reply(cmd, reply, &mut buf, queued.as_deref());
         self.scratch = buf;
-        match word.as_slice() {
-            // A MULTI inside MULTI is refused and leaves the transaction as it was.
-            b"multi" if !self.conn.in_transaction() => self.queued.clear(),
-            b"discard" => self.queued.clear(),
-            _ if self.conn.in_transaction() && matches!(reply, Value::SimpleString(s) if s == "QUEUED") => {
-                self.queued.push(format::doubles_of(cmd));
-            }
-            _ => {}
+        let in_transaction = self.conn.in_transaction();
+        // A MULTI inside MULTI is refused and leaves the transaction as it was.
+        if (is(b"multi") && !in_transaction) || is(b"discard") {
+            self.queued.clear();
+        } else if in_transaction && matches!(reply, Value::SimpleString(s) if s == "QUEUED") {
+            self.queued.push(format::doubles_of(cmd));
         }
         self.conn.observe(cmd, reply);
     }

@@ -25,15 +25,16 @@ pub enum Doubles {
 
 /// How the doubles in the reply to `args` are written (see [`Doubles`]).
 pub fn doubles_of<A: AsRef<[u8]>>(args: &[A]) -> Doubles {
-    match args.first().map(|a| a.as_ref().to_ascii_lowercase()).as_deref() {
-        Some(
-            b"geopos"
-            | b"georadius"
-            | b"georadius_ro"
-            | b"georadiusbymember"
-            | b"georadiusbymember_ro"
-            | b"geosearch",
-        ) => Doubles::Human,
+    const GEO: [&[u8]; 6] = [
+        b"geopos",
+        b"georadius",
+        b"georadius_ro",
+        b"georadiusbymember",
+        b"georadiusbymember_ro",
+        b"geosearch",
+    ];
+    match args.first() {
+        Some(name) if GEO.iter().any(|g| name.as_ref().eq_ignore_ascii_case(g)) => Doubles::Human,
         _ => Doubles::G17,
     }
 }
