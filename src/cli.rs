@@ -147,6 +147,28 @@ pub struct Args {
     #[arg(long, help_heading = "Input and output")]
     pub no_pipeline: bool,
 
+    /// Read standard input to its end (binary-safe) as the last argument of the command
+    #[arg(short = 'x', help_heading = "Input and output")]
+    pub stdin_last: bool,
+
+    /// Read standard input to its end as the argument of the command that equals TAG
+    #[arg(short = 'X', value_name = "TAG", conflicts_with = "stdin_last", help_heading = "Input and output")]
+    pub stdin_tag: Option<OsString>,
+
+    /// Run the command N times (a negative N: until interrupted)
+    #[arg(short = 'r', value_name = "N", allow_negative_numbers = true, help_heading = "Input and output")]
+    pub repeat: Option<i64>,
+
+    /// Seconds to wait between the runs of -r (fractions allowed)
+    #[arg(
+        short = 'i',
+        value_name = "SECS",
+        requires = "repeat",
+        allow_negative_numbers = true,
+        help_heading = "Input and output"
+    )]
+    pub interval: Option<f64>,
+
     /// Do not echo the Redis commands that are sent
     #[arg(long, help_heading = "Input and output")]
     pub no_echo: bool,

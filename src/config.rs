@@ -42,6 +42,38 @@ pub struct Config {
     pub sessions: Settings,
     /// The warning redis-cli prints when a password is visible on the command line.
     pub auth_warning: bool,
+    /// `-x` / `-X TAG`: standard input becomes an argument of the command (see [`with_stdin`]).
+    pub stdin_arg: Option<StdinArg>,
+    /// `-r N -i SECS`: how often to run the command.
+    pub repeat: Repeat,
+}
+
+/// Where standard input goes in the command, as redis-cli's `-x` and `-X TAG` put it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StdinArg {
+    Last,
+    Tag(Vec<u8>),
+}
+
+/// `-r N -i SECS`: run the command after the flags `times` times (`None`: until interrupted), waiting
+/// `pause` between two runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Repeat {
+    pub times: Option<u64>,
+    pub pause: Option<Duration>,
+}
+
+/// The command's words with standard input's bytes put in (a pure step, so that it is tested
+/// without a terminal): appended for `-x`, in place of the word equal to the tag for `-X`.
+pub fn with_stdin(mut words: Vec<Vec<u8>>, how: &StdinArg, input: Vec<u8>) -> Result<Vec<Vec<u8>>, Error> {
+    match how {
+        StdinArg::Last => words.push(input),
+        StdinArg::Tag(tag) => match words.iter_mut().find(|w| *w == tag) {
+            Some(word) => *word = input,
+            None => return Err(Error::Usage("Using -X option but stdin tag not match.".into())),
+        },
+    }
+    Ok(words)
 }
 
 fn secs(flag: &str, v: f64) -> Result<Duration, Error> {
@@ -158,6 +190,27 @@ impl Config {
         } else {
             Input::Stdin
         };
+        let one_command = matches!(input, Input::Command(_));
+        if !one_command && (a.stdin_last || a.stdin_tag.is_some() || a.repeat.is_some()) {
+            return Err(Error::Usage("-x, -X and -r apply to a command given after the flags".into()));
+        }
+        let stdin_arg = match (&a.stdin_tag, a.stdin_last) {
+            (Some(tag), _) => {
+                use std::os::unix::ffi::OsStrExt;
+                Some(StdinArg::Tag(tag.as_bytes().to_vec()))
+            }
+            (None, true) => Some(StdinArg::Last),
+            (None, false) => None,
+        };
+        let pause = match a.interval {
+            Some(s) if !s.is_finite() || s < 0.0 => {
+                return Err(Error::Usage(format!("-i must be a number of seconds, 0 or more, not {s}")));
+            }
+            Some(s) if s > 0.0 => Some(Duration::from_secs_f64(s)),
+            _ => None,
+        };
+        // redis-cli: a negative count repeats until interrupted.
+        let repeat = Repeat { times: a.repeat.map_or(Some(1), |n| u64::try_from(n).ok()), pause };
         if a.step && input == Input::Stdin {
             return Err(Error::Usage(
                 "--step needs a script file: it reads your keys from the terminal, not -f -".into(),
@@ -204,6 +257,8 @@ impl Config {
             step: a.step && stdin_tty && stdout_tty,
             sessions,
             auth_warning: auth_warning && !a.no_auth_warning,
+            stdin_arg,
+            repeat,
         })
     }
 }
@@ -211,6 +266,19 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stdin_goes_last_or_in_place_of_its_tag() {
+        let words = |s: &str| s.split(' ').map(|w| w.as_bytes().to_vec()).collect::<Vec<_>>();
+        assert_eq!(with_stdin(words("SET k"), &StdinArg::Last, b"v\n".to_vec()).unwrap(), words("SET k v\n"));
+        let tag = StdinArg::Tag(b"@".to_vec());
+        let placed = with_stdin(words("HSET h @ f"), &tag, b"x y".to_vec()).unwrap();
+        assert_eq!(placed, [b"HSET".to_vec(), b"h".to_vec(), b"x y".to_vec(), b"f".to_vec()]);
+        assert_eq!(
+            with_stdin(words("SET k v"), &tag, Vec::new()).unwrap_err().to_string(),
+            "Using -X option but stdin tag not match."
+        );
+    }
 
     #[test]
     fn ttl_values() {

@@ -125,10 +125,7 @@ fn run_script(shell: &mut Shell, config: &Config, file: Option<std::fs::File>) -
     let mut runner = Runner::new(shell, config.stop_on_error, config.pipeline);
     match (&config.input, file) {
         (Input::Command(words), _) => match shell::classify_words(words.clone()) {
-            Ok(line) => {
-                runner.feed_line(1, line);
-                runner.drain();
-            }
+            Ok(line) => runner.repeat(line, config.repeat.times, config.repeat.pause),
             Err(e) => runner.report_error(None, &e),
         },
         (Input::Stdin, _) => {
@@ -153,6 +150,12 @@ fn start(args: cli::Args) -> Result<i32, Error> {
     // redis-rs leaves rustls without a crypto provider; without one the first TLS connect panics.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut config = Config::from_args(args, askpass)?;
+    if let (Input::Command(words), Some(how)) = (&config.input, &config.stdin_arg) {
+        let mut input = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut input)
+            .map_err(|e| Error::Other(format!("reading standard input: {}", error::io_reason(&e))))?;
+        config.input = Input::Command(config::with_stdin(words.clone(), how, input)?);
+    }
     colored::control::set_override(config.color);
     if config.auth_warning {
         eprintln!(

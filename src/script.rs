@@ -7,6 +7,7 @@
 //! blocking command, MONITOR…) first drains the window and then runs alone.
 
 use std::io::{BufRead, BufReader, Read};
+use std::time::Duration;
 
 use redis::Value;
 
@@ -218,6 +219,29 @@ impl<'a> Runner<'a> {
             }
         }
         self.run_alone(line_no, line)
+    }
+
+    /// `-r`/`-i`: runs a line `times` times (`None`: until interrupted), waiting `pause` between two
+    /// runs. Each run's output is written out before a pause, or at once when the runs never end,
+    /// so what is printed is there when the user interrupts.
+    pub fn repeat(&mut self, line: Line, times: Option<u64>, pause: Option<Duration>) {
+        let mut done = 0;
+        while times.is_none_or(|t| done < t) {
+            if done > 0
+                && let Some(pause) = pause
+            {
+                std::thread::sleep(pause);
+            }
+            if !self.feed_line(1, line.clone()) {
+                break;
+            }
+            done += 1;
+            if pause.is_some() || times.is_none() {
+                self.drain();
+                self.shell.ex.out.flush();
+            }
+        }
+        self.drain();
     }
 
     fn run_alone(&mut self, line_no: usize, line: Line) -> bool {

@@ -240,3 +240,62 @@ fn stop_on_error_also_stops_a_repeated_command() {
     assert_eq!(run.stdout.matches("WRONGTYPE").count(), 1, "{}", run.stdout);
     assert_eq!(srv.get(&["EXISTS", "after"]), "0");
 }
+
+#[test]
+fn repeat_runs_the_command_after_the_flags_n_times() {
+    let srv = Server::start();
+    let at = format!("127.0.0.1:{}>", srv.port);
+    let run = Redsh::new().port(srv.port).args(&["-r", "3", "INCR", "x"]).run().success();
+    assert_eq!(
+        run.stdout,
+        format!("{at} INCR x\n(integer) 1\n{at} INCR x\n(integer) 2\n{at} INCR x\n(integer) 3\n")
+    );
+    let run =
+        Redsh::new().port(srv.port).args(&["--no-echo", "-r", "2", "-i", "0.05", "PING"]).run().success();
+    assert_eq!(run.stdout, "PONG\nPONG\n");
+    let run = Redsh::new().port(srv.port).args(&["-r", "0", "INCR", "x"]).run().success();
+    assert_eq!(run.stdout, "");
+    // Session commands repeat too: two logins, two sessions.
+    Redsh::new()
+        .port(srv.port)
+        .args(&["--no-echo", "-r", "2", "login", "7", "ann", "student"])
+        .run()
+        .success();
+    assert_eq!(srv.get(&["SCARD", "user_sessions:7"]), "2");
+}
+
+#[test]
+fn a_negative_repeat_runs_until_interrupted_and_prints_as_it_goes() {
+    use std::io::Read;
+    let srv = Server::start();
+    let mut child =
+        Redsh::new().port(srv.port).args(&["--no-echo", "-r", "-1", "-i", "0.02", "INCR", "y"]).spawn();
+    crate::harness::wait_until(10, "the repeats did not go on", || {
+        srv.get(&["GET", "y"]).parse::<u64>().is_ok_and(|n| n >= 5)
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut out = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    // Each run was written out before the next: nothing waits in a buffer when the process dies.
+    let printed: Vec<&str> = out.lines().collect();
+    assert!(printed.len() >= 5, "{out}");
+    for (i, line) in printed.iter().enumerate() {
+        assert_eq!(*line, format!("(integer) {}", i + 1));
+    }
+}
+
+#[test]
+fn standard_input_becomes_the_last_argument_or_the_tagged_one() {
+    let srv = Server::start();
+    let data = b"line one\n\x00\xff tail\n";
+    Redsh::new().port(srv.port).args(&["-x", "SET", "k"]).stdin(&data[..]).run().success();
+    assert_eq!(srv.get(&["STRLEN", "k"]), data.len().to_string());
+    assert_eq!(srv.cli_stdin(&[], b"GET k\n"), b"\"line one\\n\\x00\\xff tail\\n\"\n");
+    Redsh::new().port(srv.port).args(&["-X", "@", "HSET", "h", "@", "f"]).stdin("v").run().success();
+    assert_eq!(srv.get(&["HGET", "h", "v"]), "f");
+    let run = Redsh::new().port(srv.port).args(&["-X", "@", "SET", "k", "v"]).stdin("x").run().code(2);
+    assert_eq!(run.stderr, "redsh: Using -X option but stdin tag not match.\n");
+    let run = Redsh::new().port(srv.port).args(&["-x"]).stdin("PING\n").run().code(2);
+    assert_eq!(run.stderr, "redsh: -x, -X and -r apply to a command given after the flags\n");
+}
