@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::{Args, KeyLayout, LimitPolicy};
-use crate::conn::{Address, Target, Tls, parse_uri};
 use crate::error::Error;
-use crate::format::Mode;
+use crate::exec::conn::{Address, Target, Tls, parse_uri};
+use crate::redis::format::Mode;
 use crate::session::Settings;
 
 /// Where commands come from.

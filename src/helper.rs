@@ -13,9 +13,9 @@ use rustyline::validate::Validator;
 
 use crate::docs::Docs;
 use crate::docs::args::{parse_synopsis, remaining};
+use crate::redis::split::split_args;
 use crate::session::commands::{self, COMMANDS, Spec};
 use crate::session::{Current, Store};
-use crate::split::split_args;
 
 /// Session commands whose one argument is a session id.
 const TAKES_ID: &[&str] = &["whoami", "touch", "logout", "renew", "use"];

@@ -5,23 +5,19 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod cli;
-pub mod cluster;
 pub mod config;
-pub mod conn;
 pub mod docs;
 pub mod ephemeral;
 pub mod error;
 pub mod exec;
-pub mod format;
 pub mod helper;
 pub mod interrupt;
-pub mod redact;
+pub mod redis;
 pub mod repl;
 pub mod script;
 pub mod session;
 pub mod shell;
 pub mod shell_integration;
-pub mod split;
 pub mod step;
 
 use std::ffi::OsString;
@@ -30,8 +26,8 @@ use std::io::{BufReader, IsTerminal, Write};
 use clap::Parser;
 
 use config::{Config, Input};
-use conn::{Address, Conn};
 use error::{EXIT_FAILURE, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, Error};
+use exec::conn::{Address, Conn};
 use exec::{Executor, Output};
 use script::Runner;
 use session::Store;

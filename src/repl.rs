@@ -13,9 +13,9 @@ use rustyline::{ColorMode, CompletionType, Config as EditorConfig, Editor};
 use crate::error::Error;
 use crate::helper::Helper;
 use crate::interrupt;
-use crate::redact::is_sensitive;
+use crate::redis::redact::is_sensitive;
+use crate::redis::split::split_args;
 use crate::shell::{Flow, Shell, classify};
-use crate::split::split_args;
 
 /// `$REDSH_HISTFILE`, else `~/.redsh_history`; `/dev/null` (or an empty value) turns the file off.
 pub fn history_path() -> Option<PathBuf> {

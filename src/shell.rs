@@ -3,14 +3,14 @@
 
 use std::rc::Rc;
 
-use crate::conn::Address;
 use crate::docs::Docs;
 use crate::error::Error;
+use crate::exec::conn::Address;
 use crate::exec::{Args, Executor, is_error};
-use crate::format::Mode;
 use crate::interrupt;
+use crate::redis::format::Mode;
+use crate::redis::split::split_args;
 use crate::session::{self, Command, Store};
-use crate::split::split_args;
 
 /// What to do after a line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

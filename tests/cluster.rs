@@ -136,10 +136,10 @@ fn sessions_keep_working_while_their_slot_moves() {
     redsh(&c).stdin("login 101 suhel teacher --id abc123\n").run().success();
     let port = c.nodes[0].port;
     // An id whose session key hashes to the same slot as abc123's.
-    let slot = redsh::cluster::slot(b"session:abc123");
+    let slot = redsh::redis::cluster::slot(b"session:abc123");
     let twin = (0..)
         .map(|i| format!("twin{i}"))
-        .find(|id| redsh::cluster::slot(format!("session:{id}").as_bytes()) == slot)
+        .find(|id| redsh::redis::cluster::slot(format!("session:{id}").as_bytes()) == slot)
         .unwrap();
     reshard(&c, "session:abc123", |_, dst| {
         // ASK path: the slot is MIGRATING and abc123 has not moved yet (served by the source), while
@@ -203,7 +203,7 @@ fn a_shell_started_before_a_reshard_follows_the_moved_slot() {
     assert!(
         out.contains(&format!(
             "-> Redirected to slot [{}] located at 127.0.0.1:{new_owner}",
-            redsh::cluster::slot(b"session:abc123")
+            redsh::redis::cluster::slot(b"session:abc123")
         )),
         "{out}"
     );

@@ -32,7 +32,7 @@ pub fn inside(mut tx: Vec<Args>, entries: Vec<Args>) -> Vec<Args> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::split::join_args;
+    use crate::redis::split::join_args;
 
     #[test]
     fn entries_are_capped_and_go_before_exec() {

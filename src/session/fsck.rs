@@ -633,7 +633,7 @@ mod tests {
     #[test]
     fn repairs() {
         let line = |cmds: Vec<Args>| -> Vec<String> {
-            cmds.iter().map(|c| String::from_utf8(crate::split::join_args(c)).unwrap()).collect()
+            cmds.iter().map(|c| String::from_utf8(crate::redis::split::join_args(c)).unwrap()).collect()
         };
         let f = Finding::NotInIndex { stored: "abc".into(), user_id: "101".into(), ttl: 60 };
         assert_eq!(

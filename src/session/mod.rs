@@ -141,7 +141,7 @@ enum Exec {
 fn exec_result(replies: &[Value]) -> Exec {
     match replies.last() {
         Some(Value::Array(items)) => Exec::Ran(items.clone()),
-        Some(Value::ServerError(e)) => Exec::Refused(crate::format::error_text(e)),
+        Some(Value::ServerError(e)) => Exec::Refused(crate::redis::format::error_text(e)),
         Some(Value::Nil) | None => Exec::Aborted,
         Some(other) => Exec::Refused(format!("unexpected EXEC reply {other:?}")),
     }
@@ -167,7 +167,7 @@ const RETRYING: &str = "a concurrent change touched this user's sessions; trying
 
 fn first_error(items: &[Value]) -> Option<String> {
     items.iter().find_map(|v| match v {
-        Value::ServerError(e) => Some(crate::format::error_text(e)),
+        Value::ServerError(e) => Some(crate::redis::format::error_text(e)),
         _ => None,
     })
 }
@@ -1004,9 +1004,9 @@ impl PendingLogin {
 
 /// The address this machine uses to reach the server: what the server sees as the client's ip.
 /// A connected UDP socket picks the route without sending anything.
-fn local_ip(address: &crate::conn::Address) -> String {
+fn local_ip(address: &crate::exec::conn::Address) -> String {
     use std::net::{ToSocketAddrs, UdpSocket};
-    let crate::conn::Address::Tcp { host, port } = address else {
+    let crate::exec::conn::Address::Tcp { host, port } = address else {
         return "127.0.0.1".to_owned();
     };
     let Some(server) = (host.as_str(), *port).to_socket_addrs().ok().and_then(|mut a| a.next()) else {

@@ -165,7 +165,7 @@ mod tests {
     use super::*;
 
     fn words(s: &str) -> Vec<Vec<u8>> {
-        crate::split::split_args(s.as_bytes()).unwrap()
+        crate::redis::split::split_args(s.as_bytes()).unwrap()
     }
 
     fn parsed(s: &str) -> Option<Result<Command, String>> {

@@ -169,7 +169,7 @@ pub fn evict_writes(index: &str, victims: &[String]) -> Vec<Args> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::split::join_args;
+    use crate::redis::split::join_args;
 
     fn lines(cmds: &[Args]) -> Vec<String> {
         cmds.iter().map(|c| String::from_utf8(join_args(c)).unwrap()).collect()
@@ -257,7 +257,7 @@ mod tests {
 
     mod props {
         use super::super::*;
-        use crate::split::{join_args, split_args};
+        use crate::redis::split::{join_args, split_args};
         use proptest::prelude::*;
 
         fn id() -> impl Strategy<Value = String> {

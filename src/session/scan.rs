@@ -10,8 +10,8 @@ use std::io::IsTerminal;
 
 use redis::Value;
 
-use crate::conn::Address;
 use crate::error::Error;
+use crate::exec::conn::Address;
 use crate::exec::{Args, Executor, args};
 use crate::session::{elements, err, text};
 
@@ -129,7 +129,7 @@ pub fn each_batch(
 /// `[cursor, [key, …]]`.
 fn scan_reply(reply: Option<&Value>) -> Result<(String, Vec<String>), Error> {
     if let Some(Value::ServerError(e)) = reply {
-        return Err(err(format!("SCAN failed: {}", crate::format::error_text(e))));
+        return Err(err(format!("SCAN failed: {}", crate::redis::format::error_text(e))));
     }
     let parts = elements(reply);
     let cursor = parts.first().and_then(text).ok_or_else(|| err("SCAN gave no cursor"))?;
@@ -166,8 +166,8 @@ pub fn read_routed(
     }
     let mut groups: HashMap<Option<Address>, Vec<usize>> = HashMap::new();
     for (i, cmd) in cmds.iter().enumerate() {
-        let node =
-            crate::cluster::first_key(cmd).and_then(|k| ex.conn.slots.node(crate::cluster::slot(k)).cloned());
+        let node = crate::redis::cluster::first_key(cmd)
+            .and_then(|k| ex.conn.slots.node(crate::redis::cluster::slot(k)).cloned());
         groups.entry(node).or_default().push(i);
     }
     let mut replies = vec![Value::Nil; cmds.len()];

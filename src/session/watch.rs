@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use redis::{ConnectionLike, Value};
 
-use crate::conn::{Address, Conn, Target};
 use crate::error::{Error, redis_reason};
+use crate::exec::conn::{Address, Conn, Target};
 use crate::exec::{Executor, Output, args, pack_into};
 use crate::interrupt;
 use crate::session::events::{
@@ -183,7 +183,7 @@ fn listen(target: Target, sub: Subscription, tx: Sender<Msg>, stop: Arc<AtomicBo
     }
     for _ in 0..sub.confirmations() {
         match con.recv_response() {
-            Ok(Value::ServerError(e)) => return failed(crate::format::error_text(&e)),
+            Ok(Value::ServerError(e)) => return failed(crate::redis::format::error_text(&e)),
             Ok(_) => {}
             Err(e) => return failed(redis_reason(&e)),
         }
@@ -290,7 +290,7 @@ impl Consumer {
     fn look_up(&mut self, stored: &str) -> Option<Owner> {
         let key = session_key_of_stored(stored);
         if self.lookup.target.cluster {
-            self.lookup.route(crate::cluster::slot(key.as_bytes())).ok()?;
+            self.lookup.route(crate::redis::cluster::slot(key.as_bytes())).ok()?;
         }
         self.counts.lookups += 1;
         let mut cmd = redis::cmd("HMGET");
@@ -638,7 +638,7 @@ impl Store {
         let reply = ex.run(&[args(["CONFIG", "GET", "notify-keyspace-events"])])?;
         let current = match reply.first() {
             Some(Value::ServerError(e)) => {
-                let why = crate::format::error_text(e);
+                let why = crate::redis::format::error_text(e);
                 ex.out.summary(&config_refused(&at, &why));
                 // Whoever runs the server may have turned them on: listen on the usual channels.
                 return Ok(Flags::new("E"));
@@ -679,7 +679,7 @@ impl Store {
         let reply = ex.run(&[args(["CONFIG", "SET", "notify-keyspace-events", &merged])])?;
         match reply.first() {
             Some(Value::ServerError(e)) => {
-                let why = crate::format::error_text(e);
+                let why = crate::redis::format::error_text(e);
                 ex.out.summary(&config_refused(&at, &why));
                 if flags.enough() {
                     Ok(flags)

@@ -2,7 +2,7 @@
 
 use redis::{PushKind, Value};
 
-use crate::split::push_repr;
+use crate::redis::split::push_repr;
 
 /// How replies are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -527,7 +527,7 @@ mod tests {
             fn bulk_strings_print_back_as_what_the_splitter_reads(b in proptest::collection::vec(any::<u8>(), 0..32)) {
                 let out = pretty(&Value::BulkString(b.clone()));
                 let line = &out[..out.len() - 1];
-                prop_assert_eq!(crate::split::split_args(line).unwrap(), vec![b]);
+                prop_assert_eq!(crate::redis::split::split_args(line).unwrap(), vec![b]);
             }
         }
     }

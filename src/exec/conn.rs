@@ -10,8 +10,8 @@ use redis::{
     Value,
 };
 
-use crate::cluster::{Redirect, SlotMap};
 use crate::error::{Error, redis_reason};
+use crate::redis::cluster::{Redirect, SlotMap};
 
 /// Where the server is.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -3,7 +3,7 @@
 
 use redis::Value;
 
-use crate::conn::Address;
+use crate::exec::conn::Address;
 
 /// Number of hash slots in a Redis Cluster.
 pub const SLOTS: u16 = 16384;

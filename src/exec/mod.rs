@@ -7,12 +7,14 @@ use std::time::{Duration, Instant};
 use colored::Colorize;
 use redis::Value;
 
-use crate::cluster;
-use crate::conn::Conn;
+pub mod conn;
+
 use crate::error::Error;
-use crate::format::{self, Doubles, Mode};
-use crate::redact::redacted;
-use crate::split::join_args;
+use crate::redis::cluster;
+use crate::redis::format::{self, Doubles, Mode};
+use crate::redis::redact::redacted;
+use crate::redis::split::join_args;
+use conn::Conn;
 
 /// One Redis command: its arguments as bytes.
 pub type Args = Vec<Vec<u8>>;
@@ -271,8 +273,8 @@ impl Executor {
     fn redirected(&mut self, r: &cluster::Redirect) {
         let host = match (&r.host, &self.conn.target.address) {
             (Some(h), _) => h.clone(),
-            (None, crate::conn::Address::Tcp { host, .. }) => host.clone(),
-            (None, crate::conn::Address::Unix(_)) => String::new(),
+            (None, crate::exec::conn::Address::Tcp { host, .. }) => host.clone(),
+            (None, crate::exec::conn::Address::Unix(_)) => String::new(),
         };
         let shown = if host.contains(':') { format!("[{host}]") } else { host };
         self.out

@@ -1,0 +1,7 @@
+//! Pure Redis knowledge, no I/O: how lines split into arguments, how replies print, which
+//! arguments are secrets, and how a cluster spreads keys over slots.
+
+pub mod cluster;
+pub mod format;
+pub mod redact;
+pub mod split;
