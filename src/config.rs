@@ -136,13 +136,6 @@ impl Config {
             password = Some(askpass()?);
             auth_warning = false;
         }
-        if let (Some(sni), Address::Tcp { host, .. }) = (&a.sni, &address)
-            && sni != host
-        {
-            return Err(Error::Usage(format!(
-                "--sni {sni} differs from the host {host}: connect by that name instead (-h {sni})"
-            )));
-        }
         let tls = if tls {
             if matches!(address, Address::Unix(_)) {
                 return Err(Error::Usage("--tls cannot be used with a unix socket".into()));
@@ -152,7 +145,7 @@ impl Config {
                 _ => None,
             };
             let ca_cert = a.cacert.as_ref().map(|p| read_file("--cacert", p)).transpose()?;
-            Some(Tls { ca_cert, client_cert, insecure: a.insecure })
+            Some(Tls { ca_cert, client_cert, insecure: a.insecure, sni: a.sni.clone() })
         } else {
             if a.cacert.is_some() || a.cert.is_some() || a.insecure {
                 return Err(Error::Usage(

@@ -106,28 +106,6 @@ pub fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
-/// The text of a redis-rs error as a user should read it (no Rust type names).
-pub fn redis_reason(e: &redis::RedisError) -> String {
-    if e.is_timeout() {
-        return "Timeout reading from the server".to_owned();
-    }
-    if e.kind() == redis::ErrorKind::Io {
-        let text = e.to_string();
-        if text.contains("end of file") {
-            return "Server closed the connection".to_owned();
-        }
-        return match text.find(" (os error ") {
-            Some(i) => text[..i].to_owned(),
-            None => text,
-        };
-    }
-    match (e.code(), e.detail()) {
-        (Some(code), Some(detail)) => format!("{code} {detail}"),
-        (Some(code), None) => code.to_owned(),
-        _ => e.to_string().replace(&format!(" - {:?}", e.kind()), ""),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -388,22 +388,22 @@ mod tests {
             optional: true,
             ..Arg::text(&t.to_lowercase())
         };
-        let bulk = |s: &str| redis::Value::BulkString(s.as_bytes().to_vec());
+        let bulk = |s: &str| crate::redis::reply::Reply::Bulk(s.as_bytes().to_vec());
         let arg = |name: &str, ty: &str, token: Option<&str>, optional: bool| {
             let mut v = vec![bulk("name"), bulk(name), bulk("type"), bulk(ty)];
             if let Some(t) = token {
                 v.extend([bulk("token"), bulk(t)]);
             }
             if optional {
-                v.extend([bulk("flags"), redis::Value::Array(vec![bulk("optional")])]);
+                v.extend([bulk("flags"), crate::redis::reply::Reply::Array(vec![bulk("optional")])]);
             }
-            redis::Value::Array(v)
+            crate::redis::reply::Reply::Array(v)
         };
-        let reply = redis::Value::Array(vec![
+        let reply = crate::redis::reply::Reply::Array(vec![
             bulk("set"),
-            redis::Value::Array(vec![
+            crate::redis::reply::Reply::Array(vec![
                 bulk("arguments"),
-                redis::Value::Array(vec![
+                crate::redis::reply::Reply::Array(vec![
                     arg("key", "key", None, false),
                     arg("value", "string", None, false),
                     arg("get", "pure-token", Some("GET"), true),

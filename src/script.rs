@@ -9,7 +9,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::time::Duration;
 
-use redis::Value;
+use crate::redis::reply::Reply;
 
 use crate::error::Error;
 use crate::exec::{Args, is_error, pack_into};
@@ -292,7 +292,7 @@ impl<'a> Runner<'a> {
                 Pending::Failed { line, error } => self.report_error(Some(line), &error),
                 Pending::Redis { line, cmd } => {
                     self.shell.ex.echo(&cmd);
-                    match self.shell.ex.conn.recv() {
+                    match self.shell.ex.recv_reply(&cmd[0]) {
                         Ok(reply) => {
                             self.shell.ex.print_reply(&cmd, &reply);
                             if is_error(&reply) {
@@ -307,10 +307,10 @@ impl<'a> Runner<'a> {
                     }
                 }
                 Pending::Login { line, cmds, login } => {
-                    let mut replies: Vec<Value> = Vec::with_capacity(cmds.len());
+                    let mut replies: Vec<Reply> = Vec::with_capacity(cmds.len());
                     for cmd in &cmds {
                         self.shell.ex.echo(cmd);
-                        match self.shell.ex.conn.recv() {
+                        match self.shell.ex.recv_reply(&cmd[0]) {
                             Ok(reply) => {
                                 self.shell.ex.print_reply(cmd, &reply);
                                 replies.push(reply);

@@ -6,8 +6,18 @@ use crate::harness::{Redsh, Server};
 #[ignore = "rewrites src/docs/fallback.tsv from the installed redis-server"]
 fn regenerate_fallback_docs() {
     let server = Server::start();
-    let client = redis::Client::open(format!("redis://127.0.0.1:{}", server.port)).unwrap();
-    let mut con = client.get_connection().unwrap();
+    let target = redsh::exec::conn::Target {
+        address: redsh::exec::conn::Address::Tcp { host: "127.0.0.1".into(), port: server.port },
+        tls: None,
+        user: None,
+        password: None,
+        db: 0,
+        resp3: false,
+        connect_timeout: std::time::Duration::from_secs(5),
+        read_timeout: None,
+        cluster: false,
+    };
+    let mut con = target.connect().unwrap();
     let docs = redsh::docs::Docs::fetch(&mut con);
     assert!(docs.from_server, "the server gave no COMMAND DOCS");
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/docs/fallback.tsv");

@@ -6,7 +6,7 @@
 //! any order; a repeatable argument takes as many words as it can; a word that fits nowhere means
 //! no hint at all (the line is not what the synopsis describes).
 
-use redis::Value;
+use crate::redis::reply::Reply;
 
 /// One argument of a command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,37 +59,35 @@ impl Arg {
 }
 
 /// The text of a string-ish reply element.
-pub(crate) fn text(v: &Value) -> Option<String> {
+pub(crate) fn text(v: &Reply) -> Option<String> {
     match v {
-        Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
-        Value::SimpleString(s) => Some(s.clone()),
-        Value::VerbatimString { text, .. } => Some(text.clone()),
-        _ => None,
+        Reply::Int(_) => None,
+        other => other.text(),
     }
 }
 
 /// Key/value pairs of a RESP3 map or a RESP2 flat array of alternating keys and values.
-pub(crate) fn pairs(v: &Value) -> Vec<(String, &Value)> {
+pub(crate) fn pairs(v: &Reply) -> Vec<(String, &Reply)> {
     match v {
-        Value::Map(kv) => kv.iter().filter_map(|(k, v)| Some((text(k)?, v))).collect(),
-        Value::Array(items) => items.chunks_exact(2).filter_map(|kv| Some((text(&kv[0])?, &kv[1]))).collect(),
+        Reply::Map(kv) => kv.iter().filter_map(|(k, v)| Some((text(k)?, v))).collect(),
+        Reply::Array(items) => items.chunks_exact(2).filter_map(|kv| Some((text(&kv[0])?, &kv[1]))).collect(),
         _ => Vec::new(),
     }
 }
 
-fn items(v: &Value) -> &[Value] {
+fn items(v: &Reply) -> &[Reply] {
     match v {
-        Value::Array(items) | Value::Set(items) => items,
+        Reply::Array(items) | Reply::Set(items) => items,
         _ => &[],
     }
 }
 
 /// Parses the `arguments` of a `COMMAND DOCS` entry; arguments it cannot read are left out.
-pub fn parse_args(v: &Value) -> Vec<Arg> {
+pub fn parse_args(v: &Reply) -> Vec<Arg> {
     items(v).iter().filter_map(parse_arg).collect()
 }
 
-fn parse_arg(v: &Value) -> Option<Arg> {
+fn parse_arg(v: &Reply) -> Option<Arg> {
     let mut name = None;
     let mut display = None;
     let mut kind = None;
@@ -580,23 +578,23 @@ mod tests {
 
     #[test]
     fn parses_command_docs_arguments() {
-        let bulk = |s: &str| Value::BulkString(s.as_bytes().to_vec());
-        let field = Value::Array(vec![bulk("name"), bulk("field"), bulk("type"), bulk("string")]);
-        let value = Value::Array(vec![bulk("name"), bulk("value"), bulk("type"), bulk("string")]);
-        let reply = Value::Array(vec![
-            Value::Array(vec![bulk("name"), bulk("key"), bulk("type"), bulk("key")]),
-            Value::Array(vec![
+        let bulk = |s: &str| Reply::Bulk(s.as_bytes().to_vec());
+        let field = Reply::Array(vec![bulk("name"), bulk("field"), bulk("type"), bulk("string")]);
+        let value = Reply::Array(vec![bulk("name"), bulk("value"), bulk("type"), bulk("string")]);
+        let reply = Reply::Array(vec![
+            Reply::Array(vec![bulk("name"), bulk("key"), bulk("type"), bulk("key")]),
+            Reply::Array(vec![
                 bulk("name"),
                 bulk("field_value"),
                 bulk("type"),
                 bulk("block"),
                 bulk("flags"),
-                Value::Array(vec![Value::SimpleString("multiple".into())]),
+                Reply::Array(vec![Reply::Status("multiple".into())]),
                 bulk("arguments"),
-                Value::Array(vec![field, value]),
+                Reply::Array(vec![field, value]),
             ]),
         ]);
         assert_eq!(parse_args(&reply), hset());
-        assert!(parse_args(&Value::Nil).is_empty());
+        assert!(parse_args(&Reply::Nil).is_empty());
     }
 }

@@ -7,7 +7,7 @@
 
 pub mod args;
 
-use redis::Value;
+use crate::redis::reply::Reply;
 
 use args::{Arg, pairs, text};
 
@@ -75,7 +75,7 @@ impl Docs {
     }
 
     /// Reads a `COMMAND DOCS` reply (RESP2 or RESP3); `None` when it is not one.
-    pub fn from_reply(reply: &Value) -> Option<Docs> {
+    pub fn from_reply(reply: &Reply) -> Option<Docs> {
         let mut entries = Vec::new();
         for (name, doc) in pairs(reply) {
             let fields = pairs(doc);
@@ -127,22 +127,30 @@ impl Docs {
 
     /// Asks the server, quietly (on the connection itself, so nothing is echoed or printed):
     /// `COMMAND DOCS`, else `COMMAND` for the names, else the built-in table.
-    pub fn fetch(con: &mut redis::Connection) -> Docs {
-        let ask = |con: &mut redis::Connection, sub: Option<&str>| {
-            let mut cmd = redis::cmd("COMMAND");
-            if let Some(sub) = sub {
-                cmd.arg(sub);
-            }
-            cmd.query::<Value>(con).ok().filter(|v| !matches!(v, Value::ServerError(_)))
+    pub fn fetch(con: &mut crate::exec::conn::Link) -> Docs {
+        let ask = |con: &mut crate::exec::conn::Link, sub: Option<&str>| {
+            let mut cmd = vec!["COMMAND"];
+            cmd.extend(sub);
+            let mut packed = Vec::new();
+            crate::redis::resp::pack_into(&mut packed, &cmd);
+            con.send(&packed).ok()?;
+            // A RESP3 push that arrives meanwhile is not the answer.
+            let reply = loop {
+                match con.recv().ok()? {
+                    Reply::Push(_) => continue,
+                    reply => break reply,
+                }
+            };
+            Some(reply).filter(|v| !v.is_error())
         };
         if let Some(docs) = ask(con, Some("DOCS")).as_ref().and_then(Docs::from_reply) {
             return docs;
         }
         let names: Vec<String> = match ask(con, None) {
-            Some(Value::Array(cmds)) => cmds
+            Some(Reply::Array(cmds)) => cmds
                 .iter()
                 .filter_map(|c| match c {
-                    Value::Array(info) => info.first().and_then(text),
+                    Reply::Array(info) => info.first().and_then(text),
                     _ => None,
                 })
                 .collect(),
@@ -242,7 +250,7 @@ impl Docs {
     }
 }
 
-fn entry(name: &str, doc: &Value) -> Entry {
+fn entry(name: &str, doc: &Reply) -> Entry {
     let mut e = Entry {
         name: name.to_ascii_uppercase(),
         summary: String::new(),
@@ -279,16 +287,16 @@ fn push_help(out: &mut String, e: &Entry, with_group: bool, color: bool) {
 mod tests {
     use super::*;
 
-    fn bulk(s: &str) -> Value {
-        Value::BulkString(s.as_bytes().to_vec())
+    fn bulk(s: &str) -> Reply {
+        Reply::Bulk(s.as_bytes().to_vec())
     }
 
-    fn sample() -> Value {
-        let key = Value::Array(vec![bulk("name"), bulk("key"), bulk("type"), bulk("key")]);
-        let param = Value::Array(vec![bulk("name"), bulk("parameter"), bulk("type"), bulk("string")]);
-        Value::Array(vec![
+    fn sample() -> Reply {
+        let key = Reply::Array(vec![bulk("name"), bulk("key"), bulk("type"), bulk("key")]);
+        let param = Reply::Array(vec![bulk("name"), bulk("parameter"), bulk("type"), bulk("string")]);
+        Reply::Array(vec![
             bulk("get"),
-            Value::Array(vec![
+            Reply::Array(vec![
                 bulk("summary"),
                 bulk("Get the value of a key"),
                 bulk("since"),
@@ -296,16 +304,16 @@ mod tests {
                 bulk("group"),
                 bulk("string"),
                 bulk("arguments"),
-                Value::Array(vec![key]),
+                Reply::Array(vec![key]),
             ]),
             bulk("config"),
-            Value::Array(vec![
+            Reply::Array(vec![
                 bulk("summary"),
                 bulk("A container"),
                 bulk("subcommands"),
-                Value::Array(vec![
+                Reply::Array(vec![
                     bulk("config|get"),
-                    Value::Array(vec![
+                    Reply::Array(vec![
                         bulk("summary"),
                         bulk("Get parameters"),
                         bulk("since"),
@@ -313,7 +321,7 @@ mod tests {
                         bulk("group"),
                         bulk("server"),
                         bulk("arguments"),
-                        Value::Array(vec![param]),
+                        Reply::Array(vec![param]),
                     ]),
                 ]),
             ]),
@@ -332,7 +340,7 @@ mod tests {
         assert_eq!(docs.find(&["get"]).map(|(e, _)| e.synopsis()), Some("key".into()));
         assert!(docs.find(&["config"]).is_none());
         assert_eq!(docs.groups(), ["server", "string"]);
-        assert!(Docs::from_reply(&Value::Nil).is_none());
+        assert!(Docs::from_reply(&Reply::Nil).is_none());
     }
 
     #[test]

@@ -5,13 +5,13 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use redis::{
-    ConnectionAddr, ConnectionInfo, ConnectionLike, IntoConnectionInfo, ProtocolVersion, RedisConnectionInfo,
-    Value,
-};
+use std::io::Write;
 
-use crate::error::{Error, redis_reason};
+use crate::error::{Error, io_reason};
+use crate::exec::transport::{self, Stream};
 use crate::redis::cluster::{Redirect, SlotMap};
+use crate::redis::reply::Reply;
+use crate::redis::resp::{Reader, pack_into};
 
 /// Where the server is.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -45,6 +45,8 @@ pub struct Tls {
     pub ca_cert: Option<Vec<u8>>,
     pub client_cert: Option<(Vec<u8>, Vec<u8>)>,
     pub insecure: bool,
+    /// The name the server's certificate must carry, when not the host connected to (`--sni`).
+    pub sni: Option<String>,
 }
 
 /// Everything needed to (re)connect.
@@ -78,83 +80,135 @@ impl std::fmt::Debug for Target {
 }
 
 impl Target {
-    fn connection_info(&self) -> Result<ConnectionInfo, redis::RedisError> {
-        let addr = match (&self.address, &self.tls) {
-            (Address::Tcp { host, port }, None) => ConnectionAddr::Tcp(host.clone(), *port),
-            (Address::Tcp { host, port }, Some(tls)) => ConnectionAddr::TcpTls {
-                host: host.clone(),
-                port: *port,
-                insecure: tls.insecure,
-                tls_params: None,
-            },
-            (Address::Unix(path), _) => ConnectionAddr::Unix(path.clone()),
-        };
-        let mut redis = RedisConnectionInfo::default().set_db(self.db).set_skip_set_lib_name();
-        if let Some(password) = &self.password {
-            redis = redis.set_password(password);
-            if let Some(user) = &self.user {
-                redis = redis.set_username(user);
-            }
-        }
-        if self.resp3 {
-            redis = redis.set_protocol(ProtocolVersion::RESP3);
-        }
-        Ok(addr.into_connection_info()?.set_redis_settings(redis))
-    }
-
-    fn client(&self) -> Result<redis::Client, redis::RedisError> {
-        let info = self.connection_info()?;
-        match &self.tls {
-            Some(tls) if tls.ca_cert.is_some() || tls.client_cert.is_some() => {
-                let certs = redis::TlsCertificates {
-                    client_tls: tls.client_cert.as_ref().map(|(cert, key)| redis::ClientTlsConfig {
-                        client_cert: cert.clone(),
-                        client_key: key.clone(),
-                    }),
-                    root_cert: tls.ca_cert.clone(),
-                };
-                redis::Client::build_with_tls(info, certs)
-            }
-            _ => redis::Client::open(info),
-        }
-    }
-
-    /// Opens a new connection, authenticated and on the right database.
-    pub fn connect(&self) -> Result<redis::Connection, Error> {
-        let fail =
-            |e: &redis::RedisError| Error::Connect { addr: self.address.label(), reason: connect_reason(e) };
-        let client = self.client().map_err(|e| fail(&e))?;
-        let mut con = client.get_connection_with_timeout(self.connect_timeout).map_err(|e| fail(&e))?;
-        con.set_read_timeout(self.read_timeout).map_err(|e| fail(&e))?;
-        if self.tls.is_some() {
-            // The TLS handshake waits for the first bytes sent; without this PING a certificate
-            // the server fails would show up as a lost connection on the first command.
-            con.send_packed_command(b"*1\r\n$4\r\nPING\r\n").map_err(|e| fail(&e))?;
-            con.recv_response().map_err(|e| fail(&e))?;
-        }
-        Ok(con)
+    /// Opens a new connection, set up as redis-cli sets one up: AUTH, SELECT, HELLO 3.
+    pub fn connect(&self) -> Result<Link, Error> {
+        Link::open(self, self.db)
     }
 }
 
-fn connect_reason(e: &redis::RedisError) -> String {
-    if e.kind() == redis::ErrorKind::AuthenticationFailed {
-        return "AUTH failed: WRONGPASS invalid username-password pair or user is disabled.".to_owned();
+/// One open connection to one server, and the replies arriving on it.
+pub struct Link {
+    stream: Stream,
+    reader: Reader,
+}
+
+impl Link {
+    /// Connects to `target`'s address and sets the connection up on database `db`. The setup
+    /// commands are redsh's bookkeeping, as they are redis-cli's: not echoed.
+    pub fn open(target: &Target, db: i64) -> Result<Link, Error> {
+        let fail = |reason: String| Error::Connect { addr: target.address.label(), reason };
+        let stream = transport::connect(&target.address, target.tls.as_ref(), target.connect_timeout)
+            .map_err(|e| fail(e.0))?;
+        let mut link = Link { stream, reader: Reader::new() };
+        // The setup must not wait forever on a server that accepted and went silent.
+        let _ = link.stream.set_read_timeout(Some(target.connect_timeout.max(Duration::from_millis(100))));
+        let mut setup: Vec<(Vec<Vec<u8>>, &str)> = Vec::new();
+        if let Some(password) = &target.password {
+            let mut auth = vec![b"AUTH".to_vec()];
+            if let Some(user) = &target.user {
+                auth.push(user.as_bytes().to_vec());
+            }
+            auth.push(password.as_bytes().to_vec());
+            setup.push((auth, "AUTH"));
+        }
+        if db != 0 {
+            setup.push((vec![b"SELECT".to_vec(), db.to_string().into_bytes()], "SELECT"));
+        }
+        if target.resp3 {
+            setup.push((vec![b"HELLO".to_vec(), b"3".to_vec()], "HELLO 3"));
+        }
+        if !setup.is_empty() {
+            let mut packed = Vec::new();
+            for (cmd, _) in &setup {
+                pack_into(&mut packed, cmd);
+            }
+            link.send(&packed).map_err(|e| fail(e.to_string()))?;
+            for (_, what) in &setup {
+                if let Reply::Error(e) = link.recv().map_err(|e| fail(e.to_string()))? {
+                    let what = if *what == "SELECT" { format!("SELECT {db}") } else { what.to_string() };
+                    return Err(fail(format!("{what} failed: {}", String::from_utf8_lossy(&e))));
+                }
+            }
+        } else if target.tls.is_some() {
+            // Some servers check the client's certificate only once data flows: ask once, so a
+            // refused certificate shows up here and not as a lost connection on the first command.
+            link.send(b"*1\r\n$4\r\nPING\r\n").map_err(|e| fail(e.to_string()))?;
+            link.recv().map_err(|e| fail(e.to_string()))?;
+        }
+        link.stream.set_read_timeout(target.read_timeout).map_err(|e| fail(io_reason(&e)))?;
+        Ok(link)
     }
-    let reason = redis_reason(e);
-    if reason == "Server closed the connection" && e.detail().is_some() {
-        return e.detail().unwrap_or_default().to_owned();
+
+    /// Writes packed commands without waiting for their replies.
+    pub fn send(&mut self, packed: &[u8]) -> Result<(), LinkError> {
+        self.stream.write_all(packed).and_then(|_| self.stream.flush()).map_err(LinkError::from_io)
     }
-    reason
+
+    /// The next frame the server sent: a reply or a push, in the order they came.
+    pub fn recv(&mut self) -> Result<Reply, LinkError> {
+        loop {
+            if let Some(reply) = self.reader.next_reply().map_err(|e| LinkError::Protocol(e.0))? {
+                return Ok(reply);
+            }
+            match self.reader.read_from(&mut self.stream) {
+                Ok(0) => return Err(LinkError::Closed),
+                Ok(_) => {}
+                // Ctrl-C at the terminal (see `interrupt`): give up waiting; the caller drops us.
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted && crate::interrupt::pending() => {
+                    return Err(LinkError::Io(io_reason(&e)));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(LinkError::from_io(e)),
+            }
+        }
+    }
+
+    /// Bounds how long [`Link::recv`] waits (`None`: for ever).
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) {
+        let _ = self.stream.set_read_timeout(timeout);
+    }
+}
+
+/// Why a connection stopped answering.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkError {
+    /// The server closed the connection.
+    Closed,
+    /// No reply within the read timeout.
+    Timeout,
+    Io(String),
+    /// The server sent something that is not RESP.
+    Protocol(String),
+}
+
+impl LinkError {
+    fn from_io(e: std::io::Error) -> LinkError {
+        match e.kind() {
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => LinkError::Timeout,
+            std::io::ErrorKind::UnexpectedEof => LinkError::Closed,
+            _ => LinkError::Io(io_reason(&e)),
+        }
+    }
+}
+
+impl std::fmt::Display for LinkError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LinkError::Closed => f.write_str("Server closed the connection"),
+            LinkError::Timeout => f.write_str("Timeout reading from the server"),
+            LinkError::Io(reason) | LinkError::Protocol(reason) => f.write_str(reason),
+        }
+    }
 }
 
 /// A live connection and the client-side state that redis-cli shows in its prompt.
 pub struct Conn {
     pub target: Target,
-    con: Option<redis::Connection>,
+    con: Option<Link>,
     /// Inside MULTI: the prompt shows `(TX)`; holds the db to return to if the transaction is aborted.
     tx_db: Option<i64>,
     /// Cluster mode: open connections to the nodes not in use right now (their WATCHes stay alive).
-    parked: HashMap<Address, (redis::Connection, Option<i64>)>,
+    parked: HashMap<Address, (Link, Option<i64>)>,
     /// Cluster mode: which node serves each slot.
     pub slots: SlotMap,
 }
@@ -174,7 +228,7 @@ impl Conn {
     }
 
     /// Connects now if not connected.
-    pub fn ensure(&mut self) -> Result<&mut redis::Connection, Error> {
+    pub fn ensure(&mut self) -> Result<&mut Link, Error> {
         if self.con.is_none() {
             self.con = Some(self.target.connect()?);
             self.tx_db = None;
@@ -215,9 +269,10 @@ impl Conn {
             Address::Tcp { host, .. } => host.clone(),
             Address::Unix(_) => "127.0.0.1".to_owned(),
         };
-        let con = self.ensure()?;
-        let reply = con.req_command(redis::cmd("CLUSTER").arg("SLOTS"));
-        let reply = reply.map_err(|e| self.lost(&e))?;
+        let mut packed = Vec::new();
+        pack_into(&mut packed, &["CLUSTER", "SLOTS"]);
+        self.send(&packed)?;
+        let reply = self.recv()?;
         self.slots = SlotMap::from_reply(&reply, &host);
         Ok(())
     }
@@ -271,29 +326,29 @@ impl Conn {
     /// Writes packed commands without waiting for replies.
     pub fn send(&mut self, packed: &[u8]) -> Result<(), Error> {
         let con = self.ensure()?;
-        let res = con.send_packed_command(packed);
+        let res = con.send(packed);
         res.map_err(|e| self.lost(&e))
     }
 
-    /// Reads the next reply (errors from the server are `Ok(Value::ServerError)`).
-    pub fn recv(&mut self) -> Result<Value, Error> {
+    /// Reads the next frame (errors from the server are `Ok(Reply::Error)`).
+    pub fn recv(&mut self) -> Result<Reply, Error> {
         let Some(con) = self.con.as_mut() else {
             return Err(Error::Connection("Server closed the connection".into()));
         };
-        let res = con.recv_response();
+        let res = con.recv();
         res.map_err(|e| self.lost(&e))
     }
 
-    fn lost(&mut self, e: &redis::RedisError) -> Error {
+    fn lost(&mut self, e: &LinkError) -> Error {
         // A late reply would be read as the answer to the next command: start afresh instead.
         self.drop_connection();
-        Error::Connection(redis_reason(e))
+        Error::Connection(e.to_string())
     }
 
     /// Updates the prompt state after a command and its reply, as redis-cli does.
-    pub fn observe(&mut self, args: &[Vec<u8>], reply: &Value) {
+    pub fn observe(&mut self, args: &[Vec<u8>], reply: &Reply) {
         let Some(first) = args.first() else { return };
-        if matches!(reply, Value::ServerError(_)) {
+        if reply.is_error() {
             if first.eq_ignore_ascii_case(b"exec") {
                 self.end_transaction(true);
             }
@@ -307,7 +362,7 @@ impl Conn {
                 }
             }
             b"multi" if args.len() == 1 => self.tx_db = Some(self.target.db),
-            b"exec" => self.end_transaction(matches!(reply, Value::Nil)),
+            b"exec" => self.end_transaction(matches!(reply, Reply::Nil)),
             b"discard" => self.end_transaction(true),
             b"reset" => {
                 self.tx_db = None;
@@ -321,7 +376,7 @@ impl Conn {
                 self.target.user = (args.len() == 3).then(|| text(&args[1]));
             }
             b"hello" => {
-                self.target.resp3 = matches!(reply, Value::Map(_));
+                self.target.resp3 = matches!(reply, Reply::Map(_));
                 if let Some(i) = args.iter().position(|a| a.eq_ignore_ascii_case(b"auth"))
                     && let (Some(user), Some(pass)) = (args.get(i + 1), args.get(i + 2))
                 {
@@ -470,13 +525,14 @@ mod tests {
     fn tracks_select_multi_exec() {
         let mut c = Conn::new(target(Address::Tcp { host: "h".into(), port: 1 }));
         let a = |s: &str| s.split(' ').map(|w| w.as_bytes().to_vec()).collect::<Vec<_>>();
-        c.observe(&a("SELECT 2"), &Value::Okay);
+        let ok = Reply::Status(b"OK".to_vec());
+        c.observe(&a("SELECT 2"), &ok);
         assert_eq!(c.target.db, 2);
-        c.observe(&a("MULTI"), &Value::Okay);
+        c.observe(&a("MULTI"), &ok);
         assert!(c.in_transaction());
-        c.observe(&a("SELECT 5"), &Value::SimpleString("QUEUED".into()));
+        c.observe(&a("SELECT 5"), &Reply::Status(b"QUEUED".to_vec()));
         assert_eq!(c.target.db, 5);
-        c.observe(&a("DISCARD"), &Value::Okay);
+        c.observe(&a("DISCARD"), &ok);
         assert_eq!(c.target.db, 2);
         assert!(!c.in_transaction());
     }

@@ -5,14 +5,16 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use colored::Colorize;
-use redis::Value;
 
 pub mod conn;
+pub mod transport;
 
 use crate::error::Error;
 use crate::redis::cluster;
-use crate::redis::format::{self, Doubles, Mode};
+use crate::redis::format::{self, Mode};
 use crate::redis::redact::redacted;
+use crate::redis::reply::Reply;
+pub use crate::redis::resp::pack_into;
 use crate::redis::split::join_args;
 use conn::Conn;
 
@@ -36,11 +38,14 @@ pub struct Output {
     pub color: bool,
     /// Flush after every command (a person is watching) rather than when the buffer fills.
     pub flush_each: bool,
+    /// Show RESP3 push messages (as redis-cli does when its stdout is a terminal).
+    pub pushes: bool,
 }
 
 impl Output {
     pub fn new(out: Box<dyn Write>, echo: bool, mode: Mode, color: bool, flush_each: bool) -> Self {
-        Output { out, echo, mode, color, flush_each }
+        let pushes = mode == Mode::Pretty && std::io::IsTerminal::is_terminal(&std::io::stdout());
+        Output { out, echo, mode, color, flush_each, pushes }
     }
 
     pub fn write(&mut self, bytes: &[u8]) {
@@ -101,16 +106,14 @@ impl Output {
         self.write(&line);
     }
 
-    /// Prints a reply; `queued` is given for EXEC: the doubles form of each queued command.
-    fn reply(&mut self, cmd: &[Vec<u8>], reply: &Value, buf: &mut Vec<u8>, queued: Option<&[Doubles]>) {
+    /// Prints a reply.
+    fn reply(&mut self, cmd: &[Vec<u8>], reply: &Reply, buf: &mut Vec<u8>) {
         buf.clear();
         // redis-cli writes even an error reply to these commands raw: `ERR …` with no `(error) `.
         if format::prints_verbatim(cmd) {
             format::push_verbatim(buf, reply);
-        } else if let Some(queued) = queued {
-            format::push_exec_reply(buf, reply, self.mode, queued);
         } else {
-            format::push_reply(buf, reply, self.mode, format::doubles_of(cmd));
+            format::push_reply(buf, reply, self.mode);
         }
         let _ = self.out.write_all(buf);
     }
@@ -123,33 +126,14 @@ pub struct Executor {
     /// Print commands instead of sending them (`--dry-run`).
     pub dry_run: bool,
     scratch: Vec<u8>,
-    /// Inside MULTI: how each queued command's reply writes its doubles, for EXEC's reply.
-    queued: Vec<Doubles>,
-}
-
-/// Packs one command in RESP (an array of bulk strings), as every client sends it.
-pub fn pack_into(buf: &mut Vec<u8>, cmd: &[Vec<u8>]) {
-    buf.push(b'*');
-    buf.extend_from_slice(cmd.len().to_string().as_bytes());
-    buf.extend_from_slice(b"\r\n");
-    for a in cmd {
-        buf.push(b'$');
-        buf.extend_from_slice(a.len().to_string().as_bytes());
-        buf.extend_from_slice(b"\r\n");
-        buf.extend_from_slice(a);
-        buf.extend_from_slice(b"\r\n");
-    }
 }
 
 /// How many redirections one command may follow (a slot can move while it is in flight).
 const MAX_REDIRECTS: usize = 8;
 
 /// The redirect a reply asks for, if it is a `MOVED` or `ASK` error.
-fn redirect_of(v: &Value) -> Option<cluster::Redirect> {
-    match v {
-        Value::ServerError(e) => cluster::redirect(&format::error_text(e)),
-        _ => None,
-    }
+fn redirect_of(v: &Reply) -> Option<cluster::Redirect> {
+    cluster::redirect(&String::from_utf8_lossy(v.error_text()?))
 }
 
 /// redis-cli's timing line for slow commands: `(0.60s)`.
@@ -157,12 +141,12 @@ const SLOW: Duration = Duration::from_millis(500);
 
 impl Executor {
     pub fn new(conn: Conn, out: Output, dry_run: bool) -> Self {
-        Executor { conn, out, dry_run, scratch: Vec::with_capacity(1 << 16), queued: Vec::new() }
+        Executor { conn, out, dry_run, scratch: Vec::with_capacity(1 << 16) }
     }
 
     /// Runs commands in one round trip (all sent, then every reply read), echoing and printing each
     /// in order. Fails on the first command whose reply could not be read.
-    pub fn run(&mut self, cmds: &[Args]) -> Result<Vec<Value>, Error> {
+    pub fn run(&mut self, cmds: &[Args]) -> Result<Vec<Reply>, Error> {
         if self.dry_run {
             for cmd in cmds {
                 let mut line = join_args(&redacted(cmd));
@@ -181,7 +165,7 @@ impl Executor {
     /// keys (one command at a time when they live in different slots). A redirect (the slot moved)
     /// runs the batch again where it now lives; a redirected transaction was aborted by the
     /// server, so nothing of it ran twice.
-    fn run_routed(&mut self, cmds: &[Args]) -> Result<Vec<Value>, Error> {
+    fn run_routed(&mut self, cmds: &[Args]) -> Result<Vec<Reply>, Error> {
         let mut slots: Vec<u16> =
             cmds.iter().filter_map(|c| cluster::first_key(c)).map(cluster::slot).collect();
         slots.sort_unstable();
@@ -227,7 +211,7 @@ impl Executor {
 
     /// A command the user typed (or a script line): in cluster mode it goes to the node in use and
     /// follows `MOVED`/`ASK` exactly as `redis-cli -c` does, printing only the final reply.
-    pub fn run_typed(&mut self, cmd: Args) -> Result<Value, Error> {
+    pub fn run_typed(&mut self, cmd: Args) -> Result<Reply, Error> {
         if !self.conn.target.cluster || self.dry_run {
             return self.run_one(cmd);
         }
@@ -251,9 +235,9 @@ impl Executor {
             self.scratch = packed;
             sent?;
             if asking {
-                self.conn.recv()?;
+                self.recv_reply(b"ASKING")?;
             }
-            let reply = self.conn.recv()?;
+            let reply = self.recv_reply(&cmd[0])?;
             if let Some(r) = redirect_of(&reply) {
                 asking = r.ask;
                 self.redirected(&r);
@@ -283,7 +267,7 @@ impl Executor {
     }
 
     /// Sends a batch to the node in use and prints each reply as it is read.
-    fn run_here(&mut self, cmds: &[Args]) -> Result<Vec<Value>, Error> {
+    fn run_here(&mut self, cmds: &[Args]) -> Result<Vec<Reply>, Error> {
         if let Err(e) = self.conn.ensure() {
             if let Some(first) = cmds.first() {
                 let prompt = self.conn.prompt();
@@ -306,7 +290,7 @@ impl Executor {
             if i == 0 {
                 sent.clone()?;
             }
-            let reply = self.conn.recv()?;
+            let reply = self.recv_reply(&cmd[0])?;
             self.print_reply(cmd, &reply);
             if cmds.len() == 1 {
                 self.timing(started.elapsed());
@@ -323,7 +307,7 @@ impl Executor {
     /// attempt the cluster redirects can be shown as redis-cli shows it (the redirect line only).
     /// With `asking`, each command (or transaction) is preceded by a silent `ASKING`, which an
     /// importing node needs before it serves a slot that is still officially elsewhere.
-    fn collect_here(&mut self, cmds: &[Args], asking: bool) -> Result<Vec<Value>, Error> {
+    fn collect_here(&mut self, cmds: &[Args], asking: bool) -> Result<Vec<Reply>, Error> {
         if let Err(e) = self.conn.ensure() {
             if let Some(first) = cmds.first() {
                 self.echo(first);
@@ -355,9 +339,9 @@ impl Executor {
         for (cmd, ask) in cmds.iter().zip(asked) {
             let mut got = sent.clone();
             if ask && got.is_ok() {
-                got = self.conn.recv().map(|_| ());
+                got = self.recv_reply(b"ASKING").map(|_| ());
             }
-            let got = got.and_then(|_| self.conn.recv());
+            let got = got.and_then(|_| self.recv_reply(&cmd[0]));
             match got {
                 Ok(reply) => replies.push(reply),
                 Err(e) => {
@@ -377,7 +361,7 @@ impl Executor {
     /// Sends commands to the node in use and reads their replies without echoing or printing them:
     /// only for bulk reads (`stats`, `fsck`) whose caller prints how many of which commands it
     /// sent, so the transcript still says what went to the server. A dry run prints them all.
-    pub fn run_quiet(&mut self, cmds: &[Args]) -> Result<Vec<Value>, Error> {
+    pub fn run_quiet(&mut self, cmds: &[Args]) -> Result<Vec<Reply>, Error> {
         if self.dry_run {
             return self.run(cmds);
         }
@@ -390,13 +374,32 @@ impl Executor {
         let sent = self.conn.send(&packed);
         self.scratch = packed;
         sent?;
-        cmds.iter().map(|_| self.conn.recv()).collect()
+        cmds.iter().map(|c| self.recv_reply(&c[0])).collect()
     }
 
     /// Runs one command; its reply, or an error.
-    pub fn run_one(&mut self, cmd: Args) -> Result<Value, Error> {
+    pub fn run_one(&mut self, cmd: Args) -> Result<Reply, Error> {
         let mut replies = self.run(std::slice::from_ref(&cmd))?;
         replies.pop().ok_or_else(|| Error::Other("no reply".into()))
+    }
+
+    /// Reads the reply to a command named `name`. A RESP3 push that arrives first (a client-tracking
+    /// invalidation, `DEBUG PROTOCOL push`…) is not that reply: it is shown, as redis-cli shows it
+    /// at a terminal, and the read goes on. Only the subscribe family is answered by a push.
+    pub fn recv_reply(&mut self, name: &[u8]) -> Result<Reply, Error> {
+        loop {
+            let reply = self.conn.recv()?;
+            if !matches!(reply, Reply::Push(_)) || answered_by_push(name) {
+                return Ok(reply);
+            }
+            if self.out.pushes {
+                let mut buf = std::mem::take(&mut self.scratch);
+                buf.clear();
+                format::push_reply(&mut buf, &reply, Mode::Pretty);
+                self.out.write(&buf);
+                self.scratch = buf;
+            }
+        }
     }
 
     /// Echoes a command that is about to be read back from a pipeline (see `script`).
@@ -406,20 +409,10 @@ impl Executor {
     }
 
     /// Prints a reply and updates the prompt state from it.
-    pub fn print_reply(&mut self, cmd: &[Vec<u8>], reply: &Value) {
+    pub fn print_reply(&mut self, cmd: &[Vec<u8>], reply: &Reply) {
         let mut buf = std::mem::take(&mut self.scratch);
-        // Every reply of a script passes here: compare the command name without allocating.
-        let is = |name: &[u8]| cmd.first().is_some_and(|w| w.eq_ignore_ascii_case(name));
-        let queued = is(b"exec").then(|| std::mem::take(&mut self.queued));
-        self.out.reply(cmd, reply, &mut buf, queued.as_deref());
+        self.out.reply(cmd, reply, &mut buf);
         self.scratch = buf;
-        let in_transaction = self.conn.in_transaction();
-        // A MULTI inside MULTI is refused and leaves the transaction as it was.
-        if (is(b"multi") && !in_transaction) || is(b"discard") {
-            self.queued.clear();
-        } else if in_transaction && matches!(reply, Value::SimpleString(s) if s == "QUEUED") {
-            self.queued.push(format::doubles_of(cmd));
-        }
         self.conn.observe(cmd, reply);
     }
 
@@ -430,7 +423,14 @@ impl Executor {
     }
 }
 
+/// Commands whose RESP3 reply is itself a push frame.
+fn answered_by_push(name: &[u8]) -> bool {
+    [&b"subscribe"[..], b"psubscribe", b"ssubscribe", b"unsubscribe", b"punsubscribe", b"sunsubscribe"]
+        .iter()
+        .any(|n| name.eq_ignore_ascii_case(n))
+}
+
 /// Whether a reply is an error reply (top level).
-pub fn is_error(v: &Value) -> bool {
-    matches!(v, Value::ServerError(_))
+pub fn is_error(v: &Reply) -> bool {
+    v.is_error()
 }

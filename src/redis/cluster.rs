@@ -1,7 +1,7 @@
 //! Redis Cluster: which slot a key hashes to, which node serves a slot, and redirect errors.
 //! Pure functions; `exec` uses them to route and to follow `MOVED`/`ASK` as redis-cli `-c` does.
 
-use redis::Value;
+use crate::redis::reply::Reply;
 
 use crate::exec::conn::Address;
 
@@ -96,23 +96,23 @@ pub struct SlotMap {
 
 impl SlotMap {
     /// Reads a `CLUSTER SLOTS` reply: `[[start, end, [host, port, id…], replicas…], …]`.
-    pub fn from_reply(reply: &Value, default_host: &str) -> SlotMap {
+    pub fn from_reply(reply: &Reply, default_host: &str) -> SlotMap {
         let mut ranges = Vec::new();
-        let Value::Array(entries) = reply else { return SlotMap::default() };
+        let Reply::Array(entries) = reply else { return SlotMap::default() };
         for entry in entries {
-            let Value::Array(parts) = entry else { continue };
-            let (Some(Value::Int(start)), Some(Value::Int(end)), Some(Value::Array(master))) =
+            let Reply::Array(parts) = entry else { continue };
+            let (Some(Reply::Int(start)), Some(Reply::Int(end)), Some(Reply::Array(master))) =
                 (parts.first(), parts.get(1), parts.get(2))
             else {
                 continue;
             };
             let host = match master.first() {
-                Some(Value::BulkString(h)) if !h.is_empty() && h.as_slice() != b"?" => {
+                Some(Reply::Bulk(h)) if !h.is_empty() && h.as_slice() != b"?" => {
                     String::from_utf8_lossy(h).into_owned()
                 }
                 _ => default_host.to_owned(),
             };
-            let Some(Value::Int(port)) = master.get(1) else { continue };
+            let Some(Reply::Int(port)) = master.get(1) else { continue };
             let (Ok(start), Ok(end), Ok(port)) =
                 (u16::try_from(*start), u16::try_from(*end), u16::try_from(*port))
             else {
@@ -198,10 +198,10 @@ mod tests {
 
     #[test]
     fn slot_map_from_reply_and_learning() {
-        let node = |p: i64| Value::Array(vec![Value::BulkString(b"127.0.0.1".to_vec()), Value::Int(p)]);
-        let reply = Value::Array(vec![
-            Value::Array(vec![Value::Int(0), Value::Int(5460), node(7000)]),
-            Value::Array(vec![Value::Int(5461), Value::Int(16383), node(7001)]),
+        let node = |p: i64| Reply::Array(vec![Reply::Bulk(b"127.0.0.1".to_vec()), Reply::Int(p)]);
+        let reply = Reply::Array(vec![
+            Reply::Array(vec![Reply::Int(0), Reply::Int(5460), node(7000)]),
+            Reply::Array(vec![Reply::Int(5461), Reply::Int(16383), node(7001)]),
         ]);
         let mut map = SlotMap::from_reply(&reply, "127.0.0.1");
         let at = |p: u16| Address::Tcp { host: "127.0.0.1".into(), port: p };

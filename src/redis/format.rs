@@ -1,7 +1,7 @@
 //! Replies as text, byte for byte as redis-cli prints them: its TTY ("pretty") form and its raw form.
+//! Pure; every double, big number and verbatim string is printed from the server's own text.
 
-use redis::{PushKind, Value};
-
+use crate::redis::reply::Reply;
 use crate::redis::split::push_repr;
 
 /// How replies are printed.
@@ -11,40 +11,6 @@ pub enum Mode {
     Pretty,
     /// `redis-cli --raw`: bare bytes, one element per line.
     Raw,
-}
-
-/// The text form the server gave a RESP3 double in. The parser keeps only the number, so the
-/// form is chosen by the command that asked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Doubles {
-    /// `%.17g`: ZSCORE, ZINCRBY and every other `addReplyDouble` (Redis 7.0).
-    G17,
-    /// `%.17Lf` without trailing zeros: GEO coordinates (`addReplyHumanLongDouble`).
-    Human,
-}
-
-/// How the doubles in the reply to `args` are written (see [`Doubles`]).
-pub fn doubles_of<A: AsRef<[u8]>>(args: &[A]) -> Doubles {
-    const GEO: [&[u8]; 6] = [
-        b"geopos",
-        b"georadius",
-        b"georadius_ro",
-        b"georadiusbymember",
-        b"georadiusbymember_ro",
-        b"geosearch",
-    ];
-    match args.first() {
-        Some(name) if GEO.iter().any(|g| name.as_ref().eq_ignore_ascii_case(g)) => Doubles::Human,
-        _ => Doubles::G17,
-    }
-}
-
-/// The wire text of a server error: code, then the detail exactly as sent.
-pub fn error_text(e: &redis::ServerError) -> String {
-    match e.details() {
-        Some(d) => format!("{} {}", e.code(), d),
-        None => e.code().to_owned(),
-    }
 }
 
 /// Commands whose reply redis-cli writes verbatim even in pretty mode (help text, INFO…).
@@ -68,88 +34,46 @@ pub fn prints_verbatim<A: AsRef<[u8]>>(args: &[A]) -> bool {
 }
 
 /// Appends a top-level reply, followed by its line end, as redis-cli prints it.
-pub fn push_reply(out: &mut Vec<u8>, v: &Value, mode: Mode, doubles: Doubles) {
+pub fn push_reply(out: &mut Vec<u8>, v: &Reply, mode: Mode) {
     match mode {
-        Mode::Pretty => push_tty(out, v, "", doubles),
+        Mode::Pretty => push_tty(out, v, ""),
         Mode::Raw => {
-            push_raw(out, v, doubles);
-            out.push(b'\n');
-        }
-    }
-}
-
-/// [`push_reply`] for the reply to EXEC: each element's doubles in the form of the command that was
-/// queued in its place (`queued`, in order).
-pub fn push_exec_reply(out: &mut Vec<u8>, v: &Value, mode: Mode, queued: &[Doubles]) {
-    let Value::Array(items) = v else {
-        return push_reply(out, v, mode, Doubles::G17);
-    };
-    match mode {
-        Mode::Pretty => {
-            push_tty_aggregate(out, Aggregate::List(items, b')', "(empty array)\n"), "", Doubles::G17, queued)
-        }
-        Mode::Raw => {
-            push_raw_list(out, items, Doubles::G17, queued);
+            push_raw(out, v);
             out.push(b'\n');
         }
     }
 }
 
 /// A reply formatted for a terminal (`--no-raw`), ending in a newline.
-pub fn pretty(v: &Value) -> Vec<u8> {
+pub fn pretty(v: &Reply) -> Vec<u8> {
     let mut out = Vec::new();
-    push_tty(&mut out, v, "", Doubles::G17);
+    push_tty(&mut out, v, "");
     out
 }
 
 /// Appends a reply written verbatim (see [`prints_verbatim`]): no quotes and no added line end.
-pub fn push_verbatim(out: &mut Vec<u8>, v: &Value) {
-    push_raw(out, v, Doubles::G17);
+pub fn push_verbatim(out: &mut Vec<u8>, v: &Reply) {
+    push_raw(out, v);
 }
 
-/// A push frame as the array it was on the wire: its kind name first.
-fn push_elements(kind: &PushKind, data: &[Value]) -> Vec<Value> {
-    let name = match kind {
-        PushKind::Disconnection => "disconnection".to_owned(),
-        PushKind::Other(s) => s.clone(),
-        PushKind::Invalidate => "invalidate".to_owned(),
-        PushKind::Message => "message".to_owned(),
-        PushKind::PMessage => "pmessage".to_owned(),
-        PushKind::SMessage => "smessage".to_owned(),
-        PushKind::Unsubscribe => "unsubscribe".to_owned(),
-        PushKind::PUnsubscribe => "punsubscribe".to_owned(),
-        PushKind::SUnsubscribe => "sunsubscribe".to_owned(),
-        PushKind::Subscribe => "subscribe".to_owned(),
-        PushKind::PSubscribe => "psubscribe".to_owned(),
-        PushKind::SSubscribe => "ssubscribe".to_owned(),
-        other => format!("{other:?}").to_ascii_lowercase(),
-    };
-    let mut all = Vec::with_capacity(data.len() + 1);
-    all.push(Value::BulkString(name.into_bytes()));
-    all.extend(data.iter().cloned());
-    all
-}
-
-/// An aggregate's entries in the order redis-cli prints them (maps flattened key, value, …).
+/// An aggregate's entries in the order redis-cli prints them.
 enum Aggregate<'a> {
-    List(&'a [Value], u8, &'static str),
-    Map(&'a [(Value, Value)]),
+    List(&'a [Reply], u8, &'static str),
+    Map(&'a [(Reply, Reply)]),
 }
 
-fn is_multiline(v: &Value) -> bool {
+fn is_multiline(v: &Reply) -> bool {
     match v {
-        Value::Array(items) | Value::Set(items) => match items.as_slice() {
+        Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => match items.as_slice() {
             [] => false,
             [only] => is_multiline(only),
             _ => true,
         },
-        Value::Push { data, .. } => !data.is_empty(),
-        Value::Map(pairs) => match pairs.as_slice() {
+        Reply::Map(pairs) => match pairs.as_slice() {
             [] => false,
             [(_, only)] => is_multiline(only),
             _ => true,
         },
-        Value::Attribute { data, .. } => is_multiline(data),
         _ => false,
     }
 }
@@ -163,60 +87,47 @@ fn digits(mut n: usize) -> usize {
     d
 }
 
-fn push_tty(out: &mut Vec<u8>, v: &Value, prefix: &str, doubles: Doubles) {
+fn push_line(out: &mut Vec<u8>, parts: &[&[u8]]) {
+    for p in parts {
+        out.extend_from_slice(p);
+    }
+    out.push(b'\n');
+}
+
+fn push_tty(out: &mut Vec<u8>, v: &Reply, prefix: &str) {
     match v {
-        Value::Nil => out.extend_from_slice(b"(nil)\n"),
-        Value::Int(i) => out.extend_from_slice(format!("(integer) {i}\n").as_bytes()),
-        Value::BulkString(b) => {
+        Reply::Nil => out.extend_from_slice(b"(nil)\n"),
+        Reply::Int(i) => {
+            let mut digits = itoa::Buffer::new();
+            push_line(out, &[b"(integer) ", digits.format(*i).as_bytes()]);
+        }
+        Reply::Bulk(b) => {
             push_repr(out, b);
             out.push(b'\n');
         }
-        Value::SimpleString(s) => {
-            out.extend_from_slice(s.as_bytes());
-            out.push(b'\n');
+        Reply::Status(s) | Reply::Verbatim(s) => push_line(out, &[s]),
+        Reply::Double(d) => push_line(out, &[b"(double) ", d]),
+        Reply::Bool(b) => out.extend_from_slice(if *b { b"(true)\n" } else { b"(false)\n" }),
+        // redis-cli exits on this one; we print what the server meant.
+        Reply::BigNumber(n) => push_line(out, &[b"(big number) ", n]),
+        Reply::Error(e) => push_line(out, &[b"(error) ", e]),
+        Reply::Array(items) => {
+            push_tty_aggregate(out, Aggregate::List(items, b')', "(empty array)\n"), prefix)
         }
-        Value::Okay => out.extend_from_slice(b"OK\n"),
-        Value::Double(d) => {
-            out.extend_from_slice(format!("(double) {}\n", fmt_double(*d, doubles)).as_bytes())
+        Reply::Set(items) => push_tty_aggregate(out, Aggregate::List(items, b'~', "(empty set)\n"), prefix),
+        Reply::Push(items) if v.push_kind().as_deref() == Some(b"invalidate") => {
+            push_invalidate(out, &items[1..])
         }
-        Value::Boolean(b) => out.extend_from_slice(if *b { b"(true)\n" } else { b"(false)\n" }),
-        Value::VerbatimString { text, .. } => {
-            out.extend_from_slice(text.as_bytes());
-            out.push(b'\n');
-        }
-        // redis-cli exits on these; we print what the server meant.
-        Value::BigNumber(n) => {
-            out.extend_from_slice(b"(big number) ");
-            out.extend_from_slice(n);
-            out.push(b'\n');
-        }
-        Value::Attribute { data, .. } => push_tty(out, data, prefix, doubles),
-        Value::ServerError(e) => {
-            out.extend_from_slice(b"(error) ");
-            out.extend_from_slice(error_text(e).as_bytes());
-            out.push(b'\n');
-        }
-        Value::Array(items) => {
-            push_tty_aggregate(out, Aggregate::List(items, b')', "(empty array)\n"), prefix, doubles, &[])
-        }
-        Value::Set(items) => {
-            push_tty_aggregate(out, Aggregate::List(items, b'~', "(empty set)\n"), prefix, doubles, &[])
-        }
-        Value::Push { kind: PushKind::Invalidate, data } => push_invalidate(out, data),
-        Value::Push { kind, data } => {
-            let all = push_elements(kind, data);
-            push_tty_aggregate(out, Aggregate::List(&all, b')', "(empty push)\n"), prefix, doubles, &[]);
-        }
-        Value::Map(pairs) => push_tty_aggregate(out, Aggregate::Map(pairs), prefix, doubles, &[]),
-        _ => out.extend_from_slice(b"(unknown reply)\n"),
+        Reply::Push(items) => push_tty_aggregate(out, Aggregate::List(items, b')', "(empty push)\n"), prefix),
+        Reply::Map(pairs) => push_tty_aggregate(out, Aggregate::Map(pairs), prefix),
     }
 }
 
 /// redis-cli's client-tracking line: `-> invalidate: 'k1', 'k2'`.
-fn push_invalidate(out: &mut Vec<u8>, data: &[Value]) {
+fn push_invalidate(out: &mut Vec<u8>, data: &[Reply]) {
     out.extend_from_slice(b"-> invalidate: ");
-    let keys: Vec<&Value> = match data {
-        [Value::Array(keys)] => keys.iter().collect(),
+    let keys: Vec<&Reply> = match data {
+        [Reply::Array(keys)] => keys.iter().collect(),
         other => other.iter().collect(),
     };
     for (i, k) in keys.iter().enumerate() {
@@ -224,20 +135,13 @@ fn push_invalidate(out: &mut Vec<u8>, data: &[Value]) {
             out.extend_from_slice(b", ");
         }
         out.push(b'\'');
-        push_raw(out, k, Doubles::G17);
+        push_raw(out, k);
         out.push(b'\'');
     }
     out.push(b'\n');
 }
 
-/// An aggregate's elements; `each` (EXEC) overrides the doubles form element by element.
-fn push_tty_aggregate(
-    out: &mut Vec<u8>,
-    agg: Aggregate<'_>,
-    prefix: &str,
-    doubles: Doubles,
-    each: &[Doubles],
-) {
+fn push_tty_aggregate(out: &mut Vec<u8>, agg: Aggregate<'_>, prefix: &str) {
     let (count, marker, empty) = match &agg {
         Aggregate::List(items, marker, empty) => (items.len(), *marker, *empty),
         Aggregate::Map(pairs) => (pairs.len(), b'#', "(empty hash)\n"),
@@ -248,152 +152,102 @@ fn push_tty_aggregate(
     }
     let width = digits(count);
     let child_prefix = format!("{prefix}{:w$}", "", w = width + 2);
+    let mut index = itoa::Buffer::new();
     for i in 0..count {
         // The first entry follows the parent's own index on the same line.
-        let lead = if i == 0 { "" } else { prefix };
-        out.extend_from_slice(format!("{lead}{:>width$}", i + 1).as_bytes());
+        if i > 0 {
+            out.extend_from_slice(prefix.as_bytes());
+        }
+        let n = index.format(i + 1);
+        out.extend(std::iter::repeat_n(b' ', width - n.len()));
+        out.extend_from_slice(n.as_bytes());
         out.push(marker);
         out.push(b' ');
         match &agg {
-            Aggregate::List(items, ..) => {
-                push_tty(out, &items[i], &child_prefix, each.get(i).copied().unwrap_or(doubles))
-            }
+            Aggregate::List(items, ..) => push_tty(out, &items[i], &child_prefix),
             Aggregate::Map(pairs) => {
                 let (k, v) = &pairs[i];
-                push_tty(out, k, &child_prefix, doubles);
+                push_tty(out, k, &child_prefix);
                 out.pop();
                 out.extend_from_slice(b" => ");
                 if is_multiline(v) {
                     out.push(b'\n');
                     out.extend_from_slice(child_prefix.as_bytes());
                 }
-                push_tty(out, v, &child_prefix, doubles);
+                push_tty(out, v, &child_prefix);
             }
         }
     }
 }
 
-fn push_raw(out: &mut Vec<u8>, v: &Value, doubles: Doubles) {
+fn push_raw(out: &mut Vec<u8>, v: &Reply) {
     match v {
-        Value::Nil => {}
-        Value::Int(i) => out.extend_from_slice(i.to_string().as_bytes()),
-        Value::BulkString(b) => out.extend_from_slice(b),
-        Value::SimpleString(s) => out.extend_from_slice(s.as_bytes()),
-        Value::Okay => out.extend_from_slice(b"OK"),
-        Value::Double(d) => out.extend_from_slice(fmt_double(*d, doubles).as_bytes()),
-        Value::Boolean(b) => out.extend_from_slice(if *b { b"(true)" } else { b"(false)" }),
-        Value::VerbatimString { text, .. } => out.extend_from_slice(text.as_bytes()),
-        Value::BigNumber(n) => out.extend_from_slice(n),
-        Value::Attribute { data, .. } => push_raw(out, data, doubles),
-        Value::ServerError(e) => {
-            out.extend_from_slice(error_text(e).as_bytes());
-            out.push(b'\n');
+        Reply::Nil => {}
+        Reply::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
+        Reply::Bulk(b) | Reply::Status(b) | Reply::Verbatim(b) | Reply::Double(b) | Reply::BigNumber(b) => {
+            out.extend_from_slice(b)
         }
-        Value::Array(items) | Value::Set(items) => push_raw_list(out, items, doubles, &[]),
-        Value::Push { kind, data } => push_raw_list(out, &push_elements(kind, data), doubles, &[]),
-        Value::Map(pairs) => {
+        Reply::Bool(b) => out.extend_from_slice(if *b { b"(true)" } else { b"(false)" }),
+        Reply::Error(e) => push_line(out, &[e]),
+        Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => push_raw_list(out, items),
+        Reply::Map(pairs) => {
             for (i, (k, v)) in pairs.iter().enumerate() {
                 if i > 0 {
                     out.push(b'\n');
                 }
-                push_raw(out, k, doubles);
+                push_raw(out, k);
                 out.push(b' ');
-                push_raw(out, v, doubles);
+                push_raw(out, v);
             }
         }
-        _ => {}
     }
 }
 
-fn push_raw_list(out: &mut Vec<u8>, items: &[Value], doubles: Doubles, each: &[Doubles]) {
+fn push_raw_list(out: &mut Vec<u8>, items: &[Reply]) {
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
             out.push(b'\n');
         }
-        push_raw(out, item, each.get(i).copied().unwrap_or(doubles));
+        push_raw(out, item);
     }
-}
-
-fn fmt_double(d: f64, doubles: Doubles) -> String {
-    match doubles {
-        Doubles::G17 => fmt_g17(d),
-        Doubles::Human => fmt_human(d),
-    }
-}
-
-/// Redis's `ld2string(…, LD_STR_HUMAN)`: `%.17Lf` of the (exactly widened) double, trailing zeros and
-/// a bare point dropped, `-0` as `0`.
-pub fn fmt_human(d: f64) -> String {
-    if d.is_infinite() {
-        return if d > 0.0 { "inf".to_owned() } else { "-inf".to_owned() };
-    }
-    let text = format!("{d:.17}");
-    match trim_fraction(&text) {
-        "-0" => "0".to_owned(),
-        t => t.to_owned(),
-    }
-}
-
-/// C's `printf("%.17g", d)`, the form Redis 7.0 sends doubles in (`inf`, `-inf`, `nan` included).
-pub fn fmt_g17(d: f64) -> String {
-    if d.is_nan() {
-        return "nan".to_owned();
-    }
-    if d.is_infinite() {
-        return if d > 0.0 { "inf".to_owned() } else { "-inf".to_owned() };
-    }
-    if d == 0.0 {
-        return if d.is_sign_negative() { "-0".to_owned() } else { "0".to_owned() };
-    }
-    const P: i32 = 17;
-    // Scientific form with P significant digits decides the exponent after rounding.
-    let sci = format!("{:.*e}", (P - 1) as usize, d);
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    if !(-4..P).contains(&exp) {
-        let m = trim_fraction(mantissa);
-        let sign = if exp < 0 { '-' } else { '+' };
-        format!("{m}e{sign}{:02}", exp.abs())
-    } else {
-        let decimals = (P - 1 - exp).max(0) as usize;
-        trim_fraction(&format!("{d:.decimals$}")).to_owned()
-    }
-}
-
-/// Drops trailing zeros of a fraction, and the point if nothing is left after it.
-fn trim_fraction(s: &str) -> &str {
-    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.') } else { s }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use Value::*;
+    use Reply::*;
 
-    fn bulk(s: &str) -> Value {
-        BulkString(s.as_bytes().to_vec())
+    fn bulk(s: &str) -> Reply {
+        Bulk(s.as_bytes().to_vec())
     }
 
-    fn tty(v: &Value) -> String {
+    fn tty(v: &Reply) -> String {
         String::from_utf8(pretty(v)).unwrap()
     }
 
-    fn raw(v: &Value) -> String {
+    fn raw(v: &Reply) -> String {
         let mut out = Vec::new();
-        push_reply(&mut out, v, Mode::Raw, Doubles::G17);
+        push_reply(&mut out, v, Mode::Raw);
         String::from_utf8(out).unwrap()
     }
 
     #[test]
     fn scalars() {
         assert_eq!(tty(&Int(5)), "(integer) 5\n");
+        assert_eq!(tty(&Int(i64::MIN)), "(integer) -9223372036854775808\n");
         assert_eq!(tty(&Nil), "(nil)\n");
-        assert_eq!(tty(&Okay), "OK\n");
-        assert_eq!(tty(&SimpleString("PONG".into())), "PONG\n");
+        assert_eq!(tty(&Status(b"OK".to_vec())), "OK\n");
         assert_eq!(tty(&bulk("")), "\"\"\n");
-        assert_eq!(tty(&BulkString(vec![b'a', 0xc3, 0xa9])), "\"a\\xc3\\xa9\"\n");
-        assert_eq!(tty(&Boolean(true)), "(true)\n");
-        assert_eq!(tty(&Double(2.5)), "(double) 2.5\n");
+        assert_eq!(tty(&Bulk(vec![b'a', 0xc3, 0xa9])), "\"a\\xc3\\xa9\"\n");
+        assert_eq!(tty(&Bool(true)), "(true)\n");
+        assert_eq!(tty(&Error(b"ERR x ".to_vec())), "(error) ERR x \n");
+    }
+
+    #[test]
+    fn doubles_print_the_servers_text() {
+        assert_eq!(tty(&Double(b"0.1".to_vec())), "(double) 0.1\n");
+        assert_eq!(tty(&Double(b"0.10000000000000001".to_vec())), "(double) 0.10000000000000001\n");
+        assert_eq!(raw(&Double(b"1e+300".to_vec())), "1e+300\n");
     }
 
     #[test]
@@ -435,6 +289,14 @@ mod tests {
     }
 
     #[test]
+    fn pushes() {
+        let inv = Push(vec![bulk("invalidate"), Array(vec![bulk("a"), bulk("b")])]);
+        assert_eq!(tty(&inv), "-> invalidate: 'a', 'b'\n");
+        let msg = Push(vec![bulk("message"), bulk("ch"), bulk("hi")]);
+        assert_eq!(tty(&msg), "1) \"message\"\n2) \"ch\"\n3) \"hi\"\n");
+    }
+
+    #[test]
     fn raw_form() {
         assert_eq!(raw(&Int(5)), "5\n");
         assert_eq!(raw(&Nil), "\n");
@@ -443,7 +305,8 @@ mod tests {
             raw(&Map(vec![(bulk("k"), Array(vec![Int(1), Int(2)])), (bulk("j"), bulk("v"))])),
             "k 1\n2\nj v\n"
         );
-        assert_eq!(raw(&Boolean(false)), "(false)\n");
+        assert_eq!(raw(&Bool(false)), "(false)\n");
+        assert_eq!(raw(&Error(b"ERR x".to_vec())), "ERR x\n\n");
     }
 
     #[test]
@@ -455,55 +318,28 @@ mod tests {
         assert!(!prints_verbatim(&["get", "info"]));
     }
 
-    #[test]
-    fn human_long_doubles_as_redis_writes_geo_coordinates() {
-        assert_eq!(fmt_human(13.361389338970184), "13.36138933897018433");
-        assert_eq!(fmt_human(38.1155563954963), "38.11555639549629859");
-        assert_eq!(fmt_human(2.5), "2.5");
-        assert_eq!(fmt_human(3.0), "3");
-        assert_eq!(fmt_human(-0.0), "0");
-        assert_eq!(doubles_of(&["GEOPOS", "g", "m"]), Doubles::Human);
-        assert_eq!(doubles_of(&["zscore", "z", "m"]), Doubles::G17);
-    }
-
-    #[test]
-    fn g17_matches_c() {
-        assert_eq!(fmt_g17(0.1), "0.10000000000000001");
-        assert_eq!(fmt_g17(1e300), "1.0000000000000001e+300");
-        assert_eq!(fmt_g17(2.5), "2.5");
-        assert_eq!(fmt_g17(1.0), "1");
-        assert_eq!(fmt_g17(-3.0), "-3");
-        assert_eq!(fmt_g17(1e-5), "1.0000000000000001e-05");
-        assert_eq!(fmt_g17(0.0001), "0.0001");
-        assert_eq!(fmt_g17(123456789012345680.0), "1.2345678901234568e+17");
-        assert_eq!(fmt_g17(12345678901234567.0), "12345678901234568");
-        assert_eq!(fmt_g17(f64::INFINITY), "inf");
-        assert_eq!(fmt_g17(f64::NEG_INFINITY), "-inf");
-    }
-
     mod props {
         use super::super::*;
         use proptest::prelude::*;
 
         /// Any reply a server could send (nesting bounded), including the RESP3 types.
-        fn reply() -> impl Strategy<Value = Value> {
+        fn reply() -> impl Strategy<Value = Reply> {
             let leaf = prop_oneof![
-                Just(Value::Nil),
-                Just(Value::Okay),
-                any::<i64>().prop_map(Value::Int),
-                proptest::collection::vec(any::<u8>(), 0..16).prop_map(Value::BulkString),
-                "[ -~]{0,12}".prop_map(Value::SimpleString),
-                any::<f64>().prop_map(Value::Double),
-                any::<bool>().prop_map(Value::Boolean),
-                "[0-9]{1,40}".prop_map(|n| Value::BigNumber(n.into_bytes())),
+                Just(Reply::Nil),
+                any::<i64>().prop_map(Reply::Int),
+                proptest::collection::vec(any::<u8>(), 0..16).prop_map(Reply::Bulk),
+                "[ -~]{0,12}".prop_map(|s| Reply::Status(s.into_bytes())),
+                "[ -~]{0,12}".prop_map(|s| Reply::Error(s.into_bytes())),
+                "-?[0-9.e+]{1,12}".prop_map(|s| Reply::Double(s.into_bytes())),
+                any::<bool>().prop_map(Reply::Bool),
+                "[0-9]{1,40}".prop_map(|n| Reply::BigNumber(n.into_bytes())),
             ];
             leaf.prop_recursive(4, 64, 8, |inner| {
                 prop_oneof![
-                    proptest::collection::vec(inner.clone(), 0..12).prop_map(Value::Array),
-                    proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Set),
-                    proptest::collection::vec((inner.clone(), inner.clone()), 0..6).prop_map(Value::Map),
-                    (inner.clone(), proptest::collection::vec((inner.clone(), inner), 0..2))
-                        .prop_map(|(d, a)| Value::Attribute { data: Box::new(d), attributes: a }),
+                    proptest::collection::vec(inner.clone(), 0..12).prop_map(Reply::Array),
+                    proptest::collection::vec(inner.clone(), 0..6).prop_map(Reply::Set),
+                    proptest::collection::vec(inner.clone(), 0..4).prop_map(Reply::Push),
+                    proptest::collection::vec((inner.clone(), inner), 0..6).prop_map(Reply::Map),
                 ]
             })
         }
@@ -514,18 +350,13 @@ mod tests {
                 let out = pretty(&v);
                 prop_assert!(out.ends_with(b"\n"));
                 let mut raw = Vec::new();
-                push_reply(&mut raw, &v, Mode::Raw, Doubles::G17);
+                push_reply(&mut raw, &v, Mode::Raw);
                 prop_assert!(raw.ends_with(b"\n"));
             }
 
             #[test]
-            fn g17_round_trips(d in any::<f64>().prop_filter("finite", |d| d.is_finite())) {
-                prop_assert_eq!(fmt_g17(d).parse::<f64>().unwrap(), d);
-            }
-
-            #[test]
             fn bulk_strings_print_back_as_what_the_splitter_reads(b in proptest::collection::vec(any::<u8>(), 0..32)) {
-                let out = pretty(&Value::BulkString(b.clone()));
+                let out = pretty(&Reply::Bulk(b.clone()));
                 let line = &out[..out.len() - 1];
                 prop_assert_eq!(crate::redis::split::split_args(line).unwrap(), vec![b]);
             }

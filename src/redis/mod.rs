@@ -4,4 +4,6 @@
 pub mod cluster;
 pub mod format;
 pub mod redact;
+pub mod reply;
+pub mod resp;
 pub mod split;

@@ -14,7 +14,7 @@
 //! without a TTL gets the one `touch` would give it; a session missing from its index is added back
 //! (`SADD`, `EXPIRE … NX`, `EXPIRE … GT`, as `login` does).
 
-use redis::Value;
+use crate::redis::reply::Reply;
 
 use crate::error::Error;
 use crate::exec::{Args, Executor, args};
@@ -508,7 +508,7 @@ impl Store {
                 continue;
             }
             tally.sessions += 1;
-            if matches!(fields, Value::ServerError(_)) {
+            if matches!(fields, Reply::Error(_)) {
                 wrong_type.push(stored.to_owned());
                 continue;
             }

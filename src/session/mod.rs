@@ -14,7 +14,7 @@ pub mod watch;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use redis::Value;
+use crate::redis::reply::Reply;
 
 use crate::error::Error;
 use crate::exec::{Args, Executor, args};
@@ -87,39 +87,30 @@ pub fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
-fn text(v: &Value) -> Option<String> {
-    match v {
-        Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
-        Value::SimpleString(s) => Some(s.clone()),
-        Value::VerbatimString { text, .. } => Some(text.clone()),
-        Value::Int(i) => Some(i.to_string()),
-        _ => None,
-    }
+fn text(v: &Reply) -> Option<String> {
+    v.text()
 }
 
-fn int(v: Option<&Value>) -> Option<i64> {
-    match v? {
-        Value::Int(i) => Some(*i),
-        other => text(other)?.parse().ok(),
-    }
+fn int(v: Option<&Reply>) -> Option<i64> {
+    v?.int()
 }
 
 /// Elements of an array or set reply (a RESP3 map is flattened key, value, …).
-fn elements(v: Option<&Value>) -> Vec<Value> {
+fn elements(v: Option<&Reply>) -> Vec<Reply> {
     match v {
-        Some(Value::Array(items) | Value::Set(items)) => items.clone(),
-        Some(Value::Map(pairs)) => pairs.iter().flat_map(|(k, v)| [k.clone(), v.clone()]).collect(),
+        Some(Reply::Array(items) | Reply::Set(items)) => items.clone(),
+        Some(Reply::Map(pairs)) => pairs.iter().flat_map(|(k, v)| [k.clone(), v.clone()]).collect(),
         _ => Vec::new(),
     }
 }
 
 /// Field/value pairs of an HGETALL reply, in the server's order.
-fn pairs(v: Option<&Value>) -> Vec<(Vec<u8>, Vec<u8>)> {
+fn pairs(v: Option<&Reply>) -> Vec<(Vec<u8>, Vec<u8>)> {
     let items = elements(v);
     items
         .chunks(2)
         .filter_map(|kv| match kv {
-            [Value::BulkString(k), Value::BulkString(v)] => Some((k.clone(), v.clone())),
+            [Reply::Bulk(k), Reply::Bulk(v)] => Some((k.clone(), v.clone())),
             _ => None,
         })
         .collect()
@@ -131,18 +122,18 @@ fn field<'a>(fields: &'a [(Vec<u8>, Vec<u8>)], name: &str) -> Option<&'a [u8]> {
 
 /// The result of a MULTI … EXEC: each queued command's reply, or why the transaction did not run.
 enum Exec {
-    Ran(Vec<Value>),
+    Ran(Vec<Reply>),
     /// A WATCHed key changed: nothing ran.
     Aborted,
     /// EXECABORT (a command was refused when queued, e.g. OOM): nothing ran.
     Refused(String),
 }
 
-fn exec_result(replies: &[Value]) -> Exec {
+fn exec_result(replies: &[Reply]) -> Exec {
     match replies.last() {
-        Some(Value::Array(items)) => Exec::Ran(items.clone()),
-        Some(Value::ServerError(e)) => Exec::Refused(crate::redis::format::error_text(e)),
-        Some(Value::Nil) | None => Exec::Aborted,
+        Some(Reply::Array(items)) => Exec::Ran(items.clone()),
+        Some(Reply::Error(e)) => Exec::Refused(String::from_utf8_lossy(e).into_owned()),
+        Some(Reply::Nil) | None => Exec::Aborted,
         Some(other) => Exec::Refused(format!("unexpected EXEC reply {other:?}")),
     }
 }
@@ -150,7 +141,7 @@ fn exec_result(replies: &[Value]) -> Exec {
 impl Exec {
     /// The replies of a transaction that ran cleanly, or `None` when a WATCHed key changed (nothing
     /// ran: try again); an error when the server refused it or one of its commands failed.
-    fn settle(self, what: &str) -> Result<Option<Vec<Value>>, Error> {
+    fn settle(self, what: &str) -> Result<Option<Vec<Reply>>, Error> {
         match self {
             Exec::Ran(items) => match first_error(&items) {
                 Some(e) => Err(err(format!("{what} failed: {e}"))),
@@ -165,9 +156,9 @@ impl Exec {
 /// Said when a transaction is tried again because another client changed what it WATCHed.
 const RETRYING: &str = "a concurrent change touched this user's sessions; trying again";
 
-fn first_error(items: &[Value]) -> Option<String> {
+fn first_error(items: &[Reply]) -> Option<String> {
     items.iter().find_map(|v| match v {
-        Value::ServerError(e) => Some(crate::redis::format::error_text(e)),
+        Reply::Error(e) => Some(String::from_utf8_lossy(e).into_owned()),
         _ => None,
     })
 }
@@ -333,7 +324,7 @@ impl Store {
         &mut self,
         ex: &mut Executor,
         p: &PendingLogin,
-        replies: &[Value],
+        replies: &[Reply],
     ) -> Result<(), Error> {
         match exec_result(replies) {
             Exec::Ran(items) => {

@@ -1,7 +1,153 @@
-//! The Redis commands each session step sends. Pure: no I/O, so every plan is unit-tested.
+//! Session commands as step machines, and the Redis commands each step sends. Pure: no I/O.
+//!
+//! A session command is a [`Machine`]: given the replies to its last batch it returns the next
+//! [`Batch`] of Redis commands or its [`Outcome`]. Only the executor sends a batch, echoes it and
+//! prints its replies, so the echo can never differ from what was sent; and because steps are
+//! data, the script runner can interleave the steps of many commands in one pipelined window.
+//! What every command needs alike is a field of [`Batch`], handled once by the executor: WATCH
+//! (its own connection until the command ends), retry after a WATCH abort, undo of a transaction
+//! that failed part-way at run time.
 
 use crate::exec::{Args, args};
+use crate::redis::reply::Reply;
 use crate::session::keys::session_key_of_stored;
+
+/// What a step machine asks for next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Send these commands; resume with one reply per command, in order.
+    Send(Batch),
+    Done(Outcome),
+}
+
+/// Commands sent together, in one round trip, on one connection (one node of a cluster: every
+/// keyed command of a batch lives in one slot).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Batch {
+    pub cmds: Vec<Args>,
+    /// The batch WATCHes keys: the command keeps a connection of its own until it ends, so that no
+    /// other command's EXEC clears its WATCH.
+    pub watch: bool,
+    /// The command sends nothing after this batch (lets later commands on the same keys follow it
+    /// on the same connection at once).
+    pub last: bool,
+    /// When its EXEC comes back nil (a WATCHed key changed, nothing ran), the command starts over.
+    pub retry: bool,
+    /// When its EXEC ran but a command in it failed, these commands take back what did run.
+    pub undo: Vec<Args>,
+    /// Bulk reads that are counted rather than echoed (`stats`, `fsck`).
+    pub quiet: bool,
+    /// A cluster node to send to (`host`, `port`), when not the node of the batch's keys.
+    pub node: Option<(String, u16)>,
+}
+
+impl Batch {
+    /// Plain commands.
+    pub fn of(cmds: Vec<Args>) -> Batch {
+        Batch { cmds, ..Batch::default() }
+    }
+
+    /// Commands after which the command is done.
+    pub fn last(cmds: Vec<Args>) -> Batch {
+        Batch { cmds, last: true, ..Batch::default() }
+    }
+
+    /// `WATCH keys…` followed by reads; the replies handed back are the reads' alone.
+    pub fn watching(keys: &[&str], reads: Vec<Args>) -> Batch {
+        let mut cmds = vec![args(std::iter::once("WATCH").chain(keys.iter().copied()))];
+        cmds.extend(reads);
+        Batch { cmds, watch: true, ..Batch::default() }
+    }
+
+    /// A MULTI … EXEC of `writes`, started over when a WATCHed key changed.
+    pub fn transaction(writes: Vec<Args>) -> Batch {
+        Batch { cmds: transaction(writes), retry: true, ..Batch::default() }
+    }
+}
+
+/// How a command changes the shell's current session.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum CurrentChange {
+    #[default]
+    Keep,
+    /// This session is now the current one.
+    Set { id: String, username: Option<String> },
+    /// A session ended (or moved, with `to`): when it is the current one, the shell follows.
+    Ended { id: String, to: Option<String> },
+    /// Several sessions ended (by stored id): the current one is dropped when among them.
+    EndedStored(Vec<String>),
+}
+
+/// What a session command did, for the shell to show and remember.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Lines shown after the command's transcript, each as `# …`.
+    pub summary: Vec<String>,
+    /// The command failed: this message, naming the line in scripts; exit status 1.
+    pub error: Option<String>,
+    pub current: CurrentChange,
+    /// Session ids to offer for completion.
+    pub seen: Vec<String>,
+    /// Who owns each session (by stored id), for `events` to name them when they end.
+    pub owners: Vec<(String, crate::session::events::Owner)>,
+}
+
+impl Outcome {
+    pub fn ok(line: impl Into<String>) -> Outcome {
+        Outcome { summary: vec![line.into()], ..Outcome::default() }
+    }
+
+    pub fn failed(message: impl Into<String>) -> Outcome {
+        Outcome { error: Some(message.into()), ..Outcome::default() }
+    }
+}
+
+/// A session command, as pure code: it never touches a connection.
+pub trait Machine {
+    /// The first step (called again to start over after a WATCH abort).
+    fn start(&mut self) -> Step;
+    /// The next step, given one reply per command of the last batch (for a [`Batch::watching`]
+    /// batch, the replies to its reads only).
+    fn resume(&mut self, replies: Vec<Reply>) -> Step;
+}
+
+/// The result of a MULTI … EXEC, from the replies to its batch (the last one is EXEC's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tx {
+    /// Each queued command's reply.
+    Ran(Vec<Reply>),
+    /// A WATCHed key changed: nothing ran.
+    Aborted,
+    /// EXECABORT (a command was refused when queued, e.g. OOM): nothing ran.
+    Refused(String),
+}
+
+impl Tx {
+    pub fn of(replies: &[Reply]) -> Tx {
+        match replies.last() {
+            Some(Reply::Array(items)) => Tx::Ran(items.clone()),
+            Some(Reply::Error(e)) => Tx::Refused(String::from_utf8_lossy(e).into_owned()),
+            Some(Reply::Nil) | None => Tx::Aborted,
+            Some(other) => Tx::Refused(format!("unexpected EXEC reply {other:?}")),
+        }
+    }
+
+    /// The first error among the replies of a transaction that ran.
+    pub fn failure(&self) -> Option<String> {
+        match self {
+            Tx::Ran(items) => {
+                items.iter().find_map(|r| r.error_text()).map(|e| String::from_utf8_lossy(e).into_owned())
+            }
+            Tx::Refused(e) => Some(e.clone()),
+            Tx::Aborted => None,
+        }
+    }
+
+    /// Whether a transaction was refused because the server is out of memory.
+    pub fn out_of_memory(&self) -> bool {
+        matches!(self, Tx::Refused(e) if e.contains("OOM"))
+    }
+}
 
 /// The fields of a new session, in the seed's order.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::io::IsTerminal;
 
-use redis::Value;
+use crate::redis::reply::Reply;
 
 use crate::error::Error;
 use crate::exec::conn::Address;
@@ -127,9 +127,9 @@ pub fn each_batch(
 }
 
 /// `[cursor, [key, …]]`.
-fn scan_reply(reply: Option<&Value>) -> Result<(String, Vec<String>), Error> {
-    if let Some(Value::ServerError(e)) = reply {
-        return Err(err(format!("SCAN failed: {}", crate::redis::format::error_text(e))));
+fn scan_reply(reply: Option<&Reply>) -> Result<(String, Vec<String>), Error> {
+    if let Some(Reply::Error(e)) = reply {
+        return Err(err(format!("SCAN failed: {}", String::from_utf8_lossy(e).into_owned())));
     }
     let parts = elements(reply);
     let cursor = parts.first().and_then(text).ok_or_else(|| err("SCAN gave no cursor"))?;
@@ -144,7 +144,7 @@ pub fn read_here(
     sent: &mut Sent,
     cmds: &[Args],
     shapes: &[&str],
-) -> Result<Vec<Value>, Error> {
+) -> Result<Vec<Reply>, Error> {
     let replies = ex.run_quiet(cmds)?;
     count(sent, cmds.len(), shapes);
     Ok(replies)
@@ -157,7 +157,7 @@ pub fn read_routed(
     sent: &mut Sent,
     cmds: &[Args],
     shapes: &[&str],
-) -> Result<Vec<Value>, Error> {
+) -> Result<Vec<Reply>, Error> {
     if !ex.conn.target.cluster {
         return read_here(ex, sent, cmds, shapes);
     }
@@ -170,7 +170,7 @@ pub fn read_routed(
             .and_then(|k| ex.conn.slots.node(crate::redis::cluster::slot(k)).cloned());
         groups.entry(node).or_default().push(i);
     }
-    let mut replies = vec![Value::Nil; cmds.len()];
+    let mut replies = vec![Reply::Nil; cmds.len()];
     for (node, at) in groups {
         if let Some(address) = node {
             ex.conn.switch_to(address);
@@ -195,8 +195,8 @@ fn count(sent: &mut Sent, n: usize, shapes: &[&str]) {
 }
 
 /// Whether a reply says the key has moved to another node (a slot being resharded meanwhile).
-pub fn moved(v: &Value) -> bool {
-    matches!(v, Value::ServerError(e) if matches!(e.code(), "MOVED" | "ASK"))
+pub fn moved(v: &Reply) -> bool {
+    matches!(v, Reply::Error(e) if e.starts_with(b"MOVED ") || e.starts_with(b"ASK "))
 }
 
 #[cfg(test)]
@@ -223,9 +223,9 @@ mod tests {
 
     #[test]
     fn scan_replies() {
-        let reply = Value::Array(vec![
-            Value::BulkString(b"17".to_vec()),
-            Value::Array(vec![Value::BulkString(b"session:a".to_vec())]),
+        let reply = Reply::Array(vec![
+            Reply::Bulk(b"17".to_vec()),
+            Reply::Array(vec![Reply::Bulk(b"session:a".to_vec())]),
         ]);
         assert_eq!(scan_reply(Some(&reply)).unwrap(), ("17".to_owned(), vec!["session:a".to_owned()]));
         assert!(scan_reply(None).is_err());

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use redis::Value;
+use crate::redis::reply::Reply;
 
 use crate::error::Error;
 use crate::exec::{Args, Executor, args};
@@ -44,12 +44,12 @@ pub struct Stats {
 impl Stats {
     /// Counts one key from its `HMGET key user_id role` and `TTL key` replies; true when it is a
     /// session (worth a memory sample).
-    pub fn add(&mut self, fields: &Value, ttl: &Value) -> bool {
+    pub fn add(&mut self, fields: &Reply, ttl: &Reply) -> bool {
         if scan::moved(fields) || scan::moved(ttl) {
             self.moved += 1;
             return false;
         }
-        if matches!(fields, Value::ServerError(_)) {
+        if matches!(fields, Reply::Error(_)) {
             self.not_hash += 1;
             return false;
         }
@@ -78,7 +78,7 @@ impl Stats {
         self.memory.len() < MEMORY_SAMPLE
     }
 
-    pub fn add_memory(&mut self, reply: &Value) {
+    pub fn add_memory(&mut self, reply: &Reply) {
         if let Some(bytes) = int(Some(reply)).filter(|&b| b > 0) {
             self.memory.push(bytes as u64);
         }
@@ -224,27 +224,25 @@ impl Store {
 mod tests {
     use super::*;
 
-    fn fields(user: Option<&str>, role: Option<&str>) -> Value {
-        let v = |s: Option<&str>| s.map_or(Value::Nil, |s| Value::BulkString(s.as_bytes().to_vec()));
-        Value::Array(vec![v(user), v(role)])
+    fn fields(user: Option<&str>, role: Option<&str>) -> Reply {
+        let v = |s: Option<&str>| s.map_or(Reply::Nil, |s| Reply::Bulk(s.as_bytes().to_vec()));
+        Reply::Array(vec![v(user), v(role)])
     }
 
     #[test]
     fn aggregates_roles_users_and_time_left() {
         let mut s = Stats { keys: 8, ..Stats::default() };
-        assert!(s.add(&fields(Some("1"), Some("student")), &Value::Int(30)));
-        assert!(s.add(&fields(Some("1"), Some("student")), &Value::Int(600)));
-        assert!(s.add(&fields(Some("2"), Some("teacher")), &Value::Int(7200)));
-        assert!(s.add(&fields(Some("3"), Some("student")), &Value::Int(-1)));
-        assert!(s.add(&fields(None, None), &Value::Int(100)));
-        assert!(!s.add(&fields(None, None), &Value::Int(-2)), "gone meanwhile");
-        let wrong = redis::parse_redis_value(
-            b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
-        )
-        .unwrap();
-        assert!(!s.add(&wrong, &Value::Int(-1)));
-        s.add_memory(&Value::Int(200));
-        s.add_memory(&Value::Int(100));
+        assert!(s.add(&fields(Some("1"), Some("student")), &Reply::Int(30)));
+        assert!(s.add(&fields(Some("1"), Some("student")), &Reply::Int(600)));
+        assert!(s.add(&fields(Some("2"), Some("teacher")), &Reply::Int(7200)));
+        assert!(s.add(&fields(Some("3"), Some("student")), &Reply::Int(-1)));
+        assert!(s.add(&fields(None, None), &Reply::Int(100)));
+        assert!(!s.add(&fields(None, None), &Reply::Int(-2)), "gone meanwhile");
+        let wrong =
+            Reply::Error(b"WRONGTYPE Operation against a key holding the wrong kind of value".to_vec());
+        assert!(!s.add(&wrong, &Reply::Int(-1)));
+        s.add_memory(&Reply::Int(200));
+        s.add_memory(&Reply::Int(100));
         let report = s.report(2);
         assert_eq!(
             report,

@@ -15,9 +15,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use redis::{ConnectionLike, Value};
+use crate::redis::reply::Reply;
 
-use crate::error::{Error, redis_reason};
+use crate::error::Error;
 use crate::exec::conn::{Address, Conn, Target};
 use crate::exec::{Executor, Output, args, pack_into};
 use crate::interrupt;
@@ -175,37 +175,47 @@ fn listen(target: Target, sub: Subscription, tx: Sender<Msg>, stop: Arc<AtomicBo
         Ok(c) => c,
         Err(e) => return failed(e.to_string()),
     };
-    let _ = con.set_read_timeout(Some(target.connect_timeout));
+    con.set_read_timeout(Some(target.connect_timeout));
     let mut packed = Vec::new();
     pack_into(&mut packed, &sub.command());
-    if let Err(e) = con.send_packed_command(&packed) {
-        return failed(redis_reason(&e));
+    if let Err(e) = con.send(&packed) {
+        return failed(e.to_string());
     }
     for _ in 0..sub.confirmations() {
-        match con.recv_response() {
-            Ok(Value::ServerError(e)) => return failed(crate::redis::format::error_text(&e)),
+        match con.recv() {
+            Ok(Reply::Error(e)) => return failed(String::from_utf8_lossy(&e).into_owned()),
             Ok(_) => {}
-            Err(e) => return failed(redis_reason(&e)),
+            Err(e) => return failed(e.to_string()),
         }
     }
-    // From here reads time out every POLL so the stop flag is seen; the pub/sub reader keeps a
-    // half-read message across a timeout.
-    let _ = con.set_read_timeout(Some(POLL));
+    // From here reads time out every POLL so the stop flag is seen; the reader keeps a half-read
+    // message across a timeout.
+    con.set_read_timeout(Some(POLL));
     let _ = tx.send(Msg::Ready);
-    let mut pubsub = con.as_pubsub();
     while !stop.load(Ordering::SeqCst) {
-        match pubsub.get_message() {
+        match con.recv() {
             Ok(msg) => {
-                let parsed = parse_notification(msg.get_channel_name().as_bytes(), msg.get_payload_bytes());
+                // `message`/`pmessage` frames (arrays in RESP2, pushes in RESP3): channel, payload last.
+                let items = msg.elements();
+                let kind = items.first().and_then(|k| k.bytes()).map(<[u8]>::to_ascii_lowercase);
+                let (channel, payload) = match (kind.as_deref(), items.as_slice()) {
+                    (Some(b"message"), [_, ch, payload]) => (ch.bytes(), payload.bytes()),
+                    (Some(b"pmessage"), [_, _, ch, payload]) => (ch.bytes(), payload.bytes()),
+                    _ => (None, None),
+                };
+                let parsed = match (channel, payload) {
+                    (Some(channel), Some(payload)) => parse_notification(channel, payload),
+                    _ => None,
+                };
                 if let Some(n) = parsed
                     && tx.send(Msg::Event(n)).is_err()
                 {
                     break;
                 }
             }
-            Err(e) if e.is_timeout() => {}
+            Err(crate::exec::conn::LinkError::Timeout) => {}
             Err(e) => {
-                let _ = tx.send(Msg::Lost(node.clone(), redis_reason(&e)));
+                let _ = tx.send(Msg::Lost(node.clone(), e.to_string()));
                 break;
             }
         }
@@ -293,20 +303,17 @@ impl Consumer {
             self.lookup.route(crate::redis::cluster::slot(key.as_bytes())).ok()?;
         }
         self.counts.lookups += 1;
-        let mut cmd = redis::cmd("HMGET");
-        cmd.arg(&key).arg(&OWNER_FIELDS[..]);
-        let reply = match self.lookup.ensure().ok()?.req_command(&cmd) {
-            Ok(reply) => reply,
-            Err(_) => {
-                self.lookup.drop_connection();
-                return None;
-            }
-        };
+        let mut cmd = vec!["HMGET", key.as_str()];
+        cmd.extend(OWNER_FIELDS);
+        let mut packed = Vec::new();
+        pack_into(&mut packed, &cmd);
+        self.lookup.send(&packed).ok()?;
+        let reply = self.lookup.recv().ok()?;
         let values = elements(Some(&reply));
         Owner::from_fields(|f| {
             let i = OWNER_FIELDS.iter().position(|x| *x == f)?;
             match values.get(i) {
-                Some(Value::BulkString(b)) => Some(b.clone()),
+                Some(Reply::Bulk(b)) => Some(b.clone()),
                 _ => None,
             }
         })
@@ -342,7 +349,7 @@ impl Consumer {
                     Some(entry) => ex.run(&plan::transaction(vec![srem, entry]))?,
                 };
                 let removed = match replies.last() {
-                    Some(Value::Array(items)) => super::int(items.first()),
+                    Some(Reply::Array(items)) => super::int(items.first()),
                     other => super::int(other),
                 };
                 if removed == Some(1) {
@@ -637,8 +644,8 @@ impl Store {
         let at = node.label();
         let reply = ex.run(&[args(["CONFIG", "GET", "notify-keyspace-events"])])?;
         let current = match reply.first() {
-            Some(Value::ServerError(e)) => {
-                let why = crate::redis::format::error_text(e);
+            Some(Reply::Error(e)) => {
+                let why = String::from_utf8_lossy(e).into_owned();
                 ex.out.summary(&config_refused(&at, &why));
                 // Whoever runs the server may have turned them on: listen on the usual channels.
                 return Ok(Flags::new("E"));
@@ -678,8 +685,8 @@ impl Store {
         }
         let reply = ex.run(&[args(["CONFIG", "SET", "notify-keyspace-events", &merged])])?;
         match reply.first() {
-            Some(Value::ServerError(e)) => {
-                let why = crate::redis::format::error_text(e);
+            Some(Reply::Error(e)) => {
+                let why = String::from_utf8_lossy(e).into_owned();
                 ex.out.summary(&config_refused(&at, &why));
                 if flags.enough() {
                     Ok(flags)
