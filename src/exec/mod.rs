@@ -16,6 +16,7 @@ use crate::redis::redact::redacted;
 use crate::redis::reply::Reply;
 pub use crate::redis::resp::pack_into;
 use crate::redis::split::join_args;
+use crate::session::plan::{Machine, Outcome, Step, Tx};
 use conn::Conn;
 
 /// One Redis command: its arguments as bytes.
@@ -126,6 +127,22 @@ pub struct Executor {
     /// Print commands instead of sending them (`--dry-run`).
     pub dry_run: bool,
     scratch: Vec<u8>,
+}
+
+/// How often a command whose WATCHed keys changed is started over before giving up.
+const MAX_ATTEMPTS: usize = 32;
+
+/// Said when a command starts over because another client changed what it WATCHed.
+const RETRYING: &str = "a concurrent change touched this user's sessions; trying again";
+
+/// Waits a random moment before starting over, longer after each attempt, so two clients
+/// retrying against each other fall out of step instead of colliding forever.
+fn back_off(attempt: usize) {
+    let mut b = [0u8; 2];
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
+    let ceiling_us = 200u64 << attempt.min(6);
+    let us = u64::from(u16::from_le_bytes(b)) % ceiling_us;
+    std::thread::sleep(Duration::from_micros(us));
 }
 
 /// How many redirections one command may follow (a slot can move while it is in flight).
@@ -375,6 +392,54 @@ impl Executor {
         self.scratch = packed;
         sent?;
         cmds.iter().map(|c| self.recv_reply(&c[0])).collect()
+    }
+
+    /// Runs a session command's step machine to its outcome: each batch sent, echoed and answered
+    /// here, and what every command needs alike done once for all: a transaction whose WATCHed
+    /// keys changed starts the command over (a bounded number of times, with a random pause), a
+    /// transaction that failed part-way is undone with the batch's `undo` commands, and a WATCH
+    /// left standing when the command ends is lifted (`UNWATCH`, echoed like any command).
+    pub fn drive(&mut self, m: &mut dyn Machine) -> Result<Outcome, Error> {
+        let mut step = m.start();
+        let mut attempts = 1;
+        let mut watching = false;
+        loop {
+            let batch = match step {
+                Step::Done(outcome) => {
+                    if watching {
+                        self.run(&[args(["UNWATCH"])])?;
+                    }
+                    return Ok(outcome);
+                }
+                Step::Send(batch) => batch,
+            };
+            let replies = if batch.quiet { self.run_quiet(&batch.cmds)? } else { self.run(&batch.cmds)? };
+            watching |= batch.watch;
+            let is_tx =
+                batch.cmds.last().is_some_and(|c| c.first().is_some_and(|w| w.eq_ignore_ascii_case(b"exec")));
+            if is_tx {
+                // EXEC lifts every WATCH, whatever its outcome.
+                watching = false;
+                let tx = Tx::of(&replies);
+                if batch.retry && tx == Tx::Aborted {
+                    if attempts >= MAX_ATTEMPTS {
+                        return Ok(Outcome::failed(format!(
+                            "gave up after {MAX_ATTEMPTS} concurrent changes"
+                        )));
+                    }
+                    self.out.summary(RETRYING);
+                    back_off(attempts);
+                    attempts += 1;
+                    step = m.start();
+                    continue;
+                }
+                if !batch.undo.is_empty() && matches!(tx, Tx::Ran(_)) && tx.failure().is_some() {
+                    self.run(&batch.undo)?;
+                }
+            }
+            let replies = if batch.watch { replies.into_iter().skip(1).collect() } else { replies };
+            step = m.resume(replies);
+        }
     }
 
     /// Runs one command; its reply, or an error.

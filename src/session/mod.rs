@@ -11,6 +11,7 @@ pub mod plan;
 mod scan;
 pub mod stats;
 pub mod watch;
+pub mod whoami;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -183,6 +184,30 @@ fn err(msg: impl Into<String>) -> Error {
 /// A live session's stored id and login time.
 type LiveSession = (String, u64);
 
+/// What a session command may know when it starts, handed to its step machine as plain data.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub settings: Settings,
+    pub layout: Layout,
+    /// Unix time when the command starts.
+    pub now: u64,
+    /// The shell's current session id, if any.
+    pub current: Option<String>,
+    /// The address the server sees this client at (a login's default ip).
+    pub ip: String,
+}
+
+impl Context {
+    pub fn is_current(&self, id: &str) -> bool {
+        self.current.as_deref() == Some(id)
+    }
+}
+
+/// The message for a session that does not exist.
+pub fn no_such(id: &str) -> String {
+    format!("no such session: {} (expired, logged out, or never created)", short(id))
+}
+
 /// The session the shell is acting as.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Current {
@@ -258,7 +283,8 @@ impl Store {
             }
             Command::Whoami(id) => {
                 let id = self.id_or_current(id, "whoami")?;
-                self.whoami(ex, &id)
+                let ctx = self.context(ex);
+                self.drive(ex, &mut whoami::Whoami::new(id, ctx))
             }
             Command::Touch(id) => {
                 let id = self.id_or_current(id, "touch")?;
@@ -290,6 +316,60 @@ impl Store {
             Command::Events(req) => self.events(ex, req),
             Command::Stats(top) => self.stats(ex, top),
             Command::Fsck { repair } => self.fsck(ex, repair),
+        }
+    }
+
+    /// What a command starting now may know.
+    pub fn context(&mut self, ex: &Executor) -> Context {
+        Context {
+            settings: self.settings.clone(),
+            layout: self.layout,
+            now: unix_now(),
+            current: self.current.as_ref().map(|c| c.id.clone()),
+            ip: self.ip_for(ex),
+        }
+    }
+
+    /// Runs a step machine through the executor, then takes in what it did.
+    fn drive(&mut self, ex: &mut Executor, m: &mut dyn plan::Machine) -> Result<(), Error> {
+        let outcome = ex.drive(m)?;
+        self.take_in(ex, outcome)
+    }
+
+    /// Takes in a command's outcome: ids and owners learnt, the current session followed, the
+    /// summary shown; its error, if it failed.
+    pub fn take_in(&mut self, ex: &mut Executor, outcome: plan::Outcome) -> Result<(), Error> {
+        for (stored, owner) in outcome.owners {
+            self.learn_owner(&stored, owner);
+        }
+        for id in &outcome.seen {
+            self.remember(id);
+        }
+        match outcome.current {
+            plan::CurrentChange::Keep => {}
+            plan::CurrentChange::Set { id, username } => self.current = Some(Current { id, username }),
+            plan::CurrentChange::Ended { id, to } => {
+                if self.is_current(&id) {
+                    self.current = to.map(|to| Current {
+                        id: to,
+                        username: self.current.as_ref().and_then(|c| c.username.clone()),
+                    });
+                }
+            }
+            plan::CurrentChange::EndedStored(stored) => {
+                if let Some(cur) = &self.current
+                    && stored.contains(&self.layout.stored_id(&cur.id))
+                {
+                    self.current = None;
+                }
+            }
+        }
+        for line in &outcome.summary {
+            ex.out.summary(line);
+        }
+        match outcome.error {
+            Some(message) => Err(Error::Session(message)),
+            None => Ok(()),
         }
     }
 
@@ -617,53 +697,7 @@ impl Store {
     }
 
     fn no_such(&self, id: &str) -> Error {
-        err(format!("no such session: {} (expired, logged out, or never created)", short(id)))
-    }
-
-    fn whoami(&mut self, ex: &mut Executor, id: &str) -> Result<(), Error> {
-        let stored = self.layout.stored_id(id);
-        let replies = ex.run(&plan::whoami_reads(&stored))?;
-        if int(replies.first()) != Some(1) {
-            return Err(self.no_such(id));
-        }
-        let fields = pairs(replies.get(1));
-        let ttl = int(replies.get(2)).unwrap_or(-2);
-        let missing: Vec<&str> = ["user_id", "username", "role", "login_time", "ip"]
-            .into_iter()
-            .filter(|f| field(&fields, f).is_none())
-            .collect();
-        if !missing.is_empty() {
-            return Err(err(format!("session {} is malformed: missing {}", short(id), missing.join(", "))));
-        }
-        let get = |f: &str| String::from_utf8_lossy(field(&fields, f).unwrap_or_default()).into_owned();
-        let login_time: u64 = get("login_time")
-            .parse()
-            .map_err(|_| err(format!("session {} is malformed: login_time is not a number", short(id))))?;
-        let absolute_left = (login_time + self.settings.absolute_ttl) as i64 - unix_now() as i64;
-        if absolute_left <= 0 {
-            return Err(err(format!("session {} is past its absolute timeout", short(id))));
-        }
-        let ttl_text = match ttl {
-            -1 => "never expires (no TTL: run `touch` to set one)".to_owned(),
-            t => format!("expires in {}", human(t)),
-        };
-        self.remember(id);
-        if let Some(owner) = events::Owner::from_fields(|f| field(&fields, f).map(<[u8]>::to_vec)) {
-            self.learn_owner(&stored, owner);
-        }
-        if self.is_current(id) {
-            self.current = Some(Current { id: id.to_owned(), username: Some(get("username")) });
-        }
-        ex.out.summary(&format!(
-            "session {} — {} ({}) from {}, {}, absolute timeout in {}",
-            short(id),
-            get("username"),
-            get("role"),
-            get("ip"),
-            ttl_text,
-            human(absolute_left)
-        ));
-        Ok(())
+        err(no_such(id))
     }
 
     /// The user id and login time of a session, or `None` when it is gone.

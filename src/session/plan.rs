@@ -312,6 +312,75 @@ pub fn evict_writes(index: &str, victims: &[String]) -> Vec<Args> {
     vec![del, prune(index, victims)]
 }
 
+/// Drives step machines with canned replies, for unit tests without a server.
+#[cfg(test)]
+pub mod testing {
+    use super::*;
+    use crate::redis::split::join_args;
+    use crate::session::keys::Layout;
+    use crate::session::{Context, Settings};
+
+    pub fn bulk(s: &str) -> Reply {
+        Reply::Bulk(s.as_bytes().to_vec())
+    }
+
+    pub fn ok() -> Reply {
+        Reply::Status(b"OK".to_vec())
+    }
+
+    pub fn queued() -> Reply {
+        Reply::Status(b"QUEUED".to_vec())
+    }
+
+    /// The replies to a MULTI … EXEC of `n` commands that ran with these results.
+    pub fn tx(results: Vec<Reply>) -> Vec<Reply> {
+        let mut replies = vec![ok()];
+        replies.extend(results.iter().map(|_| queued()));
+        replies.push(Reply::Array(results));
+        replies
+    }
+
+    /// A context at unix time `now`, with the default settings and no current session.
+    pub fn ctx(now: u64) -> Context {
+        ctx_with(now, Settings::default())
+    }
+
+    pub fn ctx_with(now: u64, settings: Settings) -> Context {
+        let layout = Layout { hash_ids: settings.hash_ids, tagged: settings.tagged };
+        Context { settings, layout, now, current: None, ip: "10.0.0.1".into() }
+    }
+
+    /// Echo lines as redis-cli would show them (without prompt).
+    pub fn lines(cmds: &[Args]) -> Vec<String> {
+        cmds.iter().map(|c| String::from_utf8(join_args(c)).unwrap()).collect()
+    }
+
+    /// Runs `m` to its outcome, answering its batches in turn with `answers` (for a WATCHing
+    /// batch, the replies to its reads only, as the executor hands them over). Returns every
+    /// command sent, in order. Panics when the machine asks for more batches than answered.
+    pub fn run(mut m: impl Machine, answers: Vec<Vec<Reply>>) -> (Vec<Args>, Outcome) {
+        let mut sent = Vec::new();
+        let mut answers = answers.into_iter();
+        let mut step = m.start();
+        loop {
+            match step {
+                Step::Done(outcome) => {
+                    assert!(answers.next().is_none(), "the machine finished with answers left over");
+                    return (sent, outcome);
+                }
+                Step::Send(batch) => {
+                    sent.extend(batch.cmds.iter().cloned());
+                    let replies =
+                        answers.next().unwrap_or_else(|| panic!("no answer for {:?}", lines(&batch.cmds)));
+                    let expected = batch.cmds.len() - usize::from(batch.watch);
+                    assert_eq!(replies.len(), expected, "answer size for {:?}", lines(&batch.cmds));
+                    step = m.resume(replies);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
