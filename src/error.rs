@@ -20,6 +20,9 @@ pub enum Error {
     Connect { addr: String, reason: String },
     /// The connection failed while a command was in flight (reset, closed, timed out).
     Connection(String),
+    /// The connection was lost after a command was sent and before its reply came: it may have
+    /// run. It is never sent again.
+    Lost(String),
     /// A line redis-cli would refuse: unbalanced quotes.
     Split,
     /// A repeat count of zero or less (`0 PING`).
@@ -83,6 +86,9 @@ impl fmt::Display for Error {
                 write!(f, "Could not connect to Redis at {addr}: {reason}")
             }
             Error::Connection(reason) => write!(f, "Error: {reason}"),
+            Error::Lost(reason) => {
+                write!(f, "Error: {reason}; connection lost, the command may have run (not sent again)")
+            }
             Error::Split => f.write_str("Invalid argument(s)"),
             Error::Repeat => f.write_str("Invalid redis-cli repeat command option value."),
             Error::Reply => f.write_str("the server replied with an error"),

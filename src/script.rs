@@ -9,90 +9,28 @@
 use std::io::{BufRead, BufReader, Read};
 use std::time::Duration;
 
-use crate::redis::reply::Reply;
-
 use crate::error::Error;
-use crate::exec::{Args, is_error, pack_into};
-use crate::session::PendingLogin;
+use crate::exec::{Entry, Work};
+use crate::redis::commands;
 use crate::shell::{Flow, Line, Shell, classify};
 
 /// Most commands in flight at once.
 const WINDOW_COMMANDS: usize = 1024;
-/// Most bytes of packed commands in flight at once (keeps the server's reply buffer bounded).
+/// Most bytes of commands in flight at once (keeps the server's reply buffer bounded).
 const WINDOW_BYTES: usize = 1 << 20;
 
-/// Commands that block, stream, or end the connection: never pipelined.
-fn must_run_alone(cmd: &[Vec<u8>]) -> bool {
-    let Some(first) = cmd.first() else {
-        return true;
-    };
-    let name = first.to_ascii_lowercase();
-    matches!(
-        name.as_slice(),
-        b"subscribe"
-            | b"psubscribe"
-            | b"ssubscribe"
-            | b"monitor"
-            | b"sync"
-            | b"psync"
-            | b"blpop"
-            | b"brpop"
-            | b"brpoplpush"
-            | b"blmove"
-            | b"blmpop"
-            | b"bzpopmin"
-            | b"bzpopmax"
-            | b"bzmpop"
-            | b"xread"
-            | b"xreadgroup"
-            | b"wait"
-            | b"waitaof"
-            | b"debug"
-            | b"shutdown"
-            | b"quit"
-            | b"client"
-            | b"failover"
-    )
-}
-
-/// Commands after which a session command must see the server's answer before it plans.
-fn changes_connection_state(cmd: &[Vec<u8>]) -> bool {
-    let Some(first) = cmd.first() else {
-        return false;
-    };
-    let name = first.to_ascii_lowercase();
-    matches!(
-        name.as_slice(),
-        b"multi" | b"exec" | b"discard" | b"select" | b"auth" | b"hello" | b"reset" | b"watch"
-    )
-}
-
-/// One entry of the window, in input order.
-enum Pending {
-    /// An error found before sending (bad quoting…): printed in its place.
-    Failed {
-        line: usize,
-        error: Error,
-    },
-    Redis {
-        line: usize,
-        cmd: Args,
-    },
-    Login {
-        line: usize,
-        cmds: Vec<Args>,
-        login: PendingLogin,
-    },
+/// Whether a plain command may share a window: not one that blocks, streams, or takes over the
+/// connection (those run alone, in their place).
+fn may_pipeline(cmd: &[Vec<u8>]) -> bool {
+    !commands::blocks(cmd) && !commands::takes_over(cmd)
 }
 
 pub struct Runner<'a> {
     shell: &'a mut Shell,
     stop_on_error: bool,
     pipeline: bool,
-    window: Vec<Pending>,
-    packed: Vec<u8>,
-    in_flight: usize,
-    state_changed: bool,
+    window: Vec<Entry>,
+    window_bytes: usize,
     pub failed: bool,
 }
 
@@ -101,16 +39,7 @@ impl<'a> Runner<'a> {
     pub fn new(shell: &'a mut Shell, stop_on_error: bool, pipeline: bool) -> Self {
         // With -e a failing line must stop everything after it, so nothing may be sent ahead.
         let pipeline = pipeline && !stop_on_error && !shell.ex.dry_run && !shell.ex.conn.target.cluster;
-        Runner {
-            shell,
-            stop_on_error,
-            pipeline,
-            window: Vec::new(),
-            packed: Vec::with_capacity(WINDOW_BYTES + 4096),
-            in_flight: 0,
-            state_changed: false,
-            failed: false,
-        }
+        Runner { shell, stop_on_error, pipeline, window: Vec::new(), window_bytes: 0, failed: false }
     }
 
     /// Runs every line of `input`; returns whether to go on (false after `quit` or a stop on error).
@@ -169,7 +98,7 @@ impl<'a> Runner<'a> {
             Ok(line) => line,
             Err(error) => {
                 if self.pipeline && !self.window.is_empty() {
-                    self.window.push(Pending::Failed { line: line_no, error });
+                    self.window.push(Entry { line: line_no, work: Work::Failed(error) });
                     return true;
                 }
                 self.report_error(Some(line_no), &error);
@@ -183,33 +112,18 @@ impl<'a> Runner<'a> {
     pub fn feed_line(&mut self, line_no: usize, line: Line) -> bool {
         if self.pipeline {
             match line {
-                Line::Redis { cmd, count } if !must_run_alone(&cmd) => {
-                    self.state_changed |= changes_connection_state(&cmd);
+                Line::Redis { cmd, count } if may_pipeline(&cmd) => {
+                    let size: usize = cmd.iter().map(|a| a.len() + 16).sum();
                     for _ in 0..count {
-                        pack_into(&mut self.packed, &cmd);
-                        self.window.push(Pending::Redis { line: line_no, cmd: cmd.clone() });
-                        self.in_flight += 1;
+                        self.window.push(Entry { line: line_no, work: Work::Raw(cmd.clone()) });
+                        self.window_bytes += size;
+                        self.maybe_drain();
                     }
-                    self.maybe_drain();
                     return true;
                 }
-                // Inside MULTI (begun in this window or an earlier one) a session command is refused.
-                Line::Session(cmd)
-                    if cmd.is_single_step(&self.shell.store.settings)
-                        && !self.state_changed
-                        && !self.shell.ex.conn.in_transaction() =>
-                {
-                    match self.shell.store.plan_login(&self.shell.ex, &cmd) {
-                        Ok((cmds, login)) => {
-                            for c in &cmds {
-                                pack_into(&mut self.packed, c);
-                            }
-                            self.in_flight += cmds.len();
-                            self.window.push(Pending::Login { line: line_no, cmds, login });
-                            self.maybe_drain();
-                        }
-                        Err(error) => self.window.push(Pending::Failed { line: line_no, error }),
-                    }
+                Line::Session(cmd) if self.shell.store.pipelines(&cmd) => {
+                    self.window.push(Entry { line: line_no, work: Work::Session(cmd) });
+                    self.maybe_drain();
                     return true;
                 }
                 other => {
@@ -264,86 +178,21 @@ impl<'a> Runner<'a> {
     }
 
     fn maybe_drain(&mut self) {
-        if self.in_flight >= WINDOW_COMMANDS || self.packed.len() >= WINDOW_BYTES {
+        if self.window.len() >= WINDOW_COMMANDS || self.window_bytes >= WINDOW_BYTES {
             self.drain();
         }
     }
 
-    /// Sends the window, then reads, echoes and prints every reply in order.
+    /// Runs the window: every line's transcript and error in order.
     pub fn drain(&mut self) {
         if self.window.is_empty() {
             return;
         }
-        let window = std::mem::take(&mut self.window);
-        let packed = std::mem::take(&mut self.packed);
-        self.in_flight = 0;
-        self.state_changed = false;
-        let sent = if packed.is_empty() { Ok(()) } else { self.shell.ex.conn.send(&packed) };
-        self.packed = packed;
-        self.packed.clear();
-        let mut items = window.into_iter();
-        if sent.is_err() {
-            // Nothing of the window reached the server: run it line by line, which reconnects.
-            self.rerun(items);
-            return;
-        }
-        while let Some(item) = items.next() {
-            match item {
-                Pending::Failed { line, error } => self.report_error(Some(line), &error),
-                Pending::Redis { line, cmd } => {
-                    self.shell.ex.echo(&cmd);
-                    match self.shell.ex.recv_reply(&cmd[0]) {
-                        Ok(reply) => {
-                            self.shell.ex.print_reply(&cmd, &reply);
-                            if is_error(&reply) {
-                                self.failed = true;
-                            }
-                        }
-                        Err(e) => {
-                            self.report_error(Some(line), &e);
-                            self.rerun(items);
-                            return;
-                        }
-                    }
-                }
-                Pending::Login { line, cmds, login } => {
-                    let mut replies: Vec<Reply> = Vec::with_capacity(cmds.len());
-                    for cmd in &cmds {
-                        self.shell.ex.echo(cmd);
-                        match self.shell.ex.recv_reply(&cmd[0]) {
-                            Ok(reply) => {
-                                self.shell.ex.print_reply(cmd, &reply);
-                                replies.push(reply);
-                            }
-                            Err(e) => {
-                                self.report_error(Some(line), &e);
-                                self.rerun(items);
-                                return;
-                            }
-                        }
-                    }
-                    if let Err(e) = self.shell.store.finish_login(&mut self.shell.ex, &login, &replies) {
-                        self.report_error(Some(line), &e);
-                    }
-                }
-            }
-        }
-    }
-
-    /// After a lost connection, the rest of the window runs one line at a time (each reconnects).
-    fn rerun(&mut self, items: impl Iterator<Item = Pending>) {
-        for item in items {
-            let ok = match item {
-                Pending::Failed { line, error } => {
-                    self.report_error(Some(line), &error);
-                    true
-                }
-                Pending::Redis { line, cmd } => self.run_alone(line, Line::Redis { cmd, count: 1 }),
-                Pending::Login { line, login, .. } => self.run_alone(line, Line::Session(login.to_command())),
-            };
-            if !ok {
-                return;
-            }
+        let entries = std::mem::take(&mut self.window);
+        self.window_bytes = 0;
+        let shell = &mut *self.shell;
+        if shell.ex.run_window(entries, &mut shell.store) {
+            self.failed = true;
         }
     }
 }
@@ -369,10 +218,8 @@ mod tests {
     #[test]
     fn blocking_commands_run_alone() {
         let a = |s: &str| s.split(' ').map(|w| w.as_bytes().to_vec()).collect::<Vec<_>>();
-        assert!(must_run_alone(&a("BLPOP q 0")));
-        assert!(must_run_alone(&a("subscribe ch")));
-        assert!(!must_run_alone(&a("SET k v")));
-        assert!(changes_connection_state(&a("select 2")));
-        assert!(!changes_connection_state(&a("GET k")));
+        assert!(!may_pipeline(&a("BLPOP q 0")));
+        assert!(!may_pipeline(&a("subscribe ch")));
+        assert!(may_pipeline(&a("SET k v")));
     }
 }

@@ -235,7 +235,11 @@ impl Shell {
             if interrupt::pending() {
                 return Ok(Flow::Continue);
             }
-            let reply = self.ex.conn.recv()?;
+            // The subscription ran; its connection ending is no "may have run".
+            let reply = self.ex.conn.recv().map_err(|e| match e {
+                Error::Lost(reason) => Error::Connection(reason),
+                other => other,
+            })?;
             self.ex.print_reply(cmd, &reply);
         }
     }

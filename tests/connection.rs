@@ -106,7 +106,7 @@ fn a_restarted_server_fails_one_line_and_the_next_reconnects_to_the_db_of_the_fl
     out += &format!("{at}> SET b 2\n");
     sh.expect_stdout(&out);
     // As redis-cli: the command that met the dead connection is reported, not retried.
-    sh.expect_stderr("redsh: line 2: Error: Server closed the connection\n");
+    sh.expect_stderr("redsh: line 2: Error: Server closed the connection; connection lost, the command may have run (not sent again)\n");
 
     sh.send("SET c 3\n");
     out += &format!("{at}> SET c 3\nOK\n");
@@ -129,7 +129,7 @@ fn a_restarted_server_is_reconnected_to_the_db_of_the_last_select() {
     sh.send("PING\n");
     out += &format!("{at}[4]> PING\n");
     sh.expect_stdout(&out);
-    sh.expect_stderr("redsh: line 3: Error: Server closed the connection\n");
+    sh.expect_stderr("redsh: line 3: Error: Server closed the connection; connection lost, the command may have run (not sent again)\n");
 
     sh.send("SET c 3\nGET c\n");
     out += &format!("{at}[4]> SET c 3\nOK\n{at}[4]> GET c\n\"3\"\n");
@@ -151,7 +151,7 @@ fn a_server_that_stays_down_fails_each_line_with_redis_clis_message() {
     sh.send("PING\n");
     out += &format!("{at}> PING\n");
     sh.expect_stdout(&out);
-    let mut err = "redsh: line 2: Error: Server closed the connection\n".to_owned();
+    let mut err = "redsh: line 2: Error: Server closed the connection; connection lost, the command may have run (not sent again)\n".to_owned();
     sh.expect_stderr(&err);
     sh.send("PING\n");
     out += "not connected> PING\n";

@@ -342,7 +342,7 @@ impl Conn {
     fn lost(&mut self, e: &LinkError) -> Error {
         // A late reply would be read as the answer to the next command: start afresh instead.
         self.drop_connection();
-        Error::Connection(e.to_string())
+        Error::Lost(e.to_string())
     }
 
     /// Updates the prompt state after a command and its reply, as redis-cli does.

@@ -1,23 +1,27 @@
 //! The executor: the one place that sends Redis commands, echoes them and prints their replies.
 //! Nothing else prints a Redis command, so the echo can never differ from what was sent.
 
-use std::io::Write;
 use std::time::{Duration, Instant};
 
-use colored::Colorize;
-
 pub mod conn;
+mod job;
+mod output;
 pub mod transport;
+mod window;
+
+pub use output::Output;
+pub use window::{Entry, Footprint, Sessions, Work};
 
 use crate::error::Error;
 use crate::redis::cluster;
-use crate::redis::format::{self, Mode};
+use crate::redis::format::Mode;
 use crate::redis::redact::redacted;
 use crate::redis::reply::Reply;
 pub use crate::redis::resp::pack_into;
 use crate::redis::split::join_args;
-use crate::session::plan::{Machine, Outcome, Step, Tx};
+use crate::session::plan::{Machine, Outcome};
 use conn::Conn;
+use job::Job;
 
 /// One Redis command: its arguments as bytes.
 pub type Args = Vec<Vec<u8>>;
@@ -31,95 +35,6 @@ where
     parts.into_iter().map(|p| p.as_ref().to_vec()).collect()
 }
 
-/// Where text goes: replies and echo to stdout (buffered), messages to stderr.
-pub struct Output {
-    out: Box<dyn Write>,
-    pub echo: bool,
-    pub mode: Mode,
-    pub color: bool,
-    /// Flush after every command (a person is watching) rather than when the buffer fills.
-    pub flush_each: bool,
-    /// Show RESP3 push messages (as redis-cli does when its stdout is a terminal).
-    pub pushes: bool,
-}
-
-impl Output {
-    pub fn new(out: Box<dyn Write>, echo: bool, mode: Mode, color: bool, flush_each: bool) -> Self {
-        let pushes = mode == Mode::Pretty && std::io::IsTerminal::is_terminal(&std::io::stdout());
-        Output { out, echo, mode, color, flush_each, pushes }
-    }
-
-    pub fn write(&mut self, bytes: &[u8]) {
-        // A closed stdout (`redsh … | head`) is not an error worth a message per line.
-        let _ = self.out.write_all(bytes);
-    }
-
-    pub fn flush(&mut self) {
-        let _ = self.out.flush();
-    }
-
-    /// A human summary line, kept apart from replies by a leading `# ` (and colour on a terminal).
-    pub fn summary(&mut self, text: &str) {
-        let line = format!("# {text}");
-        if self.color {
-            let styled = line.cyan().to_string();
-            self.write(styled.as_bytes());
-        } else {
-            self.write(line.as_bytes());
-        }
-        self.write(b"\n");
-    }
-
-    /// Reports an error: on stdout where redis-cli prints it there, else on stderr.
-    pub fn error(&mut self, line: Option<usize>, e: &Error) {
-        if e.is_silent() {
-            return;
-        }
-        if e.on_stdout() {
-            self.write(format!("{e}\n").as_bytes());
-            if let Some(n) = line {
-                self.flush();
-                eprintln!("redsh: line {n}: {}", e.describe());
-            }
-            return;
-        }
-        self.flush();
-        let text = match line {
-            Some(n) => format!("redsh: line {n}: {e}"),
-            None => e.to_string(),
-        };
-        if self.color {
-            eprintln!("{}", text.red());
-        } else {
-            eprintln!("{text}");
-        }
-    }
-
-    /// The line shown before a command: redis-cli's prompt, then the arguments as it would quote them.
-    fn echo_line(&mut self, prompt: &str, cmd: &[Vec<u8>]) {
-        if !self.echo {
-            return;
-        }
-        let mut line = Vec::with_capacity(prompt.len() + 64);
-        line.extend_from_slice(prompt.as_bytes());
-        line.extend_from_slice(&join_args(&redacted(cmd)));
-        line.push(b'\n');
-        self.write(&line);
-    }
-
-    /// Prints a reply.
-    fn reply(&mut self, cmd: &[Vec<u8>], reply: &Reply, buf: &mut Vec<u8>) {
-        buf.clear();
-        // redis-cli writes even an error reply to these commands raw: `ERR …` with no `(error) `.
-        if format::prints_verbatim(cmd) {
-            format::push_verbatim(buf, reply);
-        } else {
-            format::push_reply(buf, reply, self.mode);
-        }
-        let _ = self.out.write_all(buf);
-    }
-}
-
 /// Sends commands, echoes them, prints replies, and keeps the connection's prompt state.
 pub struct Executor {
     pub conn: Conn,
@@ -127,22 +42,9 @@ pub struct Executor {
     /// Print commands instead of sending them (`--dry-run`).
     pub dry_run: bool,
     scratch: Vec<u8>,
-}
-
-/// How often a command whose WATCHed keys changed is started over before giving up.
-const MAX_ATTEMPTS: usize = 32;
-
-/// Said when a command starts over because another client changed what it WATCHed.
-const RETRYING: &str = "a concurrent change touched this user's sessions; trying again";
-
-/// Waits a random moment before starting over, longer after each attempt, so two clients
-/// retrying against each other fall out of step instead of colliding forever.
-fn back_off(attempt: usize) {
-    let mut b = [0u8; 2];
-    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
-    let ceiling_us = 200u64 << attempt.min(6);
-    let us = u64::from(u16::from_le_bytes(b)) % ceiling_us;
-    std::thread::sleep(Duration::from_micros(us));
+    /// Connections of their own for WATCHing commands of a pipelined window (see `window`), and
+    /// whether each is taken.
+    pool: Vec<(Option<conn::Link>, bool)>,
 }
 
 /// How many redirections one command may follow (a slot can move while it is in flight).
@@ -158,7 +60,7 @@ const SLOW: Duration = Duration::from_millis(500);
 
 impl Executor {
     pub fn new(conn: Conn, out: Output, dry_run: bool) -> Self {
-        Executor { conn, out, dry_run, scratch: Vec::with_capacity(1 << 16) }
+        Executor { conn, out, dry_run, scratch: Vec::with_capacity(1 << 16), pool: Vec::new() }
     }
 
     /// Runs commands in one round trip (all sent, then every reply read), echoing and printing each
@@ -394,51 +296,22 @@ impl Executor {
         cmds.iter().map(|c| self.recv_reply(&c[0])).collect()
     }
 
-    /// Runs a session command's step machine to its outcome: each batch sent, echoed and answered
-    /// here, and what every command needs alike done once for all: a transaction whose WATCHed
-    /// keys changed starts the command over (a bounded number of times, with a random pause), a
-    /// transaction that failed part-way is undone with the batch's `undo` commands, and a WATCH
-    /// left standing when the command ends is lifted (`UNWATCH`, echoed like any command).
+    /// Runs a session command's step machine to its outcome, one batch per round trip (see
+    /// `job` for what is done alike for every command, and `window` for the pipelined way).
     pub fn drive(&mut self, m: &mut dyn Machine) -> Result<Outcome, Error> {
-        let mut step = m.start();
-        let mut attempts = 1;
-        let mut watching = false;
+        let mut job = Job::new(job::Kind::Session(Box::new(m)));
+        let mut next = job.begin();
         loop {
-            let batch = match step {
-                Step::Done(outcome) => {
-                    if watching {
-                        self.run(&[args(["UNWATCH"])])?;
-                    }
-                    return Ok(outcome);
-                }
-                Step::Send(batch) => batch,
-            };
-            let replies = if batch.quiet { self.run_quiet(&batch.cmds)? } else { self.run(&batch.cmds)? };
-            watching |= batch.watch;
-            let is_tx =
-                batch.cmds.last().is_some_and(|c| c.first().is_some_and(|w| w.eq_ignore_ascii_case(b"exec")));
-            if is_tx {
-                // EXEC lifts every WATCH, whatever its outcome.
-                watching = false;
-                let tx = Tx::of(&replies);
-                if batch.retry && tx == Tx::Aborted {
-                    if attempts >= MAX_ATTEMPTS {
-                        return Ok(Outcome::failed(format!(
-                            "gave up after {MAX_ATTEMPTS} concurrent changes"
-                        )));
-                    }
-                    self.out.summary(RETRYING);
-                    back_off(attempts);
-                    attempts += 1;
-                    step = m.start();
-                    continue;
-                }
-                if !batch.undo.is_empty() && matches!(tx, Tx::Ran(_)) && tx.failure().is_some() {
-                    self.run(&batch.undo)?;
-                }
+            for note in job.notes.drain(..) {
+                self.out.summary(&note);
             }
-            let replies = if batch.watch { replies.into_iter().skip(1).collect() } else { replies };
-            step = m.resume(replies);
+            let Some(batch) = next else { break };
+            let replies = if batch.quiet { self.run_quiet(&batch.cmds)? } else { self.run(&batch.cmds)? };
+            next = job.answer(&batch, replies);
+        }
+        match job.finish {
+            Some(job::Finish::Session(outcome)) => Ok(outcome),
+            _ => Err(Error::Other("internal: a session command ended without an outcome".into())),
         }
     }
 
@@ -457,13 +330,11 @@ impl Executor {
             if !matches!(reply, Reply::Push(_)) || answered_by_push(name) {
                 return Ok(reply);
             }
-            if self.out.pushes {
-                let mut buf = std::mem::take(&mut self.scratch);
-                buf.clear();
-                format::push_reply(&mut buf, &reply, Mode::Pretty);
-                self.out.write(&buf);
-                self.scratch = buf;
-            }
+            let mut buf = std::mem::take(&mut self.scratch);
+            buf.clear();
+            self.out.render_push(&mut buf, &reply);
+            self.out.write(&buf);
+            self.scratch = buf;
         }
     }
 
@@ -475,9 +346,7 @@ impl Executor {
 
     /// Prints a reply and updates the prompt state from it.
     pub fn print_reply(&mut self, cmd: &[Vec<u8>], reply: &Reply) {
-        let mut buf = std::mem::take(&mut self.scratch);
-        self.out.reply(cmd, reply, &mut buf);
-        self.scratch = buf;
+        self.out.reply(cmd, reply);
         self.conn.observe(cmd, reply);
     }
 
@@ -489,7 +358,7 @@ impl Executor {
 }
 
 /// Commands whose RESP3 reply is itself a push frame.
-fn answered_by_push(name: &[u8]) -> bool {
+pub(crate) fn answered_by_push(name: &[u8]) -> bool {
     [&b"subscribe"[..], b"psubscribe", b"ssubscribe", b"unsubscribe", b"punsubscribe", b"sunsubscribe"]
         .iter()
         .any(|n| name.eq_ignore_ascii_case(n))

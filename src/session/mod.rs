@@ -18,7 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::redis::reply::Reply;
 
 use crate::error::Error;
-use crate::exec::{Args, Executor, args};
+use crate::exec::{Args, Executor, Footprint, args};
 use keys::{Layout, new_id, short};
 pub use parse::{Command, parse};
 use plan::NewSession;
@@ -264,8 +264,8 @@ impl Store {
         self.current.as_ref().is_some_and(|c| c.id == id)
     }
 
-    fn ip_for(&mut self, ex: &Executor) -> String {
-        self.default_ip.get_or_insert_with(|| local_ip(&ex.conn.target.address)).clone()
+    fn ip_for(&mut self, server: &crate::exec::conn::Address) -> String {
+        self.default_ip.get_or_insert_with(|| local_ip(server)).clone()
     }
 
     /// Runs one session command.
@@ -277,13 +277,13 @@ impl Store {
             Command::Login { user_id, username, role, ip, id, ttl } => {
                 let ip = match ip {
                     Some(ip) => ip,
-                    None => self.ip_for(ex).into_bytes(),
+                    None => self.ip_for(&ex.conn.target.address).into_bytes(),
                 };
                 self.login(ex, &user_id, &username, &role, &ip, id, ttl)
             }
             Command::Whoami(id) => {
                 let id = self.id_or_current(id, "whoami")?;
-                let ctx = self.context(ex);
+                let ctx = self.context(&ex.conn.target.address);
                 self.drive(ex, &mut whoami::Whoami::new(id, ctx))
             }
             Command::Touch(id) => {
@@ -320,25 +320,29 @@ impl Store {
     }
 
     /// What a command starting now may know.
-    pub fn context(&mut self, ex: &Executor) -> Context {
+    pub fn context(&mut self, server: &crate::exec::conn::Address) -> Context {
         Context {
             settings: self.settings.clone(),
             layout: self.layout,
             now: unix_now(),
             current: self.current.as_ref().map(|c| c.id.clone()),
-            ip: self.ip_for(ex),
+            ip: self.ip_for(server),
         }
     }
 
     /// Runs a step machine through the executor, then takes in what it did.
     fn drive(&mut self, ex: &mut Executor, m: &mut dyn plan::Machine) -> Result<(), Error> {
         let outcome = ex.drive(m)?;
-        self.take_in(ex, outcome)
+        let (lines, error) = self.absorb(outcome);
+        for line in &lines {
+            ex.out.summary(line);
+        }
+        error.map_or(Ok(()), Err)
     }
 
-    /// Takes in a command's outcome: ids and owners learnt, the current session followed, the
-    /// summary shown; its error, if it failed.
-    pub fn take_in(&mut self, ex: &mut Executor, outcome: plan::Outcome) -> Result<(), Error> {
+    /// Takes in a command's outcome: ids and owners learnt, the current session followed; the
+    /// summary lines to show and the command's error, if it failed.
+    fn absorb(&mut self, outcome: plan::Outcome) -> (Vec<String>, Option<Error>) {
         for (stored, owner) in outcome.owners {
             self.learn_owner(&stored, owner);
         }
@@ -364,13 +368,22 @@ impl Store {
                 }
             }
         }
-        for line in &outcome.summary {
-            ex.out.summary(line);
-        }
-        match outcome.error {
-            Some(message) => Err(Error::Session(message)),
-            None => Ok(()),
-        }
+        (outcome.summary, outcome.error.map(Error::Session))
+    }
+
+    /// The step machine of a session command, for a context (`None`: the command runs on its own,
+    /// outside any pipelined window).
+    fn machine_for(&self, cmd: Command, ctx: Context) -> Result<Option<Box<dyn plan::Machine>>, Error> {
+        let id = |id: Option<String>, name: &str| self.id_or_current(id, name);
+        Ok(Some(match cmd {
+            Command::Whoami(given) => Box::new(whoami::Whoami::new(id(given, "whoami")?, ctx)),
+            _ => return Ok(None),
+        }))
+    }
+
+    /// Whether a command can join a pipelined window (it is a step machine).
+    pub fn pipelines(&self, cmd: &Command) -> bool {
+        matches!(cmd, Command::Whoami(_))
     }
 
     /// The commands of a single-step login, and what to do with their replies (for pipelining).
@@ -380,7 +393,7 @@ impl Store {
         };
         let ip = match ip {
             Some(ip) => ip.clone(),
-            None => self.ip_for(ex).into_bytes(),
+            None => self.ip_for(&ex.conn.target.address).into_bytes(),
         };
         let id = self.layout.full_id(user_id, &new_id().map_err(err)?);
         let pending = PendingLogin {
@@ -1024,6 +1037,74 @@ impl PendingLogin {
             ip: &self.ip,
             ttl: self.ttl,
         }
+    }
+}
+
+impl crate::exec::Sessions for Store {
+    fn footprint(&self, cmd: &Command) -> Footprint {
+        let session = |id: &str| keys::session_key_of_stored(&self.layout.stored_id(id)).into_bytes();
+        let index = |uid: &str| self.layout.index_key(uid).into_bytes();
+        let mut f = Footprint::default();
+        // An omitted id is the current session, whichever that is when the command starts.
+        let by_id = |f: &mut Footprint, id: &Option<String>| match id {
+            Some(id) => f.keys.push(session(id)),
+            None => {
+                f.reads_current = true;
+                f.any_session = true;
+            }
+        };
+        match cmd {
+            Command::Login { user_id, id, .. } => {
+                f.keys.push(index(user_id));
+                if let Some(id) = id {
+                    f.keys.push(session(&self.layout.full_id(user_id, id)));
+                }
+                f.writes_current = true;
+                f.own_lane = id.is_some() || self.settings.max_sessions > 0;
+                f.any_session = self.settings.max_sessions > 0;
+            }
+            Command::Whoami(id) => {
+                by_id(&mut f, id);
+                f.writes_current = true;
+            }
+            Command::Touch(id) | Command::Logout(id) | Command::Renew(id) => {
+                by_id(&mut f, id);
+                f.any_index = true;
+                f.writes_current = true;
+                f.own_lane = matches!(cmd, Command::Renew(_));
+            }
+            Command::Sessions(uid) => {
+                f.keys.push(index(uid));
+                f.any_session = true;
+            }
+            Command::LogoutAll(uid) => {
+                f.keys.push(index(uid));
+                f.any_session = true;
+                f.writes_current = true;
+                f.own_lane = true;
+            }
+            Command::Use(_) => f.writes_current = true,
+            Command::Help(_) => {}
+            Command::Events(_) | Command::Stats(_) | Command::Fsck { .. } => f.any_key = true,
+        }
+        if let Some(stream) = &self.settings.audit_stream {
+            f.keys.push(stream.as_bytes().to_vec());
+        }
+        f
+    }
+
+    fn machine(
+        &mut self,
+        cmd: Command,
+        server: &crate::exec::conn::Address,
+    ) -> Result<Box<dyn plan::Machine>, Error> {
+        let ctx = self.context(server);
+        self.machine_for(cmd, ctx)?
+            .ok_or_else(|| Error::Other("internal: not a pipelined session command".into()))
+    }
+
+    fn take_in(&mut self, outcome: plan::Outcome) -> (Vec<String>, Option<Error>) {
+        self.absorb(outcome)
     }
 }
 

@@ -111,6 +111,17 @@ pub trait Machine {
     fn resume(&mut self, replies: Vec<Reply>) -> Step;
 }
 
+/// A machine lent to the executor for one run.
+impl<M: Machine + ?Sized> Machine for &mut M {
+    fn start(&mut self) -> Step {
+        (**self).start()
+    }
+
+    fn resume(&mut self, replies: Vec<Reply>) -> Step {
+        (**self).resume(replies)
+    }
+}
+
 /// The result of a MULTI … EXEC, from the replies to its batch (the last one is EXEC's).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Tx {

@@ -1,0 +1,487 @@
+//! A pipelined window of a script: many commands in flight at once, each command's transcript
+//! printed whole and in input order, byte for byte what running them one at a time prints.
+//!
+//! Each round, every command that may start does, and the next batch of every running command is
+//! sent: plain commands and session commands that do not WATCH share the main connection (in input
+//! order); a command that WATCHes gets a connection of its own until it ends, so no other EXEC can
+//! clear its WATCH. Then every reply is read. A command starts only when no earlier unfinished
+//! command could change what it sees ([`Footprint`]): touching the same keys, or the current
+//! session, or the connection's state — unless that earlier command has sent its last batch on the
+//! main connection, ahead of it. A connection lost mid-round fails every command it carried with
+//! "may have run": nothing is ever sent twice.
+
+use crate::error::Error;
+use crate::exec::conn::{Address, Link};
+use crate::exec::job::{Finish, Job, Kind};
+use crate::exec::{Args, Executor};
+use crate::redis::commands::{self, Keys};
+use crate::redis::reply::Reply;
+use crate::redis::resp::pack_into;
+use crate::session::parse::Command;
+use crate::session::plan::{Batch, Machine, Outcome};
+
+/// What one line of a script asks for.
+pub enum Work {
+    Raw(Args),
+    Session(Command),
+    /// Found wrong before anything was sent (bad quoting…): reported in its place.
+    Failed(Error),
+}
+
+pub struct Entry {
+    pub line: usize,
+    pub work: Work,
+}
+
+/// What a command may touch, for ordering it against the commands before it in a window.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Footprint {
+    pub keys: Vec<Vec<u8>>,
+    /// Any key at all (unknown keys, or the whole keyspace).
+    pub any_key: bool,
+    /// Some session's key not known beforehand (`session:*`).
+    pub any_session: bool,
+    /// Some user's index not known beforehand (`user_sessions:*`).
+    pub any_index: bool,
+    /// Changes the connection (SELECT, MULTI, AUTH…).
+    pub state: bool,
+    pub reads_current: bool,
+    pub writes_current: bool,
+    /// WATCHes keys: runs on a connection of its own.
+    pub own_lane: bool,
+}
+
+impl Footprint {
+    /// A plain command's footprint, from the command table.
+    pub fn raw(cmd: &[Vec<u8>]) -> Footprint {
+        let mut f = Footprint { state: commands::changes_state(cmd), ..Footprint::default() };
+        match commands::keys(cmd) {
+            Keys::Known(keys) => f.keys = keys.into_iter().map(<[u8]>::to_vec).collect(),
+            Keys::Any => f.any_key = true,
+        }
+        f
+    }
+
+    fn is_session_key(k: &[u8]) -> bool {
+        k.starts_with(b"session:")
+    }
+
+    fn is_index_key(k: &[u8]) -> bool {
+        k.starts_with(b"user_sessions:")
+    }
+
+    /// Whether `later` must wait for `self` (an earlier command) to be done.
+    pub fn conflicts(&self, later: &Footprint) -> bool {
+        let (a, b) = (self, later);
+        if a.state || b.state || a.any_key || b.any_key {
+            return true;
+        }
+        if a.keys.iter().any(|k| b.keys.contains(k)) {
+            return true;
+        }
+        let family =
+            |x: &Footprint, y: &Footprint, any: fn(&Footprint) -> bool, member: fn(&[u8]) -> bool| {
+                any(x) && (any(y) || y.keys.iter().any(|k| member(k)))
+            };
+        let any_session = |f: &Footprint| f.any_session;
+        let any_index = |f: &Footprint| f.any_index;
+        if family(a, b, any_session, Footprint::is_session_key)
+            || family(b, a, any_session, Footprint::is_session_key)
+            || family(a, b, any_index, Footprint::is_index_key)
+            || family(b, a, any_index, Footprint::is_index_key)
+        {
+            return true;
+        }
+        a.writes_current && (b.reads_current || b.writes_current)
+    }
+}
+
+/// How the session store takes part in a window.
+pub trait Sessions {
+    fn footprint(&self, cmd: &Command) -> Footprint;
+    /// The command's step machine, made when it starts (an omitted id is the current session then).
+    fn machine(&mut self, cmd: Command, server: &Address) -> Result<Box<dyn Machine>, Error>;
+    /// Takes in a finished command's outcome: the lines to show, and its error.
+    fn take_in(&mut self, outcome: Outcome) -> (Vec<String>, Option<Error>);
+}
+
+enum State {
+    Waiting(Work),
+    Active { job: Box<Job<'static>>, next: Option<Batch>, lane: Option<usize> },
+    Done,
+}
+
+struct Slot {
+    line: usize,
+    state: State,
+    footprint: Footprint,
+    transcript: Vec<u8>,
+    error: Option<Error>,
+    /// Its last batch has been sent on the main connection: later commands may follow it there.
+    final_sent: bool,
+    /// A SELECT whose answer was lost still names the database the script meant to be in.
+    select: Option<i64>,
+}
+
+/// One batch in flight on a connection.
+struct InFlight {
+    slot: usize,
+    batch: Batch,
+}
+
+/// The main connection is lane 0; lane n > 0 is `pool[n - 1]`.
+const MAIN: usize = 0;
+
+impl Executor {
+    /// Runs a window; whether any of its lines failed. Transcripts and errors are printed in input
+    /// order as soon as every line before them is done.
+    pub fn run_window(&mut self, entries: Vec<Entry>, sessions: &mut dyn Sessions) -> bool {
+        let mut slots: Vec<Slot> = entries
+            .into_iter()
+            .map(|e| {
+                let (footprint, select) = match &e.work {
+                    Work::Raw(cmd) => (Footprint::raw(cmd), select_of(cmd)),
+                    Work::Session(cmd) => (sessions.footprint(cmd), None),
+                    Work::Failed(_) => (Footprint::default(), None),
+                };
+                Slot {
+                    line: e.line,
+                    state: State::Waiting(e.work),
+                    footprint,
+                    transcript: Vec::new(),
+                    error: None,
+                    final_sent: false,
+                    select,
+                }
+            })
+            .collect();
+        let mut printed = 0;
+        let mut failed = false;
+        while printed < slots.len() {
+            let mut started = false;
+            for i in printed..slots.len() {
+                if matches!(slots[i].state, State::Waiting(_)) && may_start(&slots[printed..i], &slots[i]) {
+                    self.start(&mut slots[i], sessions);
+                    started = true;
+                }
+            }
+            let sent = self.round(&mut slots, sessions);
+            while printed < slots.len() && matches!(slots[printed].state, State::Done) {
+                let slot = &mut slots[printed];
+                self.out.write(&slot.transcript);
+                if let Some(e) = slot.error.take() {
+                    if !e.is_success() {
+                        failed = true;
+                    }
+                    self.out.error(Some(slot.line), &e);
+                }
+                printed += 1;
+            }
+            if !started && !sent && printed < slots.len() {
+                // Cannot happen (the first unfinished line can always start); never spin.
+                let slot = &mut slots[printed];
+                slot.error = Some(Error::Other("internal: a pipelined line could not start".into()));
+                slot.state = State::Done;
+            }
+        }
+        if self.out.flush_each {
+            self.out.flush();
+        }
+        failed
+    }
+
+    fn start(&mut self, slot: &mut Slot, sessions: &mut dyn Sessions) {
+        let State::Waiting(work) = std::mem::replace(&mut slot.state, State::Done) else { return };
+        let kind = match work {
+            Work::Failed(e) => {
+                slot.error = Some(e);
+                return;
+            }
+            Work::Raw(cmd) => Kind::Raw(cmd),
+            Work::Session(_) if self.conn.in_transaction() => {
+                slot.error = Some(Error::Session(IN_MULTI.into()));
+                return;
+            }
+            Work::Session(cmd) => match sessions.machine(cmd, &self.conn.target.address) {
+                Ok(m) => Kind::Session(m),
+                Err(e) => {
+                    slot.error = Some(e);
+                    return;
+                }
+            },
+        };
+        let mut job = Box::new(Job::new(kind));
+        let next = job.begin();
+        // A single-batch command goes out this very round, in input order, ahead of what follows.
+        slot.final_sent = next.as_ref().is_some_and(|b| b.last && !job.needs_own_lane(b));
+        slot.state = State::Active { job, next, lane: None };
+        self.settle(slot, sessions);
+    }
+
+    /// After a job moved on: notes shown, a finished job's outcome taken in.
+    fn settle(&mut self, slot: &mut Slot, sessions: &mut dyn Sessions) {
+        let State::Active { job, next, lane } = &mut slot.state else { return };
+        for note in job.notes.drain(..) {
+            self.out.render_summary(&mut slot.transcript, &note);
+        }
+        if next.is_some() {
+            return;
+        }
+        match job.finish.take() {
+            Some(Finish::Raw(reply)) if reply.is_error() => slot.error = Some(Error::Reply),
+            Some(Finish::Raw(_)) => {}
+            Some(Finish::Session(outcome)) => {
+                let (lines, error) = sessions.take_in(outcome);
+                for line in lines {
+                    self.out.render_summary(&mut slot.transcript, &line);
+                }
+                slot.error = error;
+            }
+            None => {}
+        }
+        if let Some(lane) = lane.take() {
+            self.release(lane);
+        }
+        slot.state = State::Done;
+    }
+
+    /// Sends every running command's next batch, then reads every reply; whether anything was sent.
+    fn round(&mut self, slots: &mut [Slot], sessions: &mut dyn Sessions) -> bool {
+        let mut lanes: Vec<(usize, Vec<u8>, Vec<InFlight>)> = Vec::new();
+        for (i, slot) in slots.iter_mut().enumerate() {
+            let State::Active { job, next, lane } = &mut slot.state else { continue };
+            let Some(batch) = next.take() else { continue };
+            let at = match *lane {
+                Some(l) => l,
+                None if job.needs_own_lane(&batch) => match self.acquire() {
+                    Ok(l) => {
+                        *lane = Some(l);
+                        l
+                    }
+                    Err(e) => {
+                        slot.error = Some(e);
+                        slot.state = State::Done;
+                        continue;
+                    }
+                },
+                None => MAIN,
+            };
+            slot.final_sent = batch.last && at == MAIN;
+            let k = match lanes.iter().position(|(l, _, _)| *l == at) {
+                Some(k) => k,
+                None => {
+                    lanes.push((at, Vec::new(), Vec::new()));
+                    lanes.len() - 1
+                }
+            };
+            for cmd in &batch.cmds {
+                pack_into(&mut lanes[k].1, cmd);
+            }
+            lanes[k].2.push(InFlight { slot: i, batch });
+        }
+        let sent = !lanes.is_empty();
+        for (lane, packed, flights) in lanes {
+            self.run_lane(lane, &packed, flights, slots, sessions);
+        }
+        sent
+    }
+
+    /// Sends one connection's batches and hands each its replies.
+    fn run_lane(
+        &mut self,
+        lane: usize,
+        packed: &[u8],
+        flights: Vec<InFlight>,
+        slots: &mut [Slot],
+        sessions: &mut dyn Sessions,
+    ) {
+        if let Err(e) = self.lane_send(lane, packed) {
+            // Nothing was written: a refused reconnection fails each line in its place.
+            for f in flights {
+                self.fail(&mut slots[f.slot], lane, e.clone(), &f.batch.cmds);
+            }
+            return;
+        }
+        let mut flights = flights.into_iter();
+        while let Some(f) = flights.next() {
+            let slot = &mut slots[f.slot];
+            let mut replies = Vec::with_capacity(f.batch.cmds.len());
+            for (n, cmd) in f.batch.cmds.iter().enumerate() {
+                let prompt = self.conn.prompt();
+                match self.lane_recv(lane, cmd, &mut slot.transcript) {
+                    Ok(reply) => {
+                        if !f.batch.quiet {
+                            self.out.render_echo(&mut slot.transcript, &prompt, cmd);
+                            self.out.render_reply(&mut slot.transcript, cmd, &reply);
+                            self.conn.observe(cmd, &reply);
+                        }
+                        replies.push(reply);
+                    }
+                    Err(e) => {
+                        let lost = match e {
+                            Error::Lost(_) => e,
+                            other => Error::Lost(other.to_string()),
+                        };
+                        self.fail_at(slot, lane, lost.clone(), &f.batch.cmds[n..], &prompt);
+                        for rest in flights.by_ref() {
+                            self.fail(&mut slots[rest.slot], lane, lost.clone(), &rest.batch.cmds);
+                        }
+                        self.drop_lane(lane);
+                        return;
+                    }
+                }
+            }
+            if let State::Active { job, next, .. } = &mut slot.state {
+                *next = job.answer(&f.batch, replies);
+            }
+            self.settle(slot, sessions);
+        }
+    }
+
+    /// Ends a line whose commands `cmds` were sent (or were to be) when `e` struck: they are shown,
+    /// then the error; none is ever sent again.
+    fn fail(&mut self, slot: &mut Slot, lane: usize, e: Error, cmds: &[Args]) {
+        let prompt = self.conn.prompt();
+        self.fail_at(slot, lane, e, cmds, &prompt);
+    }
+
+    fn fail_at(&mut self, slot: &mut Slot, lane: usize, e: Error, cmds: &[Args], prompt: &str) {
+        if let Some(cmd) = cmds.first() {
+            self.out.render_echo(&mut slot.transcript, prompt, cmd);
+        }
+        if let (Error::Lost(_), Some(db)) = (&e, slot.select) {
+            // The script meant to be in that database: the reconnection goes there.
+            self.conn.target.db = db;
+        }
+        slot.error = Some(e);
+        if let State::Active { lane: Some(own), .. } = slot.state
+            && own != lane
+        {
+            self.drop_lane(own);
+        }
+        slot.state = State::Done;
+    }
+
+    fn lane_send(&mut self, lane: usize, packed: &[u8]) -> Result<(), Error> {
+        if lane == MAIN {
+            return self.conn.send(packed);
+        }
+        match self.pool.get_mut(lane - 1) {
+            Some((Some(link), _)) => link.send(packed).map_err(|e| Error::Lost(e.to_string())),
+            _ => Err(Error::Other("internal: no such connection".into())),
+        }
+    }
+
+    /// The reply to `cmd` on a lane; pushes that come first go into `transcript`.
+    fn lane_recv(&mut self, lane: usize, cmd: &[Vec<u8>], transcript: &mut Vec<u8>) -> Result<Reply, Error> {
+        let name = cmd.first().map(Vec::as_slice).unwrap_or_default();
+        loop {
+            let reply = if lane == MAIN {
+                self.conn.recv()?
+            } else {
+                match self.pool.get_mut(lane - 1) {
+                    Some((Some(link), _)) => link.recv().map_err(|e| Error::Lost(e.to_string()))?,
+                    _ => return Err(Error::Other("internal: no such connection".into())),
+                }
+            };
+            if !matches!(reply, Reply::Push(_)) || super::answered_by_push(name) {
+                return Ok(reply);
+            }
+            self.out.render_push(transcript, &reply);
+        }
+    }
+
+    /// A connection of its own for a WATCHing command: a free one from the pool, or a new one (on
+    /// the database the script is in).
+    fn acquire(&mut self) -> Result<usize, Error> {
+        if let Some(i) = self.pool.iter().position(|(link, busy)| link.is_some() && !busy) {
+            self.pool[i].1 = true;
+            return Ok(i + 1);
+        }
+        let link = Link::open(&self.conn.target, self.conn.target.db)?;
+        match self.pool.iter().position(|(link, _)| link.is_none()) {
+            Some(i) => {
+                self.pool[i] = (Some(link), true);
+                Ok(i + 1)
+            }
+            None => {
+                self.pool.push((Some(link), true));
+                Ok(self.pool.len())
+            }
+        }
+    }
+
+    fn release(&mut self, lane: usize) {
+        if let Some(entry) = self.pool.get_mut(lane.wrapping_sub(1)) {
+            entry.1 = false;
+        }
+    }
+
+    fn drop_lane(&mut self, lane: usize) {
+        if lane == MAIN {
+            self.conn.drop_connection();
+        } else if let Some(entry) = self.pool.get_mut(lane - 1) {
+            *entry = (None, false);
+        }
+    }
+}
+
+/// Said when a session command comes inside MULTI.
+pub const IN_MULTI: &str = "session commands cannot run inside MULTI: EXEC or DISCARD first";
+
+/// `SELECT n`: the database it asks for.
+fn select_of(cmd: &[Vec<u8>]) -> Option<i64> {
+    match cmd {
+        [name, db] if name.eq_ignore_ascii_case(b"select") => std::str::from_utf8(db).ok()?.parse().ok(),
+        _ => None,
+    }
+}
+
+/// Whether `slot` may start now, given the unfinished lines before it.
+fn may_start(before: &[Slot], slot: &Slot) -> bool {
+    before.iter().all(|b| match b.state {
+        State::Done => true,
+        _ if !b.footprint.conflicts(&slot.footprint) => true,
+        // It sent its last batch on the main connection: what comes after it there sees its effect.
+        State::Active { .. } => b.final_sent && !slot.footprint.own_lane,
+        State::Waiting(_) => false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a(line: &str) -> Vec<Vec<u8>> {
+        line.split(' ').map(|w| w.as_bytes().to_vec()).collect()
+    }
+
+    #[test]
+    fn footprints_order_what_must_be_ordered() {
+        let set = Footprint::raw(&a("SET k v"));
+        let get = Footprint::raw(&a("GET k"));
+        let other = Footprint::raw(&a("GET j"));
+        assert!(set.conflicts(&get));
+        assert!(!set.conflicts(&other));
+        assert!(Footprint::raw(&a("SELECT 1")).conflicts(&other));
+        assert!(Footprint::raw(&a("DBSIZE")).conflicts(&other));
+        assert!(!Footprint::raw(&a("PING")).conflicts(&other));
+        let touch = Footprint { keys: vec![b"session:x".to_vec()], any_index: true, ..Footprint::default() };
+        assert!(touch.conflicts(&Footprint::raw(&a("TTL user_sessions:1"))));
+        assert!(!touch.conflicts(&Footprint::raw(&a("GET plain"))));
+        let login = Footprint {
+            keys: vec![b"user_sessions:1".to_vec()],
+            writes_current: true,
+            ..Footprint::default()
+        };
+        let whoami = Footprint { reads_current: true, any_session: true, ..Footprint::default() };
+        assert!(login.conflicts(&whoami));
+        assert!(!whoami.conflicts(&Footprint::raw(&a("GET plain"))));
+    }
+
+    #[test]
+    fn select_names_its_database() {
+        assert_eq!(select_of(&a("select 3")), Some(3));
+        assert_eq!(select_of(&a("GET 3")), None);
+    }
+}
