@@ -248,3 +248,78 @@ fn an_internal_error_exits_70_with_a_message() {
     assert!(run.stderr.starts_with("redsh: internal error"), "{}", run.stderr);
     assert!(!run.stderr.contains("stack backtrace"), "{}", run.stderr);
 }
+
+/// Every numeric flag: a value out of range is a one-line usage error (exit 2) naming the flag,
+/// never a panic (exit 70), whatever the value: huge, negative, NaN, infinite, overflowing.
+#[test]
+fn numeric_flags_out_of_range_are_usage_errors() {
+    let p = crate::harness::free_port().to_string();
+    let too_long = |flag: &str, v: &str| {
+        format!("redsh: {flag} {v} is too long: at most 3153600000 seconds (100 years)\n")
+    };
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (vec!["--connect-timeout", "1e30"], too_long("--connect-timeout", "1000000000000000000000000000000")),
+        (vec!["-t", "inf"], too_long("--connect-timeout", "inf")),
+        (vec!["--connect-timeout", "NaN"], "redsh: --connect-timeout must be a number of seconds, more than 0, not NaN\n".into()),
+        (vec!["--connect-timeout", "-1"], "redsh: --connect-timeout must be a number of seconds, more than 0, not -1\n".into()),
+        (vec!["--timeout", "1e30"], too_long("--timeout", "1000000000000000000000000000000")),
+        (vec!["--timeout", "0"], "redsh: --timeout must be a number of seconds, more than 0, not 0\n".into()),
+        (vec!["--timeout", "nan"], "redsh: --timeout must be a number of seconds, more than 0, not NaN\n".into()),
+        (vec!["-r", "2", "-i", "1e30"], too_long("-i", "1000000000000000000000000000000")),
+        (vec!["-r", "2", "-i", "-1"], "redsh: -i must be a number of seconds, 0 or more, not -1\n".into()),
+        (vec!["-r", "2", "-i", "NaN"], "redsh: -i must be a number of seconds, 0 or more, not NaN\n".into()),
+        (vec!["-r", "2", "-i", "inf"], too_long("-i", "inf")),
+        (vec!["--ttl", "99999999999999999999"], too_long("--ttl", "99999999999999999999")),
+        (vec!["--absolute-ttl", "9223372036854775807"], too_long("--absolute-ttl", "9223372036854775807")),
+        (vec!["--absolute-ttl", "3153600001"], too_long("--absolute-ttl", "3153600001")),
+        (vec!["--absolute-ttl", "1e30"], "redsh: --absolute-ttl must be a whole number of seconds, not '1e30'\n".into()),
+        (vec!["--absolute-ttl", "-1"], "redsh: --absolute-ttl must be greater than 0, not -1\n".into()),
+        (
+            vec!["-r", "99999999999999999999"],
+            "redsh: invalid value '99999999999999999999' for '-r <N>': number too large to fit in target type; try --help\n".into(),
+        ),
+        (
+            vec!["-n", "99999999999999999999"],
+            "redsh: invalid value '99999999999999999999' for '--db <DB>': number too large to fit in target type; try --help\n".into(),
+        ),
+        (
+            vec!["--max-sessions", "-1"],
+            "redsh: invalid value '-1' for '--max-sessions <N>': -1 is not in 0..=4294967295; try --help\n".into(),
+        ),
+        (
+            vec!["--max-sessions", "4294967296"],
+            "redsh: invalid value '4294967296' for '--max-sessions <N>': 4294967296 is not in 0..=4294967295; try --help\n".into(),
+        ),
+    ];
+    for (flags, expected) in cases {
+        let mut args = vec!["-p", &p];
+        args.extend(&flags);
+        args.push("PING");
+        let run = Redsh::new().args(&args).run();
+        assert_eq!(
+            (run.code, run.stdout.as_str(), run.stderr.as_str()),
+            (2, "", expected.as_str()),
+            "{flags:?}"
+        );
+    }
+}
+
+/// The longest values allowed still work end to end: a 100-year absolute timeout and huge
+/// timeouts log in, touch and renew without overflow (a wrapped deadline used to delete the session).
+#[test]
+fn the_longest_allowed_values_work() {
+    let srv = Server::start();
+    let run = redsh(&srv)
+        .args(&["--no-echo", "--absolute-ttl", "3153600000", "--ttl", "3153600000"])
+        .args(&["--connect-timeout", "3153600000", "--timeout", "3153600000"])
+        .stdin("login 1 a b --id longlived\ntouch\nrenew\nwhoami\n")
+        .run()
+        .success();
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    let keys = srv.get(&["KEYS", "session:*"]);
+    assert_eq!(keys.lines().count(), 1, "the session survived touch and renew: {keys}");
+    let ttl: i64 = srv.get(&["TTL", keys.trim()]).parse().unwrap();
+    assert!(ttl > 3_000_000_000, "TTL {ttl}");
+    let run = redsh(&srv).args(&["--no-echo", "-r", "2", "-i", "0", "PING"]).run().success();
+    assert_eq!(run.stdout, "PONG\nPONG\n");
+}
