@@ -110,6 +110,45 @@ pub fn parse_ttl(flag: &str, v: &str) -> Result<u64, String> {
     }
 }
 
+/// The password of a `-u` URI as typed, if it has one: what follows the first `:` of the userinfo
+/// (which ends at the last `@`), or a unix URI's `pass=`/`password=` value.
+fn uri_password(uri: &str) -> Option<&str> {
+    let rest = uri.split_once("://").map_or(uri, |(_, rest)| rest);
+    if let Some((userinfo, _)) = rest.rsplit_once('@') {
+        return Some(userinfo.split_once(':').map_or(userinfo, |(_, pass)| pass)).filter(|p| !p.is_empty());
+    }
+    let query = rest.split_once('?')?.1;
+    query.split('&').find_map(|pair| match pair.split_once('=') {
+        Some(("pass" | "password", p)) if !p.is_empty() => Some(p),
+        _ => None,
+    })
+}
+
+/// The URI with its password shown as `***`.
+fn masked_uri(uri: &str) -> String {
+    match uri_password(uri) {
+        Some(pass) => {
+            // `pass` is a slice of `uri`: replace that span only.
+            let start = pass.as_ptr() as usize - uri.as_ptr() as usize;
+            format!("{}***{}", &uri[..start], &uri[start + pass.len()..])
+        }
+        None => uri.to_owned(),
+    }
+}
+
+/// A message about a `-u` URI with the URI's password taken out, wherever and however it
+/// appears (the whole URI, the password as typed, the password decoded).
+pub fn without_uri_password(message: &str, uri: &str) -> String {
+    let Some(pass) = uri_password(uri) else {
+        return message.to_owned();
+    };
+    let mut out = message.replace(uri, &masked_uri(uri)).replace(pass, "***");
+    if let Some(decoded) = parse_uri(uri).ok().and_then(|u| u.password).filter(|d| !d.is_empty()) {
+        out = out.replace(&decoded, "***");
+    }
+    out
+}
+
 fn read_file(flag: &str, path: &PathBuf) -> Result<Vec<u8>, Error> {
     std::fs::read(path)
         .map_err(|e| Error::Usage(format!("{flag} {}: {}", path.display(), crate::error::io_reason(&e))))
@@ -124,7 +163,7 @@ impl Config {
         let mut db = 0;
         let mut auth_warning = a.pass.is_some();
         if let Some(uri) = &a.uri {
-            let u = parse_uri(uri).map_err(Error::Usage)?;
+            let u = parse_uri(uri).map_err(|e| Error::Usage(without_uri_password(&e, uri)))?;
             if let Some(addr) = u.address {
                 address = addr;
             }
@@ -310,6 +349,38 @@ mod tests {
                 format!("--absolute-ttl {huge} is too long: at most {MAX_SECS} seconds (100 years)")
             );
         }
+    }
+
+    #[test]
+    fn uri_passwords_never_reach_a_message() {
+        assert_eq!(masked_uri("redis://alice:s3cret@h:6380/2"), "redis://alice:***@h:6380/2");
+        assert_eq!(masked_uri("rediss://:pw@h"), "rediss://:***@h");
+        assert_eq!(masked_uri("redis://pw@h"), "redis://***@h");
+        assert_eq!(masked_uri("unix:///tmp/s?db=1&pass=pw"), "unix:///tmp/s?db=1&pass=***");
+        assert_eq!(masked_uri("redis://h:6379"), "redis://h:6379");
+        let secret = "S3cr/et@x%41";
+        for uri in [
+            format!("alice:{secret}@host"),
+            format!("redis://alice:{secret}@host:notaport"),
+            format!("redis://alice:{secret}@host/notadb"),
+            format!("redis://alice:{secret}@[::1"),
+            format!("redis://alice:{secret}%zz@host"),
+            format!("redis://{secret}@host:99999"),
+            format!("unix:///tmp/s?pass={secret}&bogus=1"),
+            format!("unix:///tmp/s?db=x&password={secret}"),
+            format!("http://alice:{secret}@host"),
+        ] {
+            let e = parse_uri(&uri).expect_err(&uri);
+            let shown = without_uri_password(&e, &uri);
+            for part in ["S3cr", "et@x", "x%41", "xA", secret] {
+                assert!(!shown.contains(part), "{uri}: {shown}");
+            }
+        }
+        // A password with '/' and '@' in it is read whole, not as host, port or db.
+        let u = parse_uri(&format!("redis://alice:{secret}@example.com:6380/3")).unwrap();
+        assert_eq!(u.password.as_deref(), Some("S3cr/et@xA"));
+        assert_eq!(u.address, Some(Address::Tcp { host: "example.com".into(), port: 6380 }));
+        assert_eq!(u.db, Some(3));
     }
 
     #[test]

@@ -12,7 +12,7 @@ pub mod conn;
 use crate::error::Error;
 use crate::redis::cluster;
 use crate::redis::format::{self, Doubles, Mode};
-use crate::redis::redact::redacted;
+use crate::redis::redact::{dry_run_line, redacted};
 use crate::redis::split::join_args;
 use conn::Conn;
 
@@ -165,9 +165,7 @@ impl Executor {
     pub fn run(&mut self, cmds: &[Args]) -> Result<Vec<Value>, Error> {
         if self.dry_run {
             for cmd in cmds {
-                let mut line = join_args(&redacted(cmd));
-                line.push(b'\n');
-                self.out.write(&line);
+                self.out.write(&dry_run_line(cmd));
             }
             return Err(Error::DryRun);
         }
