@@ -525,3 +525,27 @@ fn hash_ids_keep_session_ids_out_of_the_history_file() {
         assert!(saved.contains("whoami\n"), "{flags:?}:\n{saved}");
     }
 }
+
+/// Without a server, hints come from the built-in table's argument trees: typed arguments drop
+/// out (`SET key value EX ` → `seconds [NX|XX] [GET]`, not the whole option list again).
+#[test]
+fn hints_without_a_server_follow_the_typed_arguments() {
+    let port = crate::harness::free_port().to_string();
+    let mut cmd = Command::new(crate::harness::redsh_bin());
+    cmd.env("TERM", "xterm").env_remove("NO_COLOR").env("REDSH_HISTFILE", "/dev/null").args(["-p", &port]);
+    let mut t = rexpect::session::spawn_command(cmd, Some(10_000)).unwrap();
+    t.exp_string("not connected> ").unwrap();
+    let grey = "\x1b[0;90;49m";
+    t.send("SET key value EX ").unwrap();
+    t.flush().unwrap();
+    t.exp_string(&format!("EX {grey}seconds [NX|XX] [GET]\x1b[0m")).unwrap();
+    t.send("10 ").unwrap();
+    t.flush().unwrap();
+    t.exp_string(&format!("10 {grey}[NX|XX] [GET]\x1b[0m")).unwrap();
+    t.send("\x15LPOP key ").unwrap();
+    t.flush().unwrap();
+    t.exp_string(&format!("key {grey}[count]\x1b[0m")).unwrap();
+    t.send_control('c').unwrap();
+    t.exp_string("\x1b[?2004h").unwrap();
+    leave(t);
+}
