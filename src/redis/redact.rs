@@ -256,15 +256,24 @@ pub fn shown_line(line: &[u8]) -> Cow<'_, [u8]> {
                 Cow::Owned(join_args(&redacted(&words)))
             }
         }
-        Err(_) => {
-            let first = line.split(|b| b.is_ascii_whitespace()).find(|w| !w.is_empty()).unwrap_or_default();
-            if TABLE.iter().any(|r| r.name[0].as_bytes().eq_ignore_ascii_case(first)) {
-                Cow::Owned([first, b" ", REDACTED].concat())
-            } else {
-                Cow::Borrowed(line)
-            }
-        }
+        Err(_) => match unsplit_command(line) {
+            Some(first) if may_carry_secret(first) => Cow::Owned([first, b" ", REDACTED].concat()),
+            _ => Cow::Borrowed(line),
+        },
     }
+}
+
+/// The command word of a line that does not split (`AUTH "pw`), after any repeat count.
+fn unsplit_command(line: &[u8]) -> Option<&[u8]> {
+    let mut words = line.split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty());
+    let first = words.next()?;
+    let counted = std::str::from_utf8(first).is_ok_and(|w| w.parse::<i64>().is_ok());
+    if counted { words.next() } else { Some(first) }
+}
+
+/// Whether a command named `first` may carry a secret somewhere (its line cannot be read to tell).
+fn may_carry_secret(first: &[u8]) -> bool {
+    TABLE.iter().any(|r| r.name[0].as_bytes().eq_ignore_ascii_case(first))
 }
 
 /// Session commands whose arguments are session ids (`login` only after `--id`).
@@ -287,7 +296,9 @@ pub fn names_session_id(words: &[Vec<u8>]) -> bool {
 /// Whether a typed line may be written to the history file: never one carrying a secret, and
 /// under `--hash-ids` (whose point is that no usable token is stored anywhere) never one naming a
 /// session id. Such lines are kept out of the in-memory history too (redis-cli 7.0's behaviour),
-/// so nothing can write them later. A line that does not split is kept, as redis-cli keeps it.
+/// so nothing can write them later. A line that does not split is kept, as redis-cli keeps it,
+/// unless its command may carry a secret or a session id (`AUTH "hunter2` is kept out: redis-cli
+/// would write it).
 pub fn may_save(line: &str, hash_ids: bool) -> bool {
     match split_args(line.as_bytes()) {
         Ok(words) => {
@@ -295,7 +306,13 @@ pub fn may_save(line: &str, hash_ids: bool) -> bool {
             let names_token = hash_ids && names_session_id(&words);
             !is_sensitive(&words) && !names_token
         }
-        Err(_) => true,
+        Err(_) => match unsplit_command(line.as_bytes()) {
+            Some(first) => {
+                let takes_id = hash_ids && names_session_id(&[first.to_vec(), Vec::new()]);
+                !may_carry_secret(first) && !takes_id
+            }
+            None => true,
+        },
     }
 }
 
@@ -441,6 +458,7 @@ mod tests {
         assert_eq!(&*shown_line(b"GET k"), b"GET k");
         assert_eq!(&*shown_line(b"AUTH \"hunter2"), b"AUTH (redacted)");
         assert_eq!(&*shown_line(b"GET \"k"), b"GET \"k");
+        assert_eq!(&*shown_line(b"2 auth \"hunter2"), b"auth (redacted)");
     }
 
     #[test]
@@ -452,6 +470,11 @@ mod tests {
         assert!(!may_save("acl getuser bob", false));
         assert!(may_save("GET k", true));
         assert!(may_save("\"unbalanced", false));
+        assert!(may_save("GET \"k", true));
+        assert!(!may_save("AUTH \"hunter2", false));
+        assert!(!may_save("3 config set requirepass \"pw", false));
+        assert!(!may_save("whoami \"tok", true));
+        assert!(may_save("whoami \"tok", false));
         // Session ids: kept out under --hash-ids only.
         for line in ["whoami abc", "touch abc", "logout abc", "renew abc", "use abc", "2 WHOAMI abc"] {
             assert!(may_save(line, false), "{line}");
