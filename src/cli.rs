@@ -86,12 +86,13 @@ pub struct Args {
         long = "connect-timeout",
         value_name = "SECS",
         default_value_t = 5.0,
+        allow_negative_numbers = true,
         help_heading = "Connection"
     )]
     pub connect_timeout: f64,
 
     /// Seconds to wait for a reply before giving up on it (default: wait as long as it takes)
-    #[arg(long = "timeout", value_name = "SECS", help_heading = "Connection")]
+    #[arg(long = "timeout", value_name = "SECS", allow_negative_numbers = true, help_heading = "Connection")]
     pub timeout: Option<f64>,
 
     /// Do not warn when a password is given with -a or -u
@@ -210,7 +211,13 @@ pub struct Args {
     pub absolute_ttl: String,
 
     /// Most live sessions one user may have (0: no limit)
-    #[arg(long, value_name = "N", default_value_t = 0, help_heading = "Sessions")]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        allow_negative_numbers = true,
+        help_heading = "Sessions"
+    )]
     pub max_sessions: u32,
 
     /// What a login at --max-sessions does

@@ -76,20 +76,77 @@ pub fn with_stdin(mut words: Vec<Vec<u8>>, how: &StdinArg, input: Vec<u8>) -> Re
     Ok(words)
 }
 
-fn secs(flag: &str, v: f64) -> Result<Duration, Error> {
-    if !v.is_finite() || v <= 0.0 {
-        return Err(Error::Usage(format!("{flag} must be a positive number of seconds, not {v}")));
+/// The longest time any flag may name: 100 years. Longer values are surely a typo, and the
+/// arithmetic done with them (deadlines, instants, Redis TTLs in milliseconds) stays far from overflow.
+pub const MAX_SECS: u64 = 100 * 365 * 24 * 3600;
+
+/// A number of seconds from a flag as a `Duration`: finite, within `0..=MAX_SECS` (0 itself only
+/// when `zero_ok`), never a panic whatever the value (`1e30`, `NaN`, `inf`, `-1`).
+pub fn duration_secs(flag: &str, v: f64, zero_ok: bool) -> Result<Duration, String> {
+    let floor = if zero_ok { "0 or more" } else { "more than 0" };
+    if v.is_nan() || v < 0.0 || (v == 0.0 && !zero_ok) {
+        return Err(format!("{flag} must be a number of seconds, {floor}, not {v}"));
     }
-    Ok(Duration::from_secs_f64(v))
+    if v > MAX_SECS as f64 {
+        return Err(format!("{flag} {v} is too long: at most {MAX_SECS} seconds (100 years)"));
+    }
+    Duration::try_from_secs_f64(v).map_err(|_| format!("{flag} must be a number of seconds, not {v}"))
 }
 
-/// A positive whole number of seconds for a session timeout.
+fn secs(flag: &str, v: f64) -> Result<Duration, Error> {
+    duration_secs(flag, v, false).map_err(Error::Usage)
+}
+
+/// A positive whole number of seconds for a session timeout, at most `MAX_SECS`.
 pub fn parse_ttl(flag: &str, v: &str) -> Result<u64, String> {
     match v.trim().parse::<i64>() {
-        Ok(n) if n > 0 => Ok(n as u64),
+        Ok(n) if n > 0 && n as u64 <= MAX_SECS => Ok(n as u64),
+        Ok(n) if n > 0 => Err(format!("{flag} {v} is too long: at most {MAX_SECS} seconds (100 years)")),
         Ok(_) => Err(format!("{flag} must be greater than 0, not {v}")),
+        Err(e) if matches!(e.kind(), std::num::IntErrorKind::PosOverflow) => {
+            Err(format!("{flag} {v} is too long: at most {MAX_SECS} seconds (100 years)"))
+        }
         Err(_) => Err(format!("{flag} must be a whole number of seconds, not '{v}'")),
     }
+}
+
+/// The password of a `-u` URI as typed, if it has one: what follows the first `:` of the userinfo
+/// (which ends at the last `@`), or a unix URI's `pass=`/`password=` value.
+fn uri_password(uri: &str) -> Option<&str> {
+    let rest = uri.split_once("://").map_or(uri, |(_, rest)| rest);
+    if let Some((userinfo, _)) = rest.rsplit_once('@') {
+        return Some(userinfo.split_once(':').map_or(userinfo, |(_, pass)| pass)).filter(|p| !p.is_empty());
+    }
+    let query = rest.split_once('?')?.1;
+    query.split('&').find_map(|pair| match pair.split_once('=') {
+        Some(("pass" | "password", p)) if !p.is_empty() => Some(p),
+        _ => None,
+    })
+}
+
+/// The URI with its password shown as `***`.
+fn masked_uri(uri: &str) -> String {
+    match uri_password(uri) {
+        Some(pass) => {
+            // `pass` is a slice of `uri`: replace that span only.
+            let start = pass.as_ptr() as usize - uri.as_ptr() as usize;
+            format!("{}***{}", &uri[..start], &uri[start + pass.len()..])
+        }
+        None => uri.to_owned(),
+    }
+}
+
+/// A message about a `-u` URI with the URI's password taken out, wherever and however it
+/// appears (the whole URI, the password as typed, the password decoded).
+pub fn without_uri_password(message: &str, uri: &str) -> String {
+    let Some(pass) = uri_password(uri) else {
+        return message.to_owned();
+    };
+    let mut out = message.replace(uri, &masked_uri(uri)).replace(pass, "***");
+    if let Some(decoded) = parse_uri(uri).ok().and_then(|u| u.password).filter(|d| !d.is_empty()) {
+        out = out.replace(&decoded, "***");
+    }
+    out
 }
 
 fn read_file(flag: &str, path: &PathBuf) -> Result<Vec<u8>, Error> {
@@ -106,7 +163,7 @@ impl Config {
         let mut db = 0;
         let mut auth_warning = a.pass.is_some();
         if let Some(uri) = &a.uri {
-            let u = parse_uri(uri).map_err(Error::Usage)?;
+            let u = parse_uri(uri).map_err(|e| Error::Usage(without_uri_password(&e, uri)))?;
             if let Some(addr) = u.address {
                 address = addr;
             }
@@ -196,11 +253,8 @@ impl Config {
             (None, false) => None,
         };
         let pause = match a.interval {
-            Some(s) if !s.is_finite() || s < 0.0 => {
-                return Err(Error::Usage(format!("-i must be a number of seconds, 0 or more, not {s}")));
-            }
-            Some(s) if s > 0.0 => Some(Duration::from_secs_f64(s)),
-            _ => None,
+            Some(s) => Some(duration_secs("-i", s, true).map_err(Error::Usage)?).filter(|d| !d.is_zero()),
+            None => None,
         };
         // redis-cli: a negative count repeats until interrupted.
         let repeat = Repeat { times: a.repeat.map_or(Some(1), |n| u64::try_from(n).ok()), pause };
@@ -279,5 +333,81 @@ mod tests {
         assert!(parse_ttl("--ttl", "0").unwrap_err().contains("greater than 0"));
         assert!(parse_ttl("--ttl", "-5").is_err());
         assert!(parse_ttl("--ttl", "abc").unwrap_err().contains("whole number"));
+        assert!(parse_ttl("--ttl", "1e30").unwrap_err().contains("whole number"));
+        assert_eq!(parse_ttl("--absolute-ttl", &MAX_SECS.to_string()), Ok(MAX_SECS));
+        for huge in ["3153600001", "9223372036854775807", "99999999999999999999"] {
+            let e = parse_ttl("--absolute-ttl", huge).unwrap_err();
+            assert_eq!(
+                e,
+                format!("--absolute-ttl {huge} is too long: at most {MAX_SECS} seconds (100 years)")
+            );
+        }
+    }
+
+    #[test]
+    fn uri_passwords_never_reach_a_message() {
+        assert_eq!(masked_uri("redis://alice:s3cret@h:6380/2"), "redis://alice:***@h:6380/2");
+        assert_eq!(masked_uri("rediss://:pw@h"), "rediss://:***@h");
+        assert_eq!(masked_uri("redis://pw@h"), "redis://***@h");
+        assert_eq!(masked_uri("unix:///tmp/s?db=1&pass=pw"), "unix:///tmp/s?db=1&pass=***");
+        assert_eq!(masked_uri("redis://h:6379"), "redis://h:6379");
+        let secret = "S3cr/et@x%41";
+        for uri in [
+            format!("alice:{secret}@host"),
+            format!("redis://alice:{secret}@host:notaport"),
+            format!("redis://alice:{secret}@host/notadb"),
+            format!("redis://alice:{secret}@[::1"),
+            format!("redis://alice:{secret}%zz@host"),
+            format!("redis://{secret}@host:99999"),
+            format!("unix:///tmp/s?pass={secret}&bogus=1"),
+            format!("unix:///tmp/s?db=x&password={secret}"),
+            format!("http://alice:{secret}@host"),
+        ] {
+            let e = parse_uri(&uri).expect_err(&uri);
+            let shown = without_uri_password(&e, &uri);
+            for part in ["S3cr", "et@x", "x%41", "xA", secret] {
+                assert!(!shown.contains(part), "{uri}: {shown}");
+            }
+        }
+        // A password with '/' and '@' in it is read whole, not as host, port or db.
+        let u = parse_uri(&format!("redis://alice:{secret}@example.com:6380/3")).unwrap();
+        assert_eq!(u.password.as_deref(), Some("S3cr/et@xA"));
+        assert_eq!(u.address, Some(Address::Tcp { host: "example.com".into(), port: 6380 }));
+        assert_eq!(u.db, Some(3));
+    }
+
+    #[test]
+    fn the_longest_ttl_keeps_deadlines_in_range() {
+        // A session logged in now, far in the future, or at a stored time near i64::MAX: the
+        // deadline arithmetic of `touch` stays positive and never wraps (it used to delete the session).
+        for login in [1_700_000_000u64, 4_000_000_000, i64::MAX as u64 / 2] {
+            let ttl = crate::session::plan::touch_ttl(login, login, 1800, MAX_SECS);
+            assert_eq!(ttl, 1800, "login at {login}");
+        }
+        assert!(MAX_SECS.checked_mul(1000).is_some_and(|ms| ms < i64::MAX as u64));
+    }
+
+    #[test]
+    fn durations_from_flags_never_panic() {
+        assert_eq!(duration_secs("-t", 1.5, false), Ok(Duration::from_millis(1500)));
+        assert_eq!(duration_secs("-i", 0.0, true), Ok(Duration::ZERO));
+        assert_eq!(duration_secs("-i", MAX_SECS as f64, true), Ok(Duration::from_secs(MAX_SECS)));
+        let cases = [
+            (
+                1e30,
+                "--timeout 1000000000000000000000000000000 is too long: at most 3153600000 seconds (100 years)",
+            ),
+            (f64::INFINITY, "--timeout inf is too long: at most 3153600000 seconds (100 years)"),
+            (f64::NAN, "--timeout must be a number of seconds, more than 0, not NaN"),
+            (-1.0, "--timeout must be a number of seconds, more than 0, not -1"),
+            (f64::NEG_INFINITY, "--timeout must be a number of seconds, more than 0, not -inf"),
+            (0.0, "--timeout must be a number of seconds, more than 0, not 0"),
+        ];
+        for (v, message) in cases {
+            assert_eq!(duration_secs("--timeout", v, false), Err(message.to_owned()), "{v}");
+        }
+        assert!(duration_secs("-i", -0.5, true).unwrap_err().contains("0 or more"));
+        // Tiny values round down to nothing rather than fail.
+        assert_eq!(duration_secs("-i", 1e-300, true), Ok(Duration::ZERO));
     }
 }

@@ -116,6 +116,20 @@ pub fn hint(line: &str, pos: usize, docs: &Docs) -> Option<String> {
     if pos < line.len() {
         return None;
     }
+    let ends_in_space = line.ends_with(char::is_whitespace);
+    let text = hint_text(line, docs)?;
+    if text.is_empty() {
+        return None;
+    }
+    Some(if ends_in_space { text } else { format!(" {text}") })
+}
+
+/// What is left to type after `line`, computed as redis-cli 7.2+ does (its own test cases, in
+/// tests/data/hints.txt, hold for it): the word being typed counts only once a space follows it
+/// (`SET k v EX` hints as `SET k v `), the typed arguments are matched against the command's
+/// argument tree, and a word that fits nowhere leaves nothing to hint. `None`: no command.
+/// One addition to redis-cli: a command name just typed (`hset`) already shows its synopsis.
+pub fn hint_text(line: &str, docs: &Docs) -> Option<String> {
     let words: Vec<String> =
         split_args(line.as_bytes()).ok()?.iter().map(|w| String::from_utf8_lossy(w).into_owned()).collect();
     let mut words: Vec<&str> = words.iter().map(String::as_str).collect();
@@ -124,31 +138,18 @@ pub fn hint(line: &str, pos: usize, docs: &Docs) -> Option<String> {
         words.remove(0);
     }
     let first = *words.first()?;
-    let ends_in_space = line.ends_with(char::is_whitespace);
-    let left = |typed: &[&str]| -> Option<String> {
-        match session_command(first) {
-            Some(spec) => remaining(&parse_synopsis(spec.args), typed),
-            None => {
-                let (entry, _) = docs.find(&words)?;
-                entry.remaining(typed)
-            }
-        }
-    };
-    let name_len = match session_command(first) {
-        Some(_) => 1,
-        None => docs.find(&words)?.1,
-    };
-    let typed = &words[name_len..];
-    // The word being typed may not fit yet (`SET k v E`): then hint from the words before it.
-    let text = match left(typed) {
-        Some(t) => t,
-        None if !ends_in_space && !typed.is_empty() => left(&typed[..typed.len() - 1])?,
-        None => return None,
-    };
-    if text.is_empty() {
-        return None;
+    let complete = if line.ends_with(char::is_whitespace) { words.len() } else { words.len() - 1 };
+    if let Some(spec) = session_command(first) {
+        let typed = words.get(1..complete.max(1)).unwrap_or_default();
+        return Some(remaining(&parse_synopsis(spec.args), typed).unwrap_or_default());
     }
-    Some(if ends_in_space { text } else { format!(" {text}") })
+    let (entry, name_len) = match docs.find(&words[..complete]) {
+        Some(found) => found,
+        // The command's name itself is being typed: its whole synopsis, once the name is complete.
+        None => docs.find(&words).filter(|(_, n)| *n == words.len())?,
+    };
+    let typed = words.get(name_len..complete).unwrap_or_default();
+    Some(entry.remaining(typed).unwrap_or_default())
 }
 
 /// A hint cut to the room left on the terminal line (as redis-cli does), so it never wraps.
@@ -370,7 +371,15 @@ mod tests {
             hinted("login ").as_deref(),
             Some("user_id username role [--ip ADDR] [--id ID] [--ttl SECS]")
         );
-        assert_eq!(hinted("login 101 suhel").as_deref(), Some(" role [--ip ADDR] [--id ID] [--ttl SECS]"));
+        assert_eq!(
+            hinted("login 101 suhel").as_deref(),
+            Some(" username role [--ip ADDR] [--id ID] [--ttl SECS]")
+        );
+        assert_eq!(hinted("login 101 suhel ").as_deref(), Some("role [--ip ADDR] [--id ID] [--ttl SECS]"));
+        assert_eq!(
+            hinted("login 101 suhel teacher --id").as_deref(),
+            Some(" [--ip ADDR] [--id ID] [--ttl SECS]")
+        );
         assert_eq!(hinted("whoami ").as_deref(), Some("[ID]"));
         assert_eq!(hinted("TOUCH ").as_deref(), Some("key [key ...]"));
         assert_eq!(hint("HSET k", 2, &docs()), None);
@@ -415,6 +424,49 @@ mod tests {
         assert_eq!(tok("GET").token.as_deref(), Some("GET"));
         assert_eq!(hint("SET k v KEEPTTL ", 16, &docs).as_deref(), Some("[GET]"));
         assert_eq!(hint("SET k v G", 9, &docs).as_deref(), Some(" [GET] [KEEPTTL]"));
+    }
+
+    /// The cases of a redis-cli hint suite file: (input, expected hint) pairs, as redis-cli reads
+    /// them (comments skipped, a line that does not split skipped).
+    fn suite(text: &str) -> Vec<(String, String)> {
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| split_args(l.as_bytes()).ok())
+            .filter(|w| !w.is_empty())
+            .map(|w| {
+                assert_eq!(w.len(), 2, "a case is an input and its hint: {w:?}");
+                (String::from_utf8(w[0].clone()).unwrap(), String::from_utf8(w[1].clone()).unwrap())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn redis_clis_own_hint_cases_from_the_builtin_table() {
+        let cases = suite(include_str!("../tests/data/hints.txt"));
+        assert_eq!(cases.len(), 69);
+        let redis_70: std::collections::HashMap<String, String> =
+            suite(include_str!("../tests/data/hints-redis-7.0.txt")).into_iter().collect();
+        let docs = Docs::builtin();
+        let (mut failures, mut as_listed) = (Vec::new(), 0);
+        for (input, listed) in &cases {
+            let got = hint_text(input, &docs).expect(input);
+            // redis-cli's test ignores trailing spaces.
+            let got = got.trim_end();
+            let expected = redis_70.get(input).unwrap_or(listed);
+            if got != expected {
+                failures.push(format!("{input:?}: expected {expected:?}, got {got:?}"));
+            }
+            as_listed += usize::from(got == listed);
+        }
+        assert!(
+            failures.is_empty(),
+            "{} of {} differ:\n{}",
+            failures.len(),
+            cases.len(),
+            failures.join("\n")
+        );
+        // The other 7 are GEORADIUS's and MIGRATE's, which Redis 7.0 documents differently.
+        assert_eq!(as_listed, 62);
     }
 
     #[test]

@@ -122,7 +122,11 @@ pub fn run(shell: &mut Shell, mut script: impl BufRead, stop_on_error: bool) -> 
             Part::Command(c) => c.to_vec(),
         };
         shell.ex.out.flush();
-        let shown = format!("{}{}", repl::prompt(shell), String::from_utf8_lossy(&text));
+        let shown = format!(
+            "{}{}",
+            repl::prompt(shell),
+            String::from_utf8_lossy(&crate::redis::redact::shown_line(&text))
+        );
         let answer = rl.readline(&shown);
         match choice(answer.as_deref()) {
             Choice::Quit => break,

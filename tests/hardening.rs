@@ -248,3 +248,304 @@ fn an_internal_error_exits_70_with_a_message() {
     assert!(run.stderr.starts_with("redsh: internal error"), "{}", run.stderr);
     assert!(!run.stderr.contains("stack backtrace"), "{}", run.stderr);
 }
+
+/// Every numeric flag: a value out of range is a one-line usage error (exit 2) naming the flag,
+/// never a panic (exit 70), whatever the value: huge, negative, NaN, infinite, overflowing.
+#[test]
+fn numeric_flags_out_of_range_are_usage_errors() {
+    let p = crate::harness::free_port().to_string();
+    let too_long = |flag: &str, v: &str| {
+        format!("redsh: {flag} {v} is too long: at most 3153600000 seconds (100 years)\n")
+    };
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (vec!["--connect-timeout", "1e30"], too_long("--connect-timeout", "1000000000000000000000000000000")),
+        (vec!["-t", "inf"], too_long("--connect-timeout", "inf")),
+        (vec!["--connect-timeout", "NaN"], "redsh: --connect-timeout must be a number of seconds, more than 0, not NaN\n".into()),
+        (vec!["--connect-timeout", "-1"], "redsh: --connect-timeout must be a number of seconds, more than 0, not -1\n".into()),
+        (vec!["--timeout", "1e30"], too_long("--timeout", "1000000000000000000000000000000")),
+        (vec!["--timeout", "0"], "redsh: --timeout must be a number of seconds, more than 0, not 0\n".into()),
+        (vec!["--timeout", "nan"], "redsh: --timeout must be a number of seconds, more than 0, not NaN\n".into()),
+        (vec!["-r", "2", "-i", "1e30"], too_long("-i", "1000000000000000000000000000000")),
+        (vec!["-r", "2", "-i", "-1"], "redsh: -i must be a number of seconds, 0 or more, not -1\n".into()),
+        (vec!["-r", "2", "-i", "NaN"], "redsh: -i must be a number of seconds, 0 or more, not NaN\n".into()),
+        (vec!["-r", "2", "-i", "inf"], too_long("-i", "inf")),
+        (vec!["--ttl", "99999999999999999999"], too_long("--ttl", "99999999999999999999")),
+        (vec!["--absolute-ttl", "9223372036854775807"], too_long("--absolute-ttl", "9223372036854775807")),
+        (vec!["--absolute-ttl", "3153600001"], too_long("--absolute-ttl", "3153600001")),
+        (vec!["--absolute-ttl", "1e30"], "redsh: --absolute-ttl must be a whole number of seconds, not '1e30'\n".into()),
+        (vec!["--absolute-ttl", "-1"], "redsh: --absolute-ttl must be greater than 0, not -1\n".into()),
+        (
+            vec!["-r", "99999999999999999999"],
+            "redsh: invalid value '99999999999999999999' for '-r <N>': number too large to fit in target type; try --help\n".into(),
+        ),
+        (
+            vec!["-n", "99999999999999999999"],
+            "redsh: invalid value '99999999999999999999' for '--db <DB>': number too large to fit in target type; try --help\n".into(),
+        ),
+        (
+            vec!["--max-sessions", "-1"],
+            "redsh: invalid value '-1' for '--max-sessions <N>': -1 is not in 0..=4294967295; try --help\n".into(),
+        ),
+        (
+            vec!["--max-sessions", "4294967296"],
+            "redsh: invalid value '4294967296' for '--max-sessions <N>': 4294967296 is not in 0..=4294967295; try --help\n".into(),
+        ),
+    ];
+    for (flags, expected) in cases {
+        let mut args = vec!["-p", &p];
+        args.extend(&flags);
+        args.push("PING");
+        let run = Redsh::new().args(&args).run();
+        assert_eq!(
+            (run.code, run.stdout.as_str(), run.stderr.as_str()),
+            (2, "", expected.as_str()),
+            "{flags:?}"
+        );
+    }
+}
+
+/// The longest values allowed still work end to end: a 100-year absolute timeout and huge
+/// timeouts log in, touch and renew without overflow (a wrapped deadline used to delete the session).
+#[test]
+fn the_longest_allowed_values_work() {
+    let srv = Server::start();
+    let run = redsh(&srv)
+        .args(&["--no-echo", "--absolute-ttl", "3153600000", "--ttl", "3153600000"])
+        .args(&["--connect-timeout", "3153600000", "--timeout", "3153600000"])
+        .stdin("login 1 a b --id longlived\ntouch\nrenew\nwhoami\n")
+        .run()
+        .success();
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    let keys = srv.get(&["KEYS", "session:*"]);
+    assert_eq!(keys.lines().count(), 1, "the session survived touch and renew: {keys}");
+    let ttl: i64 = srv.get(&["TTL", keys.trim()]).parse().unwrap();
+    assert!(ttl > 3_000_000_000, "TTL {ttl}");
+    let run = redsh(&srv).args(&["--no-echo", "-r", "2", "-i", "0", "PING"]).run().success();
+    assert_eq!(run.stdout, "PONG\nPONG\n");
+}
+
+/// The secret-carrying commands of the tests below, each with a password of its own, and the
+/// servers they need: a MIGRATE target that asks for a password.
+struct Secrets {
+    srv: Server,
+    target: Server,
+}
+
+const PASSWORDS: [&str; 5] = ["pw1-hello", "pw2-migrate", "pw3-migrate2", "pw4-requirepass", "pw5-auth"];
+
+impl Secrets {
+    fn start() -> Secrets {
+        let target = Server::with_args(&["--requirepass", "pw2-migrate"]);
+        target.get(&[
+            "-a",
+            "pw2-migrate",
+            "--no-auth-warning",
+            "ACL",
+            "SETUSER",
+            "mover",
+            "on",
+            ">pw3-migrate",
+            "~*",
+            "+@all",
+        ]);
+        Secrets { srv: Server::start(), target }
+    }
+
+    fn lines(&self) -> Vec<String> {
+        let t = self.target.port;
+        vec![
+            "SET k1 v1".into(),
+            "SET k2 v2".into(),
+            "HELLO 3 SETNAME x AUTH default pw1-hello".into(),
+            "HELLO 2".into(),
+            format!("MIGRATE 127.0.0.1 {t} \"\" 0 5000 AUTH pw2-migrate KEYS k1"),
+            format!("MIGRATE 127.0.0.1 {t} k2 0 5000 COPY AUTH2 mover pw3-migrate"),
+            "CONFIG SET maxmemory 0 requirepass pw4-requirepass".into(),
+            "AUTH pw5-auth".into(),
+            "AUTH default pw4-requirepass".into(),
+            "CONFIG SET requirepass \"\"".into(),
+            "GET k2".into(),
+        ]
+    }
+}
+
+#[track_caller]
+fn assert_no_password(what: &str, text: &str) {
+    for pw in PASSWORDS {
+        assert!(!text.contains(pw), "{what} shows {pw}:\n{text}");
+    }
+}
+
+/// The echo shows every command, each password as `(redacted)`; nothing else shows a password.
+#[test]
+fn the_echo_never_shows_a_password() {
+    let s = Secrets::start();
+    let script = s.lines().join("\n") + "\n";
+    let run = redsh(&s.srv).stdin(script).run();
+    assert_no_password("the echo", &run.stdout);
+    assert_no_password("stderr", &run.stderr);
+    let p = s.srv.port;
+    let t = s.target.port;
+    for echoed in [
+        format!("127.0.0.1:{p}> HELLO 3 SETNAME x AUTH default (redacted)\n"),
+        format!("127.0.0.1:{p}> MIGRATE 127.0.0.1 {t} \"\" 0 5000 AUTH (redacted) KEYS k1\nOK\n"),
+        format!("127.0.0.1:{p}> MIGRATE 127.0.0.1 {t} k2 0 5000 COPY AUTH2 mover (redacted)\nOK\n"),
+        format!("127.0.0.1:{p}> CONFIG SET maxmemory 0 requirepass (redacted)\nOK\n"),
+        format!("127.0.0.1:{p}> AUTH (redacted)\n(error) WRONGPASS"),
+        format!("127.0.0.1:{p}> AUTH default (redacted)\nOK\n"),
+        format!("127.0.0.1:{p}> GET k2\n\"v2\"\n"),
+    ] {
+        assert!(run.stdout.contains(&echoed), "missing {echoed:?} in\n{}", run.stdout);
+    }
+    // The commands did reach the servers with their real passwords.
+    assert_eq!(s.target.get(&["-a", "pw2-migrate", "--no-auth-warning", "MGET", "k1", "k2"]), "v1\nv2");
+}
+
+/// `--dry-run` turns each line with a password into a comment saying what to supply; replayed as
+/// a script it sends none of them (no placeholder becomes a password).
+#[test]
+fn dry_run_comments_out_passwords_and_replays_safely() {
+    let s = Secrets::start();
+    let script = s.lines().join("\n") + "\n";
+    let run = Redsh::new().args(&["--dry-run"]).stdin(script).run().success();
+    assert_no_password("--dry-run", &run.stdout);
+    let t = s.target.port;
+    let expected = format!(
+        "SET k1 v1\nSET k2 v2\n\
+         # HELLO 3 SETNAME x AUTH default <password>: redacted; supply it yourself\n\
+         HELLO 2\n\
+         # MIGRATE 127.0.0.1 {t} \"\" 0 5000 AUTH <password> KEYS k1: redacted; supply it yourself\n\
+         # MIGRATE 127.0.0.1 {t} k2 0 5000 COPY AUTH2 mover <password>: redacted; supply it yourself\n\
+         # CONFIG SET maxmemory 0 requirepass <password>: redacted; supply it yourself\n\
+         # AUTH <password>: redacted; supply it yourself\n\
+         # AUTH default <password>: redacted; supply it yourself\n\
+         CONFIG SET requirepass \"\"\nGET k2\n"
+    );
+    assert_eq!(run.stdout, expected);
+    // Replayed: the plain lines run, the comments do not.
+    let replay = redsh(&s.srv).args(&["--no-echo"]).stdin(run.stdout).run().success();
+    assert!(replay.stdout.starts_with("OK\nOK\n 1) \"server\"\n"), "{}", replay.stdout);
+    assert!(replay.stdout.ends_with("OK\n\"v2\"\n"), "{}", replay.stdout);
+    assert!(!replay.stdout.contains("(error)"), "{}", replay.stdout);
+    assert_eq!(s.srv.get(&["CONFIG", "GET", "requirepass"]), "requirepass");
+    assert_eq!(s.srv.get(&["EXISTS", "k1"]), "1", "the commented MIGRATE did not run");
+}
+
+/// A bad `-u` URI is reported without its password, however the URI is broken.
+#[test]
+fn a_bad_uri_never_shows_its_password() {
+    for uri in [
+        "redis://alice:pw6-uri@localhost:notaport",
+        "redis://alice:pw6-uri/x@localhost/notadb",
+        "alice:pw6-uri@localhost",
+        "redis://alice:pw6-uri%zz@localhost",
+        "unix:///tmp/none.sock?password=pw6-uri&what=1",
+    ] {
+        let run = Redsh::new().args(&["-u", uri, "PING"]).run().code(2);
+        assert!(run.stderr.starts_with("redsh: Invalid URI"), "{uri}: {}", run.stderr);
+        assert!(!run.stderr.contains("pw6-uri") && !run.stderr.contains("pw6"), "{uri}: {}", run.stderr);
+    }
+    let run = Redsh::new().args(&["-u", "alice:pw6-uri@localhost", "PING"]).run().code(2);
+    assert_eq!(run.stderr, "redsh: Invalid URI: alice:***@localhost\n");
+}
+
+/// redsh at a terminal (a pseudo-terminal) with its history in `hist`.
+fn terminal(srv: &Server, hist: &std::path::Path, extra: &[&str]) -> rexpect::session::PtySession {
+    let mut cmd = Command::new(crate::harness::redsh_bin());
+    cmd.env("TERM", "xterm")
+        .env("NO_COLOR", "1")
+        .env_remove("REDISCLI_AUTH")
+        .env("REDSH_HISTFILE", hist)
+        .args(["-p", &srv.port.to_string()])
+        .args(extra);
+    let mut term = rexpect::session::spawn_command(cmd, Some(10_000)).unwrap();
+    term.exp_string(&format!("127.0.0.1:{}> ", srv.port)).unwrap();
+    term
+}
+
+/// Types `line`, presses Enter and waits for `reply`.
+#[track_caller]
+fn typed(term: &mut rexpect::session::PtySession, line: &str, reply: &str) {
+    term.send(&format!("{line}\r")).unwrap();
+    term.flush().unwrap();
+    // The line is accepted (bracketed paste off): what follows is its output.
+    term.exp_string("\x1b[?2004l").unwrap();
+    term.exp_string(reply).unwrap();
+    // The next line edit has started (bracketed paste on): keys typed before would be lost.
+    term.exp_string("\x1b[?2004h").unwrap();
+}
+
+#[track_caller]
+fn leave(mut term: rexpect::session::PtySession) {
+    term.send("quit\r").unwrap();
+    term.flush().unwrap();
+    term.exp_eof().unwrap();
+}
+
+/// The history file never holds a password: the lines that carry one are not written at all.
+#[test]
+fn the_history_file_never_holds_a_password() {
+    let s = Secrets::start();
+    let dir = tempfile::tempdir().unwrap();
+    let hist = dir.path().join("history");
+    let mut t = terminal(&s.srv, &hist, &[]);
+    let replies = ["OK", "OK", "proto", "proto", "OK", "OK", "OK", "WRONGPASS", "OK", "OK", "v2"];
+    for (line, reply) in s.lines().iter().zip(replies) {
+        typed(&mut t, line, reply);
+    }
+    typed(&mut t, "2 auth pw5-auth", "(error)");
+    leave(t);
+    let saved = std::fs::read_to_string(&hist).unwrap();
+    assert_no_password("the history file", &saved);
+    for kept in ["SET k1 v1", "HELLO 2", "CONFIG SET requirepass \"\"", "GET k2", "quit"] {
+        assert!(saved.contains(kept), "{kept} missing from\n{saved}");
+    }
+    for left_out in ["HELLO 3", "MIGRATE", "maxmemory", "auth", "AUTH"] {
+        assert!(!saved.contains(left_out), "{left_out} in\n{saved}");
+    }
+}
+
+/// Under `--hash-ids` no session id reaches the history file; without it, they are kept.
+#[test]
+fn hash_ids_keep_session_ids_out_of_the_history_file() {
+    let srv = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    for (flags, kept) in [(&["--hash-ids"][..], false), (&[][..], true)] {
+        let hist = dir.path().join(format!("history{}", flags.len()));
+        let mut t = terminal(&srv, &hist, flags);
+        typed(&mut t, "login 7 ann admin --id tok-7f3a9", "EXEC");
+        typed(&mut t, "whoami tok-7f3a9", "ann (admin)");
+        typed(&mut t, "touch tok-7f3a9", "extended");
+        typed(&mut t, "whoami", "ann (admin)");
+        typed(&mut t, "use tok-7f3a9", "");
+        typed(&mut t, "logout tok-7f3a9", "DEL");
+        leave(t);
+        let saved = std::fs::read_to_string(&hist).unwrap();
+        assert_eq!(saved.contains("tok-7f3a9"), kept, "{flags:?}:\n{saved}");
+        assert!(saved.contains("whoami\n"), "{flags:?}:\n{saved}");
+    }
+}
+
+/// Without a server, hints come from the built-in table's argument trees: typed arguments drop
+/// out (`SET key value EX ` → `seconds [NX|XX] [GET]`, not the whole option list again).
+#[test]
+fn hints_without_a_server_follow_the_typed_arguments() {
+    let port = crate::harness::free_port().to_string();
+    let mut cmd = Command::new(crate::harness::redsh_bin());
+    cmd.env("TERM", "xterm").env_remove("NO_COLOR").env("REDSH_HISTFILE", "/dev/null").args(["-p", &port]);
+    let mut t = rexpect::session::spawn_command(cmd, Some(10_000)).unwrap();
+    t.exp_string("not connected> ").unwrap();
+    let grey = "\x1b[0;90;49m";
+    t.send("SET key value EX ").unwrap();
+    t.flush().unwrap();
+    t.exp_string(&format!("EX {grey}seconds [NX|XX] [GET]\x1b[0m")).unwrap();
+    t.send("10 ").unwrap();
+    t.flush().unwrap();
+    t.exp_string(&format!("10 {grey}[NX|XX] [GET]\x1b[0m")).unwrap();
+    t.send("\x15LPOP key ").unwrap();
+    t.flush().unwrap();
+    t.exp_string(&format!("key {grey}[count]\x1b[0m")).unwrap();
+    t.send_control('c').unwrap();
+    t.exp_string("\x1b[?2004h").unwrap();
+    leave(t);
+}

@@ -125,6 +125,125 @@ fn parse_arg(v: &Reply) -> Option<Arg> {
     Some(Arg { name: display.or(name)?, token, kind, optional, multiple, multiple_token })
 }
 
+/// Writes an argument tree in the built-in table's notation (one line, no tabs): each argument is
+/// a kind letter (`s` string, `i` integer, `d` double, `t` pure token, `o` one of, `b` block),
+/// flags (`?` optional, `*` multiple, `+` multiple token), its quoted name, `@` and its quoted
+/// token if it has one, and its own arguments in braces: `s"key" t?"get"@"GET"`.
+pub fn to_notation(args: &[Arg]) -> String {
+    let mut out = String::new();
+    for (i, arg) in args.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push(match arg.kind {
+            Kind::Text => 's',
+            Kind::Integer => 'i',
+            Kind::Double => 'd',
+            Kind::PureToken => 't',
+            Kind::OneOf(_) => 'o',
+            Kind::Block(_) => 'b',
+        });
+        for (on, flag) in [(arg.optional, '?'), (arg.multiple, '*'), (arg.multiple_token, '+')] {
+            if on {
+                out.push(flag);
+            }
+        }
+        push_quoted(&mut out, &arg.name);
+        if let Some(token) = &arg.token {
+            out.push('@');
+            push_quoted(&mut out, token);
+        }
+        if let Kind::OneOf(subs) | Kind::Block(subs) = &arg.kind {
+            out.push('{');
+            out.push_str(&to_notation(subs));
+            out.push('}');
+        }
+    }
+    out
+}
+
+fn push_quoted(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Reads [`to_notation`]'s text back; `None` when it is not well formed.
+pub fn from_notation(text: &str) -> Option<Vec<Arg>> {
+    let mut chars = text.chars().peekable();
+    let args = read_args(&mut chars)?;
+    chars.next().is_none().then_some(args)
+}
+
+type Chars<'a> = std::iter::Peekable<std::str::Chars<'a>>;
+
+fn read_args(chars: &mut Chars) -> Option<Vec<Arg>> {
+    let mut args = Vec::new();
+    loop {
+        while chars.next_if_eq(&' ').is_some() {}
+        match chars.peek() {
+            None | Some('}') => return Some(args),
+            Some(_) => args.push(read_arg(chars)?),
+        }
+    }
+}
+
+fn read_arg(chars: &mut Chars) -> Option<Arg> {
+    let kind = chars.next()?;
+    let mut arg = Arg::text("");
+    while let Some(flag) = chars.next_if(|c| matches!(c, '?' | '*' | '+')) {
+        match flag {
+            '?' => arg.optional = true,
+            '*' => arg.multiple = true,
+            _ => arg.multiple_token = true,
+        }
+    }
+    arg.name = read_quoted(chars)?;
+    if chars.next_if_eq(&'@').is_some() {
+        arg.token = Some(read_quoted(chars)?);
+    }
+    arg.kind = match kind {
+        's' => Kind::Text,
+        'i' => Kind::Integer,
+        'd' => Kind::Double,
+        't' => Kind::PureToken,
+        'o' | 'b' => {
+            chars.next_if_eq(&'{')?;
+            let subs = read_args(chars)?;
+            chars.next_if_eq(&'}')?;
+            if kind == 'o' { Kind::OneOf(subs) } else { Kind::Block(subs) }
+        }
+        _ => return None,
+    };
+    Some(arg)
+}
+
+fn read_quoted(chars: &mut Chars) -> Option<String> {
+    chars.next_if_eq(&'"')?;
+    let mut out = String::new();
+    loop {
+        match chars.next()? {
+            '"' => return Some(out),
+            '\\' => match chars.next()? {
+                't' => out.push('\t'),
+                'n' => out.push('\n'),
+                c => out.push(c),
+            },
+            c => out.push(c),
+        }
+    }
+}
+
 /// Parses a synopsis written the simple way session commands are (`user_id [--ip ADDR] [ID]`):
 /// words, and bracketed optional words where a leading `--flag` is the token.
 pub fn parse_synopsis(synopsis: &str) -> Vec<Arg> {
@@ -180,10 +299,24 @@ fn fresh_all(args: &[Arg]) -> Vec<Seen> {
     args.iter().map(Seen::fresh).collect()
 }
 
+/// Whether `word` begins with an integer, as C's `sscanf("%lld")` reads one (redis-cli's test).
+fn scans_integer(word: &str) -> bool {
+    let w = word.trim_start();
+    let w = w.strip_prefix(['+', '-']).unwrap_or(w);
+    w.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// Whether `word` begins with a floating-point number, as C's `sscanf("%lf")` reads one
+/// (`1.5`, `-2.345`, `1e3`, `inf`, `nan`, and `12abc` for its `12`).
+fn scans_double(word: &str) -> bool {
+    let w = word.trim_start();
+    (1..=w.len()).rev().any(|end| w.is_char_boundary(end) && w[..end].parse::<f64>().is_ok())
+}
+
 fn fits(kind: &Kind, word: &str) -> bool {
     match kind {
-        Kind::Integer => word.parse::<i64>().is_ok(),
-        Kind::Double => word.parse::<f64>().is_ok() || matches!(word, "+inf" | "-inf"),
+        Kind::Integer => scans_integer(word),
+        Kind::Double => scans_double(word),
         _ => true,
     }
 }
@@ -316,43 +449,46 @@ fn match_seq(args: &[Arg], seen: &mut [Seen], words: &[&str]) -> Option<usize> {
     Some(used)
 }
 
-/// Appends the pieces of a sequence still to type, joined by `sep` (" " in a block, "|" in a oneof).
+/// Appends the pieces of a sequence still to type, each followed by `sep` (" " in a block, "|" in
+/// a oneof) unless it is the sequence's last argument — redis-cli's rule, whose only visible
+/// effect is a trailing separator when the last argument shows nothing (trimmed by the caller).
+/// A run of optional arguments may come in any order: the one being typed is shown first, and the
+/// others only while the required argument after the run has not been reached.
 fn render_seq(args: &[Arg], seen: &[Seen], sep: &str, out: &mut String) {
-    let mut emitted = 0;
-    let mut emit = |i: usize, out: &mut String| {
-        let mark = out.len();
-        if emitted > 0 {
-            out.push_str(sep);
-        }
-        let body = out.len();
+    let n = args.len();
+    let mut mark = out.len();
+    let mut emit = |i: usize, last: bool, out: &mut String| {
         render_arg(&args[i], &seen[i], out);
-        if out.len() == body {
-            out.truncate(mark);
-        } else {
-            emitted += 1;
+        if out.len() > mark && !last {
+            out.push_str(sep);
+            mark = out.len();
         }
     };
     let mut i = 0;
-    while i < args.len() {
+    while i < n {
         if !args[i].optional {
-            emit(i, out);
+            emit(i, i == n - 1, out);
             i += 1;
             continue;
         }
-        let end = (i..args.len()).find(|&j| !args[j].optional).unwrap_or(args.len());
-        // The optional argument being typed comes first; the others of its run are still possible
-        // only while the required argument after the run has not been reached.
+        let end = (i..n).find(|&j| !args[j].optional).unwrap_or(n);
         let typing = (i..end).find(|&j| seen[j].words > 0 && !seen[j].done);
         if let Some(j) = typing {
-            emit(j, out);
+            // (redis-cli decides "last" by the run's first argument here.)
+            emit(j, i == n - 1, out);
         }
-        if end == args.len() || seen[end].words == 0 {
+        if end == n || seen[end].words == 0 {
             for j in (i..end).filter(|&j| Some(j) != typing) {
-                emit(j, out);
+                emit(j, j == n - 1, out);
             }
         }
         i = end;
     }
+}
+
+/// A token or name as the hint shows it: an empty one as `""` (MIGRATE's `key|""`).
+fn push_word(out: &mut String, word: &str) {
+    out.push_str(if word.is_empty() { "\"\"" } else { word });
 }
 
 fn render_arg(arg: &Arg, seen: &Seen, out: &mut String) {
@@ -360,12 +496,11 @@ fn render_arg(arg: &Arg, seen: &Seen, out: &mut String) {
         return;
     }
     let started = seen.words > 0;
-    let bracket = arg.optional && !started;
-    if bracket {
+    if arg.optional && !started {
         out.push('[');
     }
     if let Some(token) = arg.token.as_ref().filter(|_| !seen.token) {
-        out.push_str(token);
+        push_word(out, token);
         if arg.kind != Kind::PureToken {
             out.push(' ');
         }
@@ -382,12 +517,16 @@ fn render_arg(arg: &Arg, seen: &Seen, out: &mut String) {
         Kind::Block(subs) => render_seq(subs, &seen.subs, " ", out),
         Kind::PureToken => {}
         _ if seen.value => {}
-        _ => out.push_str(&arg.name),
+        _ => push_word(out, &arg.name),
     }
+    // redis-cli forgets what was typed of a repeatable argument once its repetition is shown, so
+    // an optional one being typed gets a closing bracket without an opening one
+    // (`BITFIELD_RO k GET ` → `encoding offset [GET encoding offset ...]]`): so do we.
+    let started = started && !arg.multiple;
     if arg.multiple {
         render_repeat(arg, out);
     }
-    if bracket {
+    if arg.optional && !started {
         out.push(']');
     }
 }
@@ -399,7 +538,7 @@ fn render_repeat(arg: &Arg, out: &mut String) {
     }
     out.push('[');
     if let Some(token) = arg.token.as_ref().filter(|_| arg.multiple_token) {
-        out.push_str(token);
+        push_word(out, token);
         if arg.kind != Kind::PureToken {
             out.push(' ');
         }
@@ -409,7 +548,7 @@ fn render_repeat(arg: &Arg, out: &mut String) {
         Kind::OneOf(alts) => render_seq(alts, &fresh.subs, "|", out),
         Kind::Block(subs) => render_seq(subs, &fresh.subs, " ", out),
         Kind::PureToken => {}
-        _ => out.push_str(&arg.name),
+        _ => push_word(out, &arg.name),
     }
     out.push_str(" ...]");
 }
@@ -431,6 +570,7 @@ pub fn remaining(args: &[Arg], words: &[&str]) -> Option<String> {
     }
     let mut out = String::new();
     render_seq(args, &seen, " ", &mut out);
+    out.truncate(out.trim_end().len());
     Some(out)
 }
 
@@ -574,6 +714,34 @@ mod tests {
         assert_eq!(remaining_in_text(s, 2), "[NX|XX] [GET]");
         assert_eq!(remaining_in_text(s, 5), "[NX|XX] [GET]");
         assert_eq!(remaining_in_text("key", 3), "");
+    }
+
+    #[test]
+    fn the_builtin_notation_round_trips() {
+        let mut odd = Arg::text("a \"quoted\"\tname\\");
+        odd.token = Some(String::new());
+        odd.kind = Kind::PureToken;
+        for args in [hset(), set(), vec![odd], vec![]] {
+            let text = to_notation(&args);
+            assert!(!text.contains(['\t', '\n']), "{text}");
+            assert_eq!(from_notation(&text), Some(args), "{text}");
+        }
+        assert_eq!(to_notation(&hset()), r#"s"key" b*"field_value"{s"field" s"value"}"#);
+        for bad in ["x\"a\"", "s\"unterminated", "b\"a\"{s\"b\"", "s\"a\"}", "o\"a\""] {
+            assert_eq!(from_notation(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn numbers_are_read_as_c_reads_them() {
+        for (word, int, double) in
+            [("12", true, true), ("-3", true, true), ("12abc", true, true), ("-2.345", true, true)]
+                .into_iter()
+                .chain([("inf", false, true), ("1e3", true, true), ("x", false, false), ("", false, false)])
+                .chain([(".5", false, true), ("+", false, false), ("é", false, false)])
+        {
+            assert_eq!((scans_integer(word), scans_double(word)), (int, double), "{word:?}");
+        }
     }
 
     #[test]

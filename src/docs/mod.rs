@@ -1,6 +1,7 @@
 //! Redis command documentation for the editor: from the connected server's `COMMAND DOCS` (fetched
 //! once, quietly: it is never echoed, since the user did not type it), else a built-in table taken
-//! from Redis 7.0 (`fallback.tsv`). It feeds completion, hints and `help <REDIS COMMAND>`.
+//! from Redis 7.0's `COMMAND DOCS` (`fallback.tsv`, argument trees included, so that hints follow
+//! what was typed without a server too). It feeds completion, hints and `help <REDIS COMMAND>`.
 //!
 //! To refresh the built-in table from the installed redis-server:
 //! `cargo test --test integration regenerate_fallback_docs -- --ignored`.
@@ -211,19 +212,27 @@ impl Docs {
         Some(out)
     }
 
-    /// The table as `fallback.tsv` holds it: name, group, since, synopsis, summary.
+    /// The table as `fallback.tsv` holds it: name, group, since, synopsis, summary, and the argument
+    /// tree (see [`args::to_notation`]; `-` for none, empty when only the synopsis is known).
     pub fn to_table(&self) -> String {
-        let mut out =
-            String::from("# name\tgroup\tsince\tsynopsis\tsummary (generated: see src/docs/mod.rs)\n");
+        let mut out = String::from(
+            "# name\tgroup\tsince\tsynopsis\tsummary\targuments (generated: see src/docs/mod.rs)\n",
+        );
         for e in &self.entries {
             let clean = |s: &str| s.replace(['\t', '\n'], " ");
+            let tree = match &e.syntax {
+                Syntax::Args(a) if a.is_empty() => "-".to_owned(),
+                Syntax::Args(a) => args::to_notation(a),
+                Syntax::Text(_) => String::new(),
+            };
             out.push_str(&format!(
-                "{}\t{}\t{}\t{}\t{}\n",
+                "{}\t{}\t{}\t{}\t{}\t{}\n",
                 e.name,
                 clean(&e.group),
                 clean(&e.since),
                 clean(&e.synopsis()),
-                clean(&e.summary)
+                clean(&e.summary),
+                tree
             ));
         }
         out
@@ -237,13 +246,14 @@ impl Docs {
                 let mut cols = l.split('\t');
                 let mut next = || cols.next().unwrap_or_default().to_owned();
                 let (name, group, since, synopsis, summary) = (next(), next(), next(), next(), next());
-                (!name.is_empty()).then_some(Entry {
-                    name,
-                    summary,
-                    since,
-                    group,
-                    syntax: Syntax::Text(synopsis),
-                })
+                // The argument tree lets hints follow what was typed, as with a server's docs.
+                let syntax = match next().as_str() {
+                    "-" => Syntax::Args(Vec::new()),
+                    tree => args::from_notation(tree)
+                        .filter(|a| !a.is_empty())
+                        .map_or(Syntax::Text(synopsis), Syntax::Args),
+                };
+                (!name.is_empty()).then_some(Entry { name, summary, since, group, syntax })
             })
             .collect();
         Docs::new(entries, false)

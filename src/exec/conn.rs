@@ -433,24 +433,26 @@ pub fn parse_uri(uri: &str) -> Result<Uri, String> {
         }
         _ => return Err("Invalid URI scheme".into()),
     }
-    let (authority, path) = match rest.find('/') {
+    // The userinfo ends at the last '@': a password may hold '/' or '@' unescaped, and no part
+    // of it may ever reach the host, port or db (nor so an error message).
+    let (userinfo, rest) = match rest.rsplit_once('@') {
+        Some((userinfo, rest)) => (Some(userinfo), rest),
+        None => (None, rest),
+    };
+    if let Some(userinfo) = userinfo {
+        match userinfo.split_once(':') {
+            Some((user, pass)) => {
+                if !user.is_empty() {
+                    out.user = Some(percent_decode(user)?);
+                }
+                out.password = Some(percent_decode(pass)?);
+            }
+            None => out.password = Some(percent_decode(userinfo)?),
+        }
+    }
+    let (hostport, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i + 1..]),
         None => (rest, ""),
-    };
-    let hostport = match authority.rsplit_once('@') {
-        Some((userinfo, hostport)) => {
-            match userinfo.split_once(':') {
-                Some((user, pass)) => {
-                    if !user.is_empty() {
-                        out.user = Some(percent_decode(user)?);
-                    }
-                    out.password = Some(percent_decode(pass)?);
-                }
-                None => out.password = Some(percent_decode(userinfo)?),
-            }
-            hostport
-        }
-        None => authority,
     };
     let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
         let (host, after) = v6.split_once(']').ok_or("Invalid URI: unclosed [ in host")?;

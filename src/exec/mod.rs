@@ -15,10 +15,9 @@ pub use window::{Entry, Footprint, Sessions, Work};
 use crate::error::Error;
 use crate::redis::cluster;
 use crate::redis::format::Mode;
-use crate::redis::redact::redacted;
+use crate::redis::redact::dry_run_line;
 use crate::redis::reply::Reply;
 pub use crate::redis::resp::pack_into;
-use crate::redis::split::join_args;
 use crate::session::plan::{Machine, Outcome};
 use conn::Conn;
 use job::Job;
@@ -68,9 +67,7 @@ impl Executor {
     pub fn run(&mut self, cmds: &[Args]) -> Result<Vec<Reply>, Error> {
         if self.dry_run {
             for cmd in cmds {
-                let mut line = join_args(&redacted(cmd));
-                line.push(b'\n');
-                self.out.write(&line);
+                self.out.write(&dry_run_line(cmd));
             }
             return Err(Error::DryRun);
         }
