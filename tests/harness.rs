@@ -107,7 +107,7 @@ pub fn on(kind: Kind, test: impl FnOnce(Kind)) {
 
 /// `on_each_server!(name)` makes a test of `fn name(kind: Kind)` for each server kind:
 /// `name::redis` and `name::valkey`. `on_each_server!(name, valkey_ignore = "why")` marks the
-/// Valkey variant ignored (for a known difference that is being fixed).
+/// Valkey variant ignored (for a known difference that is being fixed), `ignore = "why"` both.
 macro_rules! on_each_server {
     ($name:ident) => {
         mod $name {
@@ -117,6 +117,21 @@ macro_rules! on_each_server {
             }
 
             #[test]
+            fn valkey() {
+                $crate::harness::on($crate::harness::Kind::Valkey, super::$name);
+            }
+        }
+    };
+    ($name:ident, ignore = $why:literal) => {
+        mod $name {
+            #[test]
+            #[ignore = $why]
+            fn redis() {
+                $crate::harness::on($crate::harness::Kind::Redis, super::$name);
+            }
+
+            #[test]
+            #[ignore = $why]
             fn valkey() {
                 $crate::harness::on($crate::harness::Kind::Valkey, super::$name);
             }
