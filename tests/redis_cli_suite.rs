@@ -14,6 +14,9 @@
 //! - Two documented differences in exit status: a bad flag exits 2 in redsh (1 in redis-cli), and a
 //!   script from stdin with a failing line exits 1 in redsh (0 in redis-cli).
 //!
+//! Beyond upstream's cases, the same way: `-d`/`-D`, `-e`, `--scan` on a terminal and with
+//! `--count` (valkey-cli only: redis-cli 7.0 has no `--count`), `--bigkeys` and `--memkeys`.
+//!
 //! Hints: upstream's `--test_hint_file tests/assets/test_cli_hint_suite.txt` is in
 //! `tests/data/hints.txt` (verbatim, 65 cases; its one malformed line is skipped, as redis-cli skips
 //! it). redis-cli 7.0 has no argument-tree hints and no `--test_hint`, so the reference is
@@ -698,6 +701,93 @@ fn send_eval_command_by_using_eval_option(kind: Kind) {
     assert_same_output(&run, &reference);
 }
 on_each_server!(send_eval_command_by_using_eval_option, ignore = "needs --eval");
+
+// ---- Beyond upstream's cases: the other flags redis-cli users reach for ----
+
+fn delimiters_between_bulks_and_between_replies(kind: Kind) {
+    let srv = Server::start_on(kind);
+    let setup = |srv: &Server| {
+        get(srv, &["RPUSH", "l", "a", "b", "c"]);
+    };
+    case(&srv, Out::NonTty, &["-d", ",", "lrange", "l", "0", "-1"], b"", setup, |_, run| {
+        assert_eq!(run.stdout, "a,b,c\n")
+    });
+    case(&srv, Out::NonTty, &["-r", "3", "-D", "|", "incr", "rr"], b"", no_setup, |_, run| {
+        assert_eq!(run.stdout, "1|2|3|")
+    });
+    case(&srv, Out::NonTty, &["-d", "", "-D", "", "lrange", "l", "0", "-1"], b"", setup, |_, run| {
+        assert_eq!(run.stdout, "abc")
+    });
+}
+on_each_server!(delimiters_between_bulks_and_between_replies, ignore = "needs -d and -D");
+
+/// `-e`: an error reply goes to stderr, not stdout, and the status is 1.
+fn e_sends_an_error_reply_to_stderr(kind: Kind) {
+    let srv = Server::start_on(kind);
+    case(&srv, Out::NonTty, &["-e", "get"], b"", no_setup, |_, run| {
+        assert_eq!(run.stdout, "");
+        assert_eq!(run.code, 1);
+        assert!(run.stderr.contains("ERR wrong number of arguments for 'get' command"), "{}", run.stderr);
+    });
+}
+on_each_server!(
+    e_sends_an_error_reply_to_stderr,
+    ignore = "redsh -e writes the error reply to stdout (redis-cli -e: to stderr)"
+);
+
+/// `--count` (valkey-cli, redis-cli 7.2+; redis-cli 7.0 refuses it, so only against Valkey).
+#[test]
+#[ignore = "needs --scan"]
+fn scan_with_a_count() {
+    on(Kind::Valkey, |kind| {
+        let srv = Server::start_on(kind);
+        let setup = |srv: &Server| {
+            get(srv, &["DEBUG", "POPULATE", "300", "key", "1"]);
+        };
+        case(&srv, Out::NonTty, &["--scan", "--pattern", "key:1*", "--count", "7"], b"", setup, |_, run| {
+            assert_eq!(run.stdout.lines().count(), 111);
+        });
+    });
+}
+
+/// On a terminal each key is quoted.
+fn scan_on_a_terminal_quotes_each_key(kind: Kind) {
+    let srv = Server::start_on(kind);
+    let setup = |srv: &Server| store(srv, "SET \"bin\\x00key\" v\nSET other v\n");
+    case(&srv, Out::Tty, &["--scan", "--pattern", "bin*"], b"", setup, |_, run| {
+        assert_eq!(run.stdout, "\"bin\\x00key\"\n")
+    });
+}
+on_each_server!(scan_on_a_terminal_quotes_each_key, ignore = "needs --scan");
+
+/// Keys of every type, in the case's database, for `--bigkeys` and `--memkeys`.
+fn keys_of_every_type(srv: &Server) {
+    store(
+        srv,
+        "RPUSH l a b c\nHSET h a 1 b 2\nSET s hello\nSET rr 1\nSADD st x y z\nZADD z 1 a 2 b\n\
+         XADD x 1-1 f v\nSET \"bin\\xffkey\" 1234567\n",
+    );
+}
+
+fn bigkeys(kind: Kind) {
+    let srv = Server::start_on(kind);
+    case(&srv, Out::NonTty, &["--bigkeys"], b"", keys_of_every_type, |_, run| {
+        assert!(run.stdout.contains("Sampled 8 keys in the keyspace!"), "{}", run.stdout);
+        assert!(run.stdout.contains("Biggest string found '\"bin\\xffkey\"' has 7 bytes"), "{}", run.stdout);
+    });
+}
+on_each_server!(bigkeys, ignore = "needs --bigkeys");
+
+fn memkeys(kind: Kind) {
+    let srv = Server::start_on(kind);
+    case(&srv, Out::NonTty, &["--memkeys"], b"", keys_of_every_type, |_, run| {
+        assert!(run.stdout.contains("Sampled 8 keys in the keyspace!"), "{}", run.stdout);
+    });
+    case(&srv, Out::NonTty, &["--memkeys", "--memkeys-samples", "2"], b"", keys_of_every_type, |_, run| {
+        assert!(run.stdout.contains("Sampled 8 keys in the keyspace!"), "{}", run.stdout);
+    });
+}
+on_each_server!(memkeys, ignore = "needs --memkeys");
 
 // ---- From valkey-cli.tcl ----
 
