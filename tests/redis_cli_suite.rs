@@ -30,8 +30,8 @@
 //! Upstream cases not ported, and why:
 //! - The twelve reverse-search cases (`should find first search result`, Ctrl-R, Ctrl-S, Ctrl-G,
 //!   arrows, Tab): redis-cli 7.4+ features driven through `FAKETTY_WITH_PROMPT`, a linenoise test
-//!   hook; neither redis-cli 7.0 nor valkey-cli 8.1 has it, and redsh's line editor (rustyline) has
-//!   its own reverse search, tested in tests/pty.rs.
+//!   hook; neither redis-cli 7.0 nor valkey-cli 8.1 has the hook or the search, so there is no
+//!   reference to compare with (redsh's line editor, rustyline, has a reverse search of its own).
 //! - `Subscribed mode` (interactive TTY and non-TTY): it types commands while subscribed and expects
 //!   `Reading messages... (press Ctrl-C to quit or any key to type command)\r`, the subscribed mode of
 //!   redis-cli 7.2+ (and valkey-cli); redsh follows redis-cli 7.0, where a subscription holds the
@@ -41,12 +41,13 @@
 //! - `db_num showed in redis-cli after reconnected`: checks the prompt on a terminal through the
 //!   7.4 `FAKETTY_WITH_PROMPT` hook after a restart that reloads an RDB file; the behaviour (the
 //!   database chosen with SELECT comes back after a reconnect) is ported from valkey's version of the
-//!   case, `selected_db_survives_connection_drops`, and the prompt after a reconnect is in
-//!   tests/pty.rs.
+//!   case, `selected_db_survives_connection_drops`, and the prompt after a restart (echoed with each
+//!   command) is checked in tests/connection.rs.
 //! - valkey-cli's seven `valkey-cli pubsub mode ...` cases: they test valkey-cli's own `:get pubsub`
 //!   command, which redsh does not have.
 //! - `Valid Connection Scheme: rediss://` and `valkeys://`: upstream runs them only in its TLS build;
-//!   the Valkey wheel is built without TLS, and redsh's `rediss://` is tested in tests/tls.rs.
+//!   the Valkey wheel is built without TLS (its valkey-cli has no `--tls`), and redsh's `rediss://`
+//!   is tested against Redis in tests/tls.rs.
 //! - `Interactive CLI: INFO response should be printed raw` is ported, but INFO's values (uptime,
 //!   memory, clients) change between two runs: the two outputs are compared with the values masked.
 
