@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test: unit tests and property tests (no server), integration tests against throwaway
-# redis-servers on free loopback ports, and output compared byte for byte with the real redis-cli.
+# servers on free loopback ports (Redis 7.0 and Valkey 8.1), and output compared byte for byte with
+# each server's own cli (redis-cli, valkey-cli).
 # Ends with one line that totals every test binary: "tests: N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+# Valkey's binaries for the tests (setup.sh fetches them when missing; the tests fail without them
+# when CI is set).
+REDSH_VALKEY_BIN=$(scripts/setup.sh --print-valkey-bin)
+export REDSH_VALKEY_BIN
 export PATH="$HOME/.cargo/bin:$PATH"
 
 cargo build --all-targets --quiet

@@ -1,5 +1,5 @@
-//! Connecting: a server that is not there, a server that dies between two lines, passwords, and
-//! `--ephemeral`'s private server.
+//! Connecting: a server that is not there, a server that dies between two lines, passwords (each on
+//! every server kind: `name::redis`, `name::valkey`), and `--ephemeral`'s private server.
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
@@ -7,7 +7,7 @@ use std::process::{Child, ChildStdin};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::Duration;
 
-use crate::harness::{Redsh, Server, free_port};
+use crate::harness::{Kind, Redsh, Server, free_port, on_each_server};
 
 const AUTH_WARNING: &str =
     "Warning: Using a password with '-a' or '-u' option on the command line interface may not be safe.\n";
@@ -92,9 +92,8 @@ fn await_text(rx: &Receiver<Vec<u8>>, seen: &mut Vec<u8>, expected: &str, name: 
     assert_eq!(String::from_utf8_lossy(seen), expected, "{name} so far");
 }
 
-#[test]
-fn a_restarted_server_fails_one_line_and_the_next_reconnects_to_the_db_of_the_flag() {
-    let mut srv = Server::start();
+fn a_restarted_server_fails_one_line_and_the_next_reconnects_to_the_db_of_the_flag(kind: Kind) {
+    let mut srv = Server::start_on(kind);
     let at = format!("127.0.0.1:{}[3]", srv.port);
     let mut sh = Driven::start(&["-p", &srv.port.to_string(), "-n", "3"]);
     sh.send("SET a 1\n");
@@ -115,10 +114,10 @@ fn a_restarted_server_fails_one_line_and_the_next_reconnects_to_the_db_of_the_fl
     assert_eq!(srv.get(&["-n", "3", "GET", "c"]), "3", "the reconnect selected db 3 again");
     assert_eq!(srv.get(&["-n", "3", "EXISTS", "b"]), "0");
 }
+on_each_server!(a_restarted_server_fails_one_line_and_the_next_reconnects_to_the_db_of_the_flag);
 
-#[test]
-fn a_restarted_server_is_reconnected_to_the_db_of_the_last_select() {
-    let mut srv = Server::start();
+fn a_restarted_server_is_reconnected_to_the_db_of_the_last_select(kind: Kind) {
+    let mut srv = Server::start_on(kind);
     let at = format!("127.0.0.1:{}", srv.port);
     let mut sh = Driven::start(&["-p", &srv.port.to_string(), "-n", "1"]);
     sh.send("SELECT 4\nSET a 1\n");
@@ -137,10 +136,10 @@ fn a_restarted_server_is_reconnected_to_the_db_of_the_last_select() {
     assert_eq!(sh.finish(), 1);
     assert_eq!(srv.get(&["-n", "4", "GET", "c"]), "3");
 }
+on_each_server!(a_restarted_server_is_reconnected_to_the_db_of_the_last_select);
 
-#[test]
-fn a_server_that_stays_down_fails_each_line_with_redis_clis_message() {
-    let mut srv = Server::start();
+fn a_server_that_stays_down_fails_each_line_with_redis_clis_message(kind: Kind) {
+    let mut srv = Server::start_on(kind);
     let port = srv.port;
     let at = format!("127.0.0.1:{port}");
     let mut sh = Driven::start(&["-p", &port.to_string()]);
@@ -160,10 +159,10 @@ fn a_server_that_stays_down_fails_each_line_with_redis_clis_message() {
     sh.expect_stderr(&err);
     assert_eq!(sh.finish(), 1);
 }
+on_each_server!(a_server_that_stays_down_fails_each_line_with_redis_clis_message);
 
-#[test]
-fn password_from_pass_flag_warns_as_redis_cli_does() {
-    let srv = Server::with_args(&["--requirepass", "s3cret"]);
+fn password_from_pass_flag_warns_as_redis_cli_does(kind: Kind) {
+    let srv = Server::with_args_on(kind, &["--requirepass", "s3cret"]);
     let pong = format!("127.0.0.1:{}> PING\nPONG\n", srv.port);
     let run = Redsh::new().port(srv.port).args(&["-a", "s3cret", "PING"]).run().success();
     assert_eq!((run.stdout.as_str(), run.stderr.as_str()), (pong.as_str(), AUTH_WARNING));
@@ -171,18 +170,18 @@ fn password_from_pass_flag_warns_as_redis_cli_does() {
     let run = run.success();
     assert_eq!((run.stdout.as_str(), run.stderr.as_str()), (pong.as_str(), ""));
 }
+on_each_server!(password_from_pass_flag_warns_as_redis_cli_does);
 
-#[test]
-fn password_from_rediscli_auth_needs_no_warning() {
-    let srv = Server::with_args(&["--requirepass", "s3cret"]);
+fn password_from_rediscli_auth_needs_no_warning(kind: Kind) {
+    let srv = Server::with_args_on(kind, &["--requirepass", "s3cret"]);
     let run = Redsh::new().port(srv.port).env("REDISCLI_AUTH", "s3cret").args(&["PING"]).run().success();
     let pong = format!("127.0.0.1:{}> PING\nPONG\n", srv.port);
     assert_eq!((run.stdout.as_str(), run.stderr.as_str()), (pong.as_str(), ""));
 }
+on_each_server!(password_from_rediscli_auth_needs_no_warning);
 
-#[test]
-fn password_and_db_from_uri() {
-    let srv = Server::with_args(&["--requirepass", "s3cret"]);
+fn password_and_db_from_uri(kind: Kind) {
+    let srv = Server::with_args_on(kind, &["--requirepass", "s3cret"]);
     let p = srv.port;
     let uri = format!("redis://:s3cret@127.0.0.1:{p}/2");
     let run = Redsh::new().args(&["-u", &uri, "SET", "k", "v"]).run().success();
@@ -190,10 +189,10 @@ fn password_and_db_from_uri() {
     assert_eq!((run.stdout.as_str(), run.stderr.as_str()), (set.as_str(), AUTH_WARNING));
     assert_eq!(srv.get(&["-a", "s3cret", "--no-auth-warning", "-n", "2", "GET", "k"]), "v");
 }
+on_each_server!(password_and_db_from_uri);
 
-#[test]
-fn acl_user_and_password() {
-    let srv = Server::with_args(&["--requirepass", "s3cret"]);
+fn acl_user_and_password(kind: Kind) {
+    let srv = Server::with_args_on(kind, &["--requirepass", "s3cret"]);
     srv.cli(&["-a", "s3cret", "--no-auth-warning", "ACL", "SETUSER", "bob", "on", ">bobpw", "~*", "+@all"]);
     let p = srv.port;
     let flags = ["--user", "bob", "--pass", "bobpw", "--no-auth-warning", "ACL", "WHOAMI"];
@@ -203,10 +202,10 @@ fn acl_user_and_password() {
     let run = Redsh::new().args(&["-u", &uri, "--no-auth-warning", "ACL", "WHOAMI"]).run().success();
     assert_eq!(run.stdout, format!("127.0.0.1:{p}> ACL WHOAMI\n\"bob\"\n"));
 }
+on_each_server!(acl_user_and_password);
 
-#[test]
-fn wrong_or_missing_password() {
-    let srv = Server::with_args(&["--requirepass", "s3cret"]);
+fn wrong_or_missing_password(kind: Kind) {
+    let srv = Server::with_args_on(kind, &["--requirepass", "s3cret"]);
     let p = srv.port;
     let run = Redsh::new().port(p).args(&["--no-auth-warning", "-a", "nope", "PING"]).run().code(1);
     let refused = format!(
@@ -217,6 +216,7 @@ fn wrong_or_missing_password() {
     let run = Redsh::new().port(p).args(&["PING"]).run().code(1);
     assert_eq!(run.stdout, format!("127.0.0.1:{p}> PING\n(error) NOAUTH Authentication required.\n"));
 }
+on_each_server!(wrong_or_missing_password);
 
 #[test]
 fn ephemeral_runs_a_command_and_leaves_no_server_behind() {

@@ -1,9 +1,10 @@
-//! Faults and races: what a real network and real users throw at redsh, against real servers.
+//! Faults and races: what a real network and real users throw at redsh, against real servers of
+//! each kind (`name::redis`, `name::valkey`).
 
 use std::process::Command;
 use std::time::Duration;
 
-use crate::harness::{Redsh, Server};
+use crate::harness::{Kind, Redsh, Server, on_each_server};
 
 fn redsh(srv: &Server) -> Redsh {
     Redsh::new().port(srv.port)
@@ -16,9 +17,8 @@ fn now() -> i64 {
 /// Two shells hammer the same users with logins, touches, renews, logouts and logout-alls at once.
 /// Afterwards (once `sessions` has pruned what died in the crossfire) every index entry is a live
 /// session, every live session is in its user's index, the limit held, no deadline was stretched.
-#[test]
-fn concurrent_shells_never_break_the_store() {
-    let srv = Server::start();
+fn concurrent_shells_never_break_the_store(kind: Kind) {
+    let srv = Server::start_on(kind);
     let users = 4;
     let absolute = 1000;
     let script = |p: usize| {
@@ -81,11 +81,11 @@ fn concurrent_shells_never_break_the_store() {
         assert_eq!(srv.get(&["SISMEMBER", &format!("user_sessions:{uid}"), id]), "1", "{key} is not indexed");
     }
 }
+on_each_server!(concurrent_shells_never_break_the_store);
 
 /// The README's least-privilege rule is enough for every session command, and nothing more.
-#[test]
-fn the_whole_lifecycle_runs_as_a_least_privilege_user() {
-    let srv = Server::start();
+fn the_whole_lifecycle_runs_as_a_least_privilege_user(kind: Kind) {
+    let srv = Server::start_on(kind);
     let readme = std::fs::read_to_string("README.md").unwrap();
     let rule = readme
         .lines()
@@ -99,7 +99,7 @@ fn the_whole_lifecycle_runs_as_a_least_privilege_user() {
             *a = ">s3cret";
         }
     }
-    let out = Command::new("redis-cli").arg("-p").arg(srv.port.to_string()).args(&argv).output().unwrap();
+    let out = srv.cli_command().args(&argv).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "OK");
     let input = "login 101 suhel teacher --id abc123\nwhoami\ntouch\nlogin 101 suhel teacher\nsessions 101\n\
                  renew abc123\nlogout\nlogin 101 a b\nlogout-all 101\n";
@@ -120,11 +120,11 @@ fn the_whole_lifecycle_runs_as_a_least_privilege_user() {
         .code(1);
     assert!(run.stdout.starts_with("(error) NOPERM"), "{}", run.stdout);
 }
+on_each_server!(the_whole_lifecycle_runs_as_a_least_privilege_user);
 
 /// A server frozen past `--timeout`: a clear error, and the shell goes on once it is back.
-#[test]
-fn a_frozen_server_times_out_and_the_shell_goes_on() {
-    let srv = Server::start();
+fn a_frozen_server_times_out_and_the_shell_goes_on(kind: Kind) {
+    let srv = Server::start_on(kind);
     let pid = srv.pid();
     let input = "SET k 1\nDEBUG SLEEP 0\nGET k\n";
     Command::new("kill").args(["-STOP", &pid.to_string()]).status().unwrap();
@@ -139,12 +139,12 @@ fn a_frozen_server_times_out_and_the_shell_goes_on() {
     // A later line reconnects (the server is back by then, or the line fails the same clear way).
     assert!(!run.stderr.contains("panicked"));
 }
+on_each_server!(a_frozen_server_times_out_and_the_shell_goes_on);
 
 /// Error replies of every kind are printed as redis-cli prints them, fail the line, and the rest runs.
-#[test]
-fn error_replies_fail_the_line_and_the_shell_goes_on() {
+fn error_replies_fail_the_line_and_the_shell_goes_on(kind: Kind) {
     // NOAUTH and WRONGPASS.
-    let srv = Server::with_args(&["--requirepass", "pw"]);
+    let srv = Server::with_args_on(kind, &["--requirepass", "pw"]);
     let run = redsh(&srv).args(&["--no-echo"]).stdin("GET k\nAUTH nope\nAUTH pw\nSET k v\n").run().code(1);
     assert_eq!(
         run.stdout,
@@ -156,8 +156,8 @@ fn error_replies_fail_the_line_and_the_shell_goes_on() {
     assert!(!run.stderr.contains("nope"), "the password never appears in an error");
 
     // READONLY: a replica refuses writes.
-    let primary = Server::start();
-    let replica = Server::with_args(&["--replicaof", "127.0.0.1", &primary.port.to_string()]);
+    let primary = Server::start_on(kind);
+    let replica = Server::with_args_on(kind, &["--replicaof", "127.0.0.1", &primary.port.to_string()]);
     let run = redsh(&replica).args(&["--no-echo"]).stdin("SET k v\nlogin 1 a b\nPING\n").run().code(1);
     assert!(
         run.stdout.starts_with("(error) READONLY You can't write against a read only replica.\n"),
@@ -168,14 +168,10 @@ fn error_replies_fail_the_line_and_the_shell_goes_on() {
     assert!(run.stdout.ends_with("PONG\n"));
 
     // BUSY: a script hogs the server past busy-reply-threshold.
-    let busy = Server::with_args(&["--busy-reply-threshold", "100"]);
-    let port = busy.port;
-    let hog = std::thread::spawn(move || {
-        Command::new("redis-cli")
-            .args(["-p", &port.to_string(), "EVAL", "local t = redis.call('TIME') while true do end", "0"])
-            .output()
-            .unwrap()
-    });
+    let busy = Server::with_args_on(kind, &["--busy-reply-threshold", "100"]);
+    let mut hog = busy.cli_command();
+    hog.args(["EVAL", "local t = redis.call('TIME') while true do end", "0"]);
+    let hog = std::thread::spawn(move || hog.output().unwrap());
     let mut saw_busy = false;
     for _ in 0..50 {
         let run = redsh(&busy).args(&["--no-echo"]).stdin("PING\n").run();
@@ -190,19 +186,22 @@ fn error_replies_fail_the_line_and_the_shell_goes_on() {
     let _ = hog.join();
     assert!(saw_busy, "the server never answered BUSY");
 }
+on_each_server!(error_replies_fail_the_line_and_the_shell_goes_on);
 
 /// A server still loading its dataset answers LOADING: printed, the line fails, nothing panics.
-#[test]
-fn a_loading_server_is_reported() {
-    let mut srv = Server::start();
-    srv.get(&["DEBUG", "POPULATE", "3000000", "k", "64"]);
+fn a_loading_server_is_reported(kind: Kind) {
+    let mut srv = Server::start_on(kind);
+    srv.get(&["DEBUG", "POPULATE", "20000", "k", "64"]);
     srv.get(&["SAVE"]);
     // Stop it but keep its directory (and the dump in it) for the server that loads it.
     srv.kill();
     let dir = srv.dir.path().to_owned();
     let port = srv.port;
-    let mut child = Command::new("redis-server")
+    let mut child = Command::new(kind.server_bin())
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--appendonly", "no", "--save", ""])
+        // A small dataset loaded slowly (100 µs a key, clients served every KiB read): seconds of
+        // LOADING without millions of keys to write first.
+        .args(["--key-load-delay", "100", "--loading-process-events-interval-bytes", "1024"])
         .arg("--dir")
         .arg(&dir)
         .stdout(std::process::Stdio::null())
@@ -216,7 +215,7 @@ fn a_loading_server_is_reported() {
             saw_loading = true;
             break;
         }
-        if run.stdout == "(integer) 3000000\n" {
+        if run.stdout == "(integer) 20000\n" {
             break;
         }
         std::thread::sleep(Duration::from_millis(5));
@@ -225,11 +224,11 @@ fn a_loading_server_is_reported() {
     let _ = child.wait();
     assert!(saw_loading, "the dataset loaded before redsh could see LOADING");
 }
+on_each_server!(a_loading_server_is_reported);
 
 /// Huge and odd input: answered, or refused with a clear one-line error; never a panic.
-#[test]
-fn huge_arguments_and_lines_are_handled() {
-    let srv = Server::start();
+fn huge_arguments_and_lines_are_handled(kind: Kind) {
+    let srv = Server::start_on(kind);
     let big = "x".repeat(64 << 20);
     let mut input = format!("SET big {big}\nSTRLEN big\n");
     input.push_str("SADD many");
@@ -240,6 +239,7 @@ fn huge_arguments_and_lines_are_handled() {
     let run = redsh(&srv).args(&["--no-echo"]).stdin(input).run().success();
     assert_eq!(run.stdout, "OK\n(integer) 67108864\n(integer) 100000\n(integer) 100000\n");
 }
+on_each_server!(huge_arguments_and_lines_are_handled);
 
 /// An unexpected bug ends with a message and exit status 70, not a backtrace.
 #[test]

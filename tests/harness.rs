@@ -1,5 +1,12 @@
-//! Test fixtures: throwaway redis-servers on free loopback ports (no persistence, killed by pid on
-//! drop), and a builder that runs the real `redsh` binary.
+//! Test fixtures: throwaway servers on free loopback ports (no persistence, killed by pid on drop) of
+//! each kind in the matrix (Redis 7.0 from Debian's packages, Valkey 8.1 from the cache that
+//! `scripts/setup.sh` fills), each with its own cli as the reference; and a builder that runs the
+//! real `redsh` binary.
+//!
+//! Valkey's binaries are found through `REDSH_VALKEY_BIN` (a directory holding `valkey-server` and
+//! `valkey-cli`; `scripts/test.sh` sets it). Without it a Valkey test fails when `CI` is set, and
+//! otherwise passes without running, after one note on stderr: a plain `cargo test` on a machine
+//! where `scripts/setup.sh` never ran still tests everything on Redis.
 
 // Each test module uses a different part of the harness.
 #![allow(dead_code)]
@@ -10,9 +17,147 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// A private redis-server; stopped when dropped.
+/// A server of the matrix: the server binary and the cli that is the reference for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Redis 7.0: Debian's `redis-server` and `redis-cli`, on the `PATH`.
+    Redis,
+    /// Valkey 8.1: `valkey-server` and `valkey-cli` from `REDSH_VALKEY_BIN`.
+    Valkey,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 2] = [Kind::Redis, Kind::Valkey];
+
+    pub fn server_bin(self) -> PathBuf {
+        match self {
+            Kind::Redis => PathBuf::from("redis-server"),
+            Kind::Valkey => valkey_dir().expect("Valkey is not installed").join("valkey-server"),
+        }
+    }
+
+    /// The server's own cli: the reference redsh's output is compared with.
+    pub fn cli_bin(self) -> PathBuf {
+        match self {
+            Kind::Redis => PathBuf::from("redis-cli"),
+            Kind::Valkey => valkey_dir().expect("Valkey is not installed").join("valkey-cli"),
+        }
+    }
+
+    /// What `HELLO` and `INFO` call the server.
+    pub fn server_name(self) -> &'static str {
+        match self {
+            Kind::Redis => "redis",
+            Kind::Valkey => "valkey",
+        }
+    }
+
+    /// Whether this kind's binaries are here. Redis always is (a test without it fails at start);
+    /// for Valkey see the module's documentation.
+    pub fn available(self) -> bool {
+        self == Kind::Redis || valkey_dir().is_some()
+    }
+}
+
+/// The directory of Valkey's binaries, from `REDSH_VALKEY_BIN`; `None` (after a note on stderr,
+/// once) when it is not set outside CI. A variable that names a directory without the binaries,
+/// or no variable in CI, fails the test.
+#[track_caller]
+pub fn valkey_dir() -> Option<PathBuf> {
+    use std::sync::Once;
+    static NOTE: Once = Once::new();
+    match std::env::var_os("REDSH_VALKEY_BIN").filter(|d| !d.is_empty()) {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            for bin in ["valkey-server", "valkey-cli"] {
+                assert!(
+                    dir.join(bin).is_file(),
+                    "REDSH_VALKEY_BIN={} has no {bin}; run scripts/setup.sh --print-valkey-bin",
+                    dir.display()
+                );
+            }
+            Some(dir)
+        }
+        None if std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0") => {
+            panic!(
+                "CI is set but REDSH_VALKEY_BIN is not: the Valkey tests cannot run. scripts/test.sh \
+                 sets it from scripts/setup.sh, which installs Valkey"
+            )
+        }
+        None => {
+            NOTE.call_once(|| {
+                // Written past the test harness's capture, so that it shows even for a passing test.
+                let _ = std::io::stderr().write_all(
+                    b"note: REDSH_VALKEY_BIN is not set: the Valkey variants of the tests pass without \
+                      running. scripts/test.sh runs them (or: export REDSH_VALKEY_BIN=\"$(scripts/setup.sh \
+                      --print-valkey-bin)\")\n",
+                );
+            });
+            None
+        }
+    }
+}
+
+/// Runs `test` on a server kind, or skips it (see [`valkey_dir`]) when that kind is not installed.
+pub fn on(kind: Kind, test: impl FnOnce(Kind)) {
+    if kind.available() {
+        test(kind);
+    }
+}
+
+/// `on_each_server!(name)` makes a test of `fn name(kind: Kind)` for each server kind:
+/// `name::redis` and `name::valkey`. `on_each_server!(name, valkey_ignore = "why")` marks the
+/// Valkey variant ignored (for a known difference that is being fixed), `ignore = "why"` both.
+macro_rules! on_each_server {
+    ($name:ident) => {
+        mod $name {
+            #[test]
+            fn redis() {
+                $crate::harness::on($crate::harness::Kind::Redis, super::$name);
+            }
+
+            #[test]
+            fn valkey() {
+                $crate::harness::on($crate::harness::Kind::Valkey, super::$name);
+            }
+        }
+    };
+    ($name:ident, ignore = $why:literal) => {
+        mod $name {
+            #[test]
+            #[ignore = $why]
+            fn redis() {
+                $crate::harness::on($crate::harness::Kind::Redis, super::$name);
+            }
+
+            #[test]
+            #[ignore = $why]
+            fn valkey() {
+                $crate::harness::on($crate::harness::Kind::Valkey, super::$name);
+            }
+        }
+    };
+    ($name:ident, valkey_ignore = $why:literal) => {
+        mod $name {
+            #[test]
+            fn redis() {
+                $crate::harness::on($crate::harness::Kind::Redis, super::$name);
+            }
+
+            #[test]
+            #[ignore = $why]
+            fn valkey() {
+                $crate::harness::on($crate::harness::Kind::Valkey, super::$name);
+            }
+        }
+    };
+}
+pub(crate) use on_each_server;
+
+/// A private server (Redis unless made with a [`Kind`]); stopped when dropped.
 pub struct Server {
     child: Option<Child>,
+    pub kind: Kind,
     pub port: u16,
     pub dir: tempfile::TempDir,
     extra: Vec<String>,
@@ -78,28 +223,42 @@ pub fn free_port() -> u16 {
 }
 
 impl Server {
-    /// A plain server with the DEBUG command enabled (for `DEBUG PROTOCOL`, `DEBUG SLEEP`).
+    /// A plain redis-server with the DEBUG command enabled (for `DEBUG PROTOCOL`, `DEBUG SLEEP`).
     pub fn start() -> Server {
         Server::with_args(&[])
     }
 
-    /// A server with extra `redis-server` arguments (`--requirepass x`, `--maxmemory 1mb`…).
+    /// A plain server of `kind`, DEBUG enabled.
+    #[track_caller]
+    pub fn start_on(kind: Kind) -> Server {
+        Server::new(kind, &[], false)
+    }
+
+    /// A redis-server with extra arguments (`--requirepass x`, `--maxmemory 1mb`…).
     #[track_caller]
     pub fn with_args(extra: &[&str]) -> Server {
-        Server::new(extra, false)
+        Server::new(Kind::Redis, extra, false)
     }
 
-    /// A server that speaks only TLS on `port`; `extra` names its certificates (`--tls-cert-file`…).
+    /// A server of `kind` with extra arguments (Valkey takes the same ones as Redis).
+    #[track_caller]
+    pub fn with_args_on(kind: Kind, extra: &[&str]) -> Server {
+        Server::new(kind, extra, false)
+    }
+
+    /// A redis-server that speaks only TLS on `port`; `extra` names its certificates
+    /// (`--tls-cert-file`…).
     #[track_caller]
     pub fn tls_only(extra: &[&str]) -> Server {
-        Server::new(extra, true)
+        Server::new(Kind::Redis, extra, true)
     }
 
     #[track_caller]
-    fn new(extra: &[&str], tls: bool) -> Server {
+    fn new(kind: Kind, extra: &[&str], tls: bool) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Server {
             child: None,
+            kind,
             port: server_port(),
             dir,
             extra: extra.iter().map(|s| s.to_string()).collect(),
@@ -109,8 +268,11 @@ impl Server {
         s
     }
 
+    #[track_caller]
     fn spawn(&mut self) {
-        let mut cmd = Command::new("redis-server");
+        let name = self.kind.server_bin();
+        let name = name.display();
+        let mut cmd = Command::new(self.kind.server_bin());
         if self.tls {
             cmd.args(["--port", "0", "--tls-port", &self.port.to_string()]);
         } else {
@@ -124,12 +286,14 @@ impl Server {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        let mut child = cmd.spawn().expect("redis-server must be installed (scripts/test.sh installs it)");
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("{name} must be installed (scripts/setup.sh installs it): {e}"));
         let (pid, port) = (child.id(), self.port);
         // Ready when this very process listens on the port: a connection alone could reach another.
-        wait_until(10, &format!("redis-server on port {port} did not start"), || {
+        wait_until(10, &format!("{name} on port {port} did not start"), || {
             if let Ok(Some(status)) = child.try_wait() {
-                panic!("redis-server on port {port} exited at start: {status}");
+                panic!("{name} on port {port} exited at start: {status}");
             }
             listens(pid, port)
         });
@@ -155,18 +319,25 @@ impl Server {
         self.spawn();
     }
 
-    /// Runs redis-cli against this server; returns stdout.
+    /// The server's own cli (`redis-cli` or `valkey-cli`) aimed at this server, not started yet.
+    pub fn cli_command(&self) -> Command {
+        let mut cmd = Command::new(self.kind.cli_bin());
+        cmd.env_remove("REDISCLI_AUTH").env_remove("FAKETTY").arg("-p").arg(self.port.to_string());
+        cmd
+    }
+
+    /// Runs the server's own cli against it; returns stdout.
     #[track_caller]
     pub fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new("redis-cli").arg("-p").arg(self.port.to_string()).args(args).output().unwrap();
+        let out = self.cli_command().args(args).output().unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Runs `redis-cli --no-raw` with `input` on stdin (optionally `-3`); returns stdout bytes.
+    /// Runs the server's own cli with `--no-raw` and `input` on stdin (optionally `-3`); returns
+    /// stdout bytes.
     pub fn cli_stdin(&self, extra: &[&str], input: &[u8]) -> Vec<u8> {
-        let mut child = Command::new("redis-cli")
-            .arg("-p")
-            .arg(self.port.to_string())
+        let mut child = self
+            .cli_command()
             .arg("--no-raw")
             .args(extra)
             .stdin(Stdio::piped())
@@ -178,7 +349,7 @@ impl Server {
         child.wait_with_output().unwrap().stdout
     }
 
-    /// One command through redis-cli in raw mode, trimmed (for checking state).
+    /// One command through the server's cli in raw mode, trimmed (for checking state).
     pub fn get(&self, args: &[&str]) -> String {
         self.cli(args).trim_end().to_owned()
     }

@@ -9,6 +9,7 @@ mod inspect;
 mod pipeline;
 mod pty;
 mod redis_cli_parity;
+mod redis_cli_suite;
 mod scripts;
 mod session;
 mod shell_integration;

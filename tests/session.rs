@@ -1,7 +1,7 @@
-//! The session store against a real redis-server: echoed commands, and the state left in Redis
-//! (checked with redis-cli, a separate client).
+//! The session store against a real server of each kind (`name::redis`, `name::valkey`): echoed
+//! commands, and the state left in the server (checked with its own cli, a separate client).
 
-use crate::harness::{Redsh, Run, Server};
+use crate::harness::{Kind, Redsh, Run, Server, on_each_server};
 
 fn redsh(srv: &Server) -> Redsh {
     Redsh::new().port(srv.port)
@@ -39,9 +39,8 @@ fn summary_id(out: &str) -> String {
     line["# session ".len()..].split(' ').next().unwrap().to_owned()
 }
 
-#[test]
-fn login_sends_the_seeds_commands_in_one_transaction() {
-    let srv = Server::start();
+fn login_sends_the_seeds_commands_in_one_transaction(kind: Kind) {
+    let srv = Server::start_on(kind);
     let run = script(&srv, &[], "login 101 suhel teacher --ip 192.168.1.10\n").success();
     let id = summary_id(&run.stdout);
     let cmds = echoed(&run.stdout, srv.port);
@@ -81,10 +80,10 @@ fn login_sends_the_seeds_commands_in_one_transaction() {
     assert_eq!(srv.get(&["SMEMBERS", "user_sessions:101"]), id);
     assert!(ttl(&srv, "user_sessions:101") > 1700);
 }
+on_each_server!(login_sends_the_seeds_commands_in_one_transaction);
 
-#[test]
-fn whoami_validates_with_exists_hgetall_ttl() {
-    let srv = Server::start();
+fn whoami_validates_with_exists_hgetall_ttl(kind: Kind) {
+    let srv = Server::start_on(kind);
     let run =
         script(&srv, &[], "login 101 suhel teacher --ip 192.168.1.10 --id abc123\nwhoami\nwhoami abc123\n")
             .success();
@@ -95,10 +94,10 @@ fn whoami_validates_with_exists_hgetall_ttl() {
     assert!(run.stdout.contains(" 9) \"ip\"\n10) \"192.168.1.10\"\n"));
     assert!(run.stdout.contains("# session abc123 — suhel (teacher) from 192.168.1.10, expires in"));
 }
+on_each_server!(whoami_validates_with_exists_hgetall_ttl);
 
-#[test]
-fn unknown_sessions_are_errors_and_never_created() {
-    let srv = Server::start();
+fn unknown_sessions_are_errors_and_never_created(kind: Kind) {
+    let srv = Server::start_on(kind);
     for cmd in ["whoami nosuch", "touch nosuch", "logout nosuch", "renew nosuch"] {
         let run = script(&srv, &[], &format!("{cmd}\n")).code(1);
         assert_eq!(
@@ -110,10 +109,10 @@ fn unknown_sessions_are_errors_and_never_created() {
     let run = script(&srv, &[], "whoami\n").code(1);
     assert!(run.stderr.contains("no current session"), "{}", run.stderr);
 }
+on_each_server!(unknown_sessions_are_errors_and_never_created);
 
-#[test]
-fn touch_slides_the_idle_timeout() {
-    let srv = Server::start();
+fn touch_slides_the_idle_timeout(kind: Kind) {
+    let srv = Server::start_on(kind);
     script(&srv, &[], "login 101 suhel teacher --id abc123\n").success();
     srv.cli(&["EXPIRE", "session:abc123", "100"]);
     let run = script(&srv, &[], "touch abc123\n").success();
@@ -130,10 +129,10 @@ fn touch_slides_the_idle_timeout() {
     assert!(ttl(&srv, "session:abc123") > 1790);
     assert!(run.stdout.contains("# session abc123 extended: expires in 30m\n"));
 }
+on_each_server!(touch_slides_the_idle_timeout);
 
-#[test]
-fn absolute_timeout_caps_touch() {
-    let srv = Server::start();
+fn absolute_timeout_caps_touch(kind: Kind) {
+    let srv = Server::start_on(kind);
     script(&srv, &["--ttl", "600", "--absolute-ttl", "100"], "login 101 suhel teacher --id abc123\n")
         .success();
     assert!(ttl(&srv, "session:abc123") <= 100, "the first TTL is already capped");
@@ -142,10 +141,10 @@ fn absolute_timeout_caps_touch() {
     assert!(t <= 100 && t > 90, "touch may not extend past login + absolute: {t}");
     assert!(run.stdout.contains("(capped by the absolute timeout)"));
 }
+on_each_server!(absolute_timeout_caps_touch);
 
-#[test]
-fn touch_past_the_absolute_deadline_ends_the_session() {
-    let srv = Server::start();
+fn touch_past_the_absolute_deadline_ends_the_session(kind: Kind) {
+    let srv = Server::start_on(kind);
     let old = (login_time_now() - 9 * 3600).to_string();
     srv.cli(&[
         "HSET",
@@ -168,10 +167,10 @@ fn touch_past_the_absolute_deadline_ends_the_session() {
     assert_eq!(srv.get(&["EXISTS", "session:old1"]), "0");
     assert_eq!(srv.get(&["EXISTS", "user_sessions:7"]), "0");
 }
+on_each_server!(touch_past_the_absolute_deadline_ends_the_session);
 
-#[test]
-fn sessions_really_expire_and_their_ids_are_pruned() {
-    let srv = Server::start();
+fn sessions_really_expire_and_their_ids_are_pruned(kind: Kind) {
+    let srv = Server::start_on(kind);
     script(&srv, &[], "login 5 ana dev --id keep1\nlogin 5 ana dev --id gone1 --ttl 1\n").success();
     std::thread::sleep(std::time::Duration::from_millis(2100));
     assert_eq!(srv.get(&["EXISTS", "session:gone1"]), "0", "Redis expired it");
@@ -184,19 +183,19 @@ fn sessions_really_expire_and_their_ids_are_pruned() {
     assert!(run.stdout.contains("# user 5: 1 live session(s) (1 expired id(s) pruned)\n#   keep1  from "));
     assert_eq!(srv.get(&["SMEMBERS", "user_sessions:5"]), "keep1");
 }
+on_each_server!(sessions_really_expire_and_their_ids_are_pruned);
 
-#[test]
-fn the_index_expires_with_its_last_session() {
-    let srv = Server::start();
+fn the_index_expires_with_its_last_session(kind: Kind) {
+    let srv = Server::start_on(kind);
     script(&srv, &[], "login 9 bo dev --ttl 2\n").success();
     assert!(ttl(&srv, "user_sessions:9") <= 2);
     std::thread::sleep(std::time::Duration::from_millis(2100));
     assert_eq!(srv.get(&["DBSIZE"]), "0");
 }
+on_each_server!(the_index_expires_with_its_last_session);
 
-#[test]
-fn logout_deletes_the_session_and_its_index_entry() {
-    let srv = Server::start();
+fn logout_deletes_the_session_and_its_index_entry(kind: Kind) {
+    let srv = Server::start_on(kind);
     let run = script(
         &srv,
         &[],
@@ -221,19 +220,19 @@ fn logout_deletes_the_session_and_its_index_entry() {
     assert_eq!(srv.get(&["EXISTS", "session:abc123"]), "0");
     assert_eq!(srv.get(&["SMEMBERS", "user_sessions:101"]), "abc124");
 }
+on_each_server!(logout_deletes_the_session_and_its_index_entry);
 
-#[test]
-fn logout_without_an_id_ends_the_current_session() {
-    let srv = Server::start();
+fn logout_without_an_id_ends_the_current_session(kind: Kind) {
+    let srv = Server::start_on(kind);
     let run = script(&srv, &[], "login 1 a b\nlogout\nwhoami\n").code(1);
     assert!(run.stdout.contains("# logged out: session "));
     assert!(run.stderr.contains("line 3: no current session"), "{}", run.stderr);
     assert_eq!(srv.get(&["DBSIZE"]), "0");
 }
+on_each_server!(logout_without_an_id_ends_the_current_session);
 
-#[test]
-fn logout_all_revokes_every_session_and_the_index() {
-    let srv = Server::start();
+fn logout_all_revokes_every_session_and_the_index(kind: Kind) {
+    let srv = Server::start_on(kind);
     script(&srv, &[], "login 3 c r\nlogin 3 c r\nlogin 3 c r\nlogin 4 d r\n").success();
     let run = script(&srv, &[], "logout-all 3\n").success();
     let cmds = echoed(&run.stdout, srv.port);
@@ -245,10 +244,10 @@ fn logout_all_revokes_every_session_and_the_index() {
     assert_eq!(srv.get(&["DBSIZE"]), "2", "only user 4's session and index are left");
     assert_eq!(srv.get(&["SCARD", "user_sessions:4"]), "1", "other users keep theirs");
 }
+on_each_server!(logout_all_revokes_every_session_and_the_index);
 
-#[test]
-fn renew_rotates_the_id_and_keeps_data_and_time() {
-    let srv = Server::start();
+fn renew_rotates_the_id_and_keeps_data_and_time(kind: Kind) {
+    let srv = Server::start_on(kind);
     script(&srv, &[], "login 101 suhel teacher --id abc123 --ip 10.1.1.1\n").success();
     srv.cli(&["EXPIRE", "session:abc123", "500"]);
     let before = srv.get(&["HGETALL", "session:abc123"]);
@@ -265,10 +264,10 @@ fn renew_rotates_the_id_and_keeps_data_and_time() {
         "renew moves `current`"
     );
 }
+on_each_server!(renew_rotates_the_id_and_keeps_data_and_time);
 
-#[test]
-fn the_session_limit_evicts_the_oldest() {
-    let srv = Server::start();
+fn the_session_limit_evicts_the_oldest(kind: Kind) {
+    let srv = Server::start_on(kind);
     srv.cli(&[
         "HSET",
         "session:old",
@@ -304,10 +303,10 @@ fn the_session_limit_evicts_the_oldest() {
     assert_eq!(srv.get(&["SMEMBERS", "user_sessions:8"]), "new");
     assert_eq!(srv.get(&["EXISTS", "session:old"]), "0");
 }
+on_each_server!(the_session_limit_evicts_the_oldest);
 
-#[test]
-fn the_session_limit_can_refuse() {
-    let srv = Server::start();
+fn the_session_limit_can_refuse(kind: Kind) {
+    let srv = Server::start_on(kind);
     let flags = ["--max-sessions", "2", "--max-sessions-policy", "refuse"];
     let run = script(&srv, &flags, "login 8 x r\nlogin 8 x r\nlogin 8 x r\n").code(1);
     assert!(
@@ -315,10 +314,10 @@ fn the_session_limit_can_refuse() {
     );
     assert_eq!(srv.get(&["SCARD", "user_sessions:8"]), "2");
 }
+on_each_server!(the_session_limit_can_refuse);
 
-#[test]
-fn the_session_limit_holds_under_concurrent_logins() {
-    let srv = Server::start();
+fn the_session_limit_holds_under_concurrent_logins(kind: Kind) {
+    let srv = Server::start_on(kind);
     let input = "login 42 racer r\n".repeat(40);
     let flags = ["--max-sessions", "3", "--no-echo"];
     let port = srv.port;
@@ -343,10 +342,10 @@ fn the_session_limit_holds_under_concurrent_logins() {
         "no session outside the index"
     );
 }
+on_each_server!(the_session_limit_holds_under_concurrent_logins);
 
-#[test]
-fn hashed_ids_keep_tokens_out_of_redis() {
-    let srv = Server::start();
+fn hashed_ids_keep_tokens_out_of_redis(kind: Kind) {
+    let srv = Server::start_on(kind);
     let flags = ["--hash-ids"];
     let run =
         script(&srv, &flags, "login 101 suhel teacher --id tok3n\nwhoami tok3n\ntouch tok3n\nlogout tok3n\n")
@@ -359,10 +358,10 @@ fn hashed_ids_keep_tokens_out_of_redis() {
     assert!(run.stdout.contains("# logged out: session tok3n of user 101"));
     assert_eq!(srv.get(&["DBSIZE"]), "0");
 }
+on_each_server!(hashed_ids_keep_tokens_out_of_redis);
 
-#[test]
-fn dry_run_prints_replayable_commands_and_sends_nothing() {
-    let srv = Server::start();
+fn dry_run_prints_replayable_commands_and_sends_nothing(kind: Kind) {
+    let srv = Server::start_on(kind);
     let run =
         script(&srv, &["--dry-run"], "login 101 suhel teacher --ip 1.2.3.4\nSET k v\nwhoami x\n").success();
     assert_eq!(srv.get(&["DBSIZE"]), "0");
@@ -375,10 +374,10 @@ fn dry_run_prints_replayable_commands_and_sends_nothing() {
     assert_eq!(srv.get(&["SCARD", "user_sessions:101"]), "1");
     assert_eq!(srv.get(&["GET", "k"]), "v");
 }
+on_each_server!(dry_run_prints_replayable_commands_and_sends_nothing);
 
-#[test]
-fn bad_session_commands_name_their_line() {
-    let srv = Server::start();
+fn bad_session_commands_name_their_line(kind: Kind) {
+    let srv = Server::start_on(kind);
     let input = "login 101 suhel\nlogin 101 a b --ttl 0\nlogin 101 a b --ttl soon\nlogin 101 a b --id 'a b'\n\
                  login 1:2 a b\nwhoami a*b\nsessions\nuse\nlogin 101 a b --id abc\nlogin 101 a b --id abc\n";
     let run = script(&srv, &["--no-echo"], input).code(1);
@@ -398,19 +397,19 @@ fn bad_session_commands_name_their_line() {
     );
     assert_eq!(srv.get(&["KEYS", "*"]).lines().count(), 2, "only the one good login wrote anything");
 }
+on_each_server!(bad_session_commands_name_their_line);
 
-#[test]
-fn bad_timeout_flags_are_usage_errors() {
-    let srv = Server::start();
+fn bad_timeout_flags_are_usage_errors(kind: Kind) {
+    let srv = Server::start_on(kind);
     for (flag, value) in [("--ttl", "0"), ("--ttl", "-1"), ("--absolute-ttl", "x")] {
         let run = redsh(&srv).args(&[flag, value, "PING"]).run().code(2);
         assert!(run.stderr.contains(flag), "{}", run.stderr);
     }
 }
+on_each_server!(bad_timeout_flags_are_usage_errors);
 
-#[test]
-fn a_failed_write_inside_exec_is_rolled_back() {
-    let srv = Server::start();
+fn a_failed_write_inside_exec_is_rolled_back(kind: Kind) {
+    let srv = Server::start_on(kind);
     srv.cli(&["SET", "user_sessions:66", "not-a-set"]);
     let run = script(&srv, &[], "login 66 x r --id half\n").code(1);
     assert!(run.stdout.contains("3) (error) WRONGTYPE"), "{}", run.stdout);
@@ -418,23 +417,24 @@ fn a_failed_write_inside_exec_is_rolled_back() {
     assert!(echoed(&run.stdout, srv.port).contains(&"DEL session:half".to_owned()));
     assert_eq!(srv.get(&["EXISTS", "session:half"]), "0", "no half-written session");
 }
+on_each_server!(a_failed_write_inside_exec_is_rolled_back);
 
-#[test]
-fn a_login_refused_by_maxmemory_writes_nothing() {
-    let srv = Server::with_args(&["--maxmemory", "1", "--maxmemory-policy", "noeviction"]);
+fn a_login_refused_by_maxmemory_writes_nothing(kind: Kind) {
+    let srv = Server::with_args_on(kind, &["--maxmemory", "1", "--maxmemory-policy", "noeviction"]);
     let run = script(&srv, &[], "login 1 a b\n").code(1);
     assert!(run.stdout.contains("(error) OOM") || run.stdout.contains("EXECABORT"), "{}", run.stdout);
     assert!(run.stderr.contains("login failed, nothing was written"), "{}", run.stderr);
     assert_eq!(srv.get(&["DBSIZE"]), "0");
 }
+on_each_server!(a_login_refused_by_maxmemory_writes_nothing);
 
-#[test]
-fn session_commands_are_refused_inside_multi() {
-    let srv = Server::start();
+fn session_commands_are_refused_inside_multi(kind: Kind) {
+    let srv = Server::start_on(kind);
     let run = script(&srv, &["--no-echo"], "MULTI\nlogin 1 a b\nDISCARD\n").code(1);
     assert!(run.stderr.contains("line 2: session commands cannot run inside MULTI"), "{}", run.stderr);
     assert_eq!(srv.get(&["DBSIZE"]), "0");
 }
+on_each_server!(session_commands_are_refused_inside_multi);
 
 #[test]
 fn the_walkthrough_plays_every_step_of_the_document() {
