@@ -164,7 +164,7 @@ pub fn fit(hint: String, width: usize, used: usize) -> Option<String> {
 }
 
 /// The terminal's width in columns, if stdout is a terminal that says.
-fn terminal_width() -> Option<usize> {
+pub fn terminal_width() -> Option<usize> {
     // SAFETY: TIOCGWINSZ fills the zeroed winsize it is given, or fails and leaves it alone.
     let mut size: libc::winsize = unsafe { std::mem::zeroed() };
     let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
@@ -215,11 +215,13 @@ pub struct Helper {
     ids: Vec<String>,
     /// Columns the prompt takes, to keep hints within the terminal line.
     prompt_width: usize,
+    /// `--step`: what the keys do, shown instead of a synopsis while a script's command waits.
+    pub keys_hint: Option<String>,
 }
 
 impl Helper {
     pub fn new(color: bool, docs: Rc<Docs>) -> Self {
-        Helper { color, docs, ids: Vec::new(), prompt_width: 0 }
+        Helper { color, docs, ids: Vec::new(), prompt_width: 0, keys_hint: None }
     }
 
     /// Refreshes what completion knows from the session store.
@@ -253,6 +255,16 @@ impl Hinter for Helper {
     type Hint = SynopsisHint;
 
     fn hint(&self, line: &str, pos: usize, _ctx: &Context<'_>) -> Option<SynopsisHint> {
+        if let Some(keys) = &self.keys_hint {
+            if !line.is_empty() {
+                return None;
+            }
+            let keys = match terminal_width() {
+                Some(width) => fit(keys.clone(), width, self.prompt_width)?,
+                None => keys.clone(),
+            };
+            return Some(SynopsisHint(keys));
+        }
         let text = hint(line, pos, &self.docs)?;
         let text = match terminal_width() {
             Some(width) => fit(text, width, self.prompt_width + line.chars().count())?,

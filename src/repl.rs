@@ -2,6 +2,7 @@
 //! hints and highlighting (see `helper`), redis-cli's prompt plus the current session, history
 //! without secrets, and Ctrl-C that stops a running command rather than the shell.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -13,8 +14,8 @@ use rustyline::{ColorMode, CompletionType, Config as EditorConfig, Editor};
 use crate::error::Error;
 use crate::helper::Helper;
 use crate::interrupt;
-use crate::redis::redact::is_sensitive;
-use crate::redis::split::split_args;
+use crate::redis::redact::{is_sensitive, redacted};
+use crate::redis::split::{join_args, split_args};
 use crate::shell::{Flow, Shell, classify};
 
 /// `$REDSH_HISTFILE`, else `~/.redsh_history`; `/dev/null` (or an empty value) turns the file off.
@@ -71,6 +72,73 @@ pub fn editor<H: rustyline::Helper>(color: bool) -> Result<Editor<H, DefaultHist
     Ok(rl)
 }
 
+/// The commands in what the editor returned: one per line. A paste brings several lines at once
+/// (bracketed paste puts them in one edit); each runs as its own command, in order. Blank lines
+/// are dropped, as a blank typed line is.
+pub fn split_lines(text: &str) -> Vec<&str> {
+    text.split('\n').map(|l| l.trim_end_matches('\r')).filter(|l| !l.trim().is_empty()).collect()
+}
+
+/// How many terminal rows the editor used for `prompt_width` columns of prompt followed by `text`
+/// on a terminal `cols` wide, laid out as rustyline lays it out (a line break starts a row; a wide
+/// character that does not fit wraps whole; tabs stop every 8 columns).
+pub fn rows_used(prompt_width: usize, text: &str, cols: usize) -> usize {
+    use unicode_width::UnicodeWidthChar;
+    const TAB_STOP: usize = 8;
+    if cols == 0 {
+        return 1;
+    }
+    let (mut row, mut col) = (0, prompt_width % cols);
+    row += prompt_width / cols;
+    for c in text.chars() {
+        if c == '\n' {
+            row += 1;
+            col = 0;
+            continue;
+        }
+        let w = if c == '\t' { TAB_STOP - col % TAB_STOP } else { c.width().unwrap_or(0) };
+        col += w;
+        if col > cols {
+            row += 1;
+            col = w;
+        }
+    }
+    if col == cols {
+        row += 1;
+    }
+    row + 1
+}
+
+/// A line as it is shown again before it runs: a secret redacted as the echo redacts it, control
+/// characters made visible (`^G`), so nothing typed or pasted can move the cursor or forge output.
+pub fn shown_line(line: &str) -> String {
+    if !may_save(line)
+        && let Ok(mut words) = split_args(line.as_bytes())
+    {
+        let count = match words.first().map(|w| std::str::from_utf8(w).map(|s| s.parse::<i64>().is_ok())) {
+            Some(Ok(true)) if words.len() > 1 => Some(words.remove(0)),
+            _ => None,
+        };
+        let mut out = count.map(|c| String::from_utf8_lossy(&c).into_owned() + " ").unwrap_or_default();
+        out.push_str(&String::from_utf8_lossy(&join_args(&redacted(&words))));
+        return out;
+    }
+    let mut out = String::with_capacity(line.len());
+    for c in line.chars() {
+        match c {
+            '\t' => out.push(c),
+            c if (c as u32) < 0x20 => {
+                out.push('^');
+                out.push(char::from(b'@' + c as u8));
+            }
+            '\x7f' => out.push_str("^?"),
+            c if ('\u{80}'..='\u{9f}').contains(&c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 pub fn run(shell: &mut Shell) -> Result<(), Error> {
     let color = shell.ex.out.color;
     let mut rl: Editor<Helper, DefaultHistory> = editor(color)?;
@@ -86,6 +154,8 @@ pub fn run(shell: &mut Shell) -> Result<(), Error> {
     if let Ok(printer) = rl.create_external_printer() {
         shell.store.attach_printer(&mut shell.ex, Box::new(printer));
     }
+    // Lines of a multi-line paste still to run.
+    let mut pasted: VecDeque<String> = VecDeque::new();
     let history = history_path();
     if let Some(path) = &history {
         create_private(path);
@@ -107,30 +177,58 @@ pub fn run(shell: &mut Shell) -> Result<(), Error> {
         if let Some(h) = rl.helper_mut() {
             h.set_prompt(&p);
         }
-        match rl.readline(&p) {
-            Ok(line) => {
-                if line.trim().is_empty() {
+        let line = match pasted.pop_front() {
+            // The next line of a paste, shown at its own prompt as if typed there: the screen reads
+            // command, reply, command, reply.
+            Some(line) => {
+                let text = shown_line(&line);
+                let text = match rl.helper() {
+                    Some(h) if color => crate::helper::highlight(&text, h.docs()).unwrap_or(text),
+                    _ => text,
+                };
+                shell.ex.out.write(format!("{p}{text}\n").as_bytes());
+                line
+            }
+            None => match rl.readline(&p) {
+                Ok(text) if text.contains('\n') => {
+                    // A paste of several lines, accepted as one edit: it is taken off the screen
+                    // and each line then runs at its own prompt (above).
+                    let width = crate::helper::terminal_width();
+                    if let Some(cols) = width {
+                        let rows = rows_used(p.chars().count(), &text, cols);
+                        shell.ex.out.write(format!("\x1b[{rows}A\r\x1b[J").as_bytes());
+                    }
+                    pasted.extend(split_lines(&text).into_iter().map(str::to_owned));
                     continue;
                 }
-                if may_save(&line) {
-                    let _ = rl.add_history_entry(line.as_str());
-                    if let Some(path) = &history {
-                        // Appending keeps the lines other shells added meanwhile.
-                        let _ = rl.append_history(path);
-                        restrict(path);
-                    }
-                }
-                match execute(shell, line.as_bytes()) {
-                    Ok(Flow::Quit) => break,
-                    Ok(Flow::Continue) => {}
-                    Err(e) => shell.ex.out.error(None, &e),
-                }
-                shell.store.follow_server(&mut shell.ex);
-            }
-            Err(ReadlineError::Interrupted) => continue,
-            Err(ReadlineError::Eof) => break,
-            Err(e) => return Err(Error::Other(format!("terminal: {e}"))),
+                Ok(text) => text,
+                Err(ReadlineError::Interrupted) => continue,
+                Err(ReadlineError::Eof) => break,
+                Err(e) => return Err(Error::Other(format!("terminal: {e}"))),
+            },
+        };
+        if line.trim().is_empty() {
+            continue;
         }
+        if may_save(&line) {
+            let _ = rl.add_history_entry(line.as_str());
+            if let Some(path) = &history {
+                // Appending keeps the lines other shells added meanwhile.
+                let _ = rl.append_history(path);
+                restrict(path);
+            }
+        }
+        let (result, interrupted) = run_line(shell, line.as_bytes());
+        if interrupted {
+            // Ctrl-C stops the rest of a paste too.
+            pasted.clear();
+        }
+        match result {
+            Ok(Flow::Quit) => break,
+            Ok(Flow::Continue) => {}
+            Err(e) => shell.ex.out.error(None, &e),
+        }
+        shell.store.follow_server(&mut shell.ex);
     }
     shell.ex.out.flush();
     Ok(())
@@ -139,23 +237,31 @@ pub fn run(shell: &mut Shell) -> Result<(), Error> {
 /// Runs a line typed at the terminal (or a `--step` line). Ctrl-C stops it and returns to the
 /// prompt; SUBSCRIBE and MONITOR print what the server sends until then.
 pub fn execute(shell: &mut Shell, line: &[u8]) -> Result<Flow, Error> {
-    let line = classify(line)?;
+    run_line(shell, line).0
+}
+
+/// [`execute`], and whether Ctrl-C stopped the line.
+fn run_line(shell: &mut Shell, line: &[u8]) -> (Result<Flow, Error>, bool) {
+    let line = match classify(line) {
+        Ok(line) => line,
+        Err(e) => return (Err(e), false),
+    };
     let guard = interrupt::Guard::install();
     let result = shell.run(line);
     drop(guard);
-    if interrupt::take() {
-        shell.ex.out.flush();
-        // The interrupted command's reply may still arrive: that connection can no longer be trusted.
-        shell.ex.conn.drop_connection();
-        shell.ex.out.write(b"\n");
-        if !shell.ex.dry_run
-            && let Err(e) = shell.ex.conn.ensure()
-        {
-            shell.ex.out.error(None, &e);
-        }
-        return Ok(Flow::Continue);
+    if !interrupt::take() {
+        return (result, false);
     }
-    result
+    shell.ex.out.flush();
+    // The interrupted command's reply may still arrive: that connection can no longer be trusted.
+    shell.ex.conn.drop_connection();
+    shell.ex.out.write(b"\n");
+    if !shell.ex.dry_run
+        && let Err(e) = shell.ex.conn.ensure()
+    {
+        shell.ex.out.error(None, &e);
+    }
+    (Ok(Flow::Continue), true)
 }
 
 /// Creates the history file private (mode 0600) before anything is written to it.
@@ -185,5 +291,42 @@ mod tests {
         assert!(may_save("login 101 suhel teacher"));
         assert!(may_save("GET k"));
         assert!(may_save("\"unbalanced"));
+    }
+
+    #[test]
+    fn a_paste_is_one_command_per_line() {
+        assert_eq!(
+            split_lines("SADD user_sessions:101 abc123\nSMEMBERS user_sessions:101"),
+            ["SADD user_sessions:101 abc123", "SMEMBERS user_sessions:101"]
+        );
+        assert_eq!(split_lines("PING\r\n\n  \nECHO a\n"), ["PING", "ECHO a"]);
+        assert_eq!(split_lines("GET k"), ["GET k"]);
+        assert!(split_lines("\n\n").is_empty());
+    }
+
+    #[test]
+    fn rows_of_an_edit_as_the_editor_lays_them_out() {
+        // `127.0.0.1:6379> ` is 16 columns.
+        assert_eq!(rows_used(16, "PING", 80), 1);
+        assert_eq!(rows_used(16, "PING\nPING", 80), 2);
+        assert_eq!(rows_used(16, "PING\nPING\n", 80), 3);
+        // Filling the row exactly puts the cursor on the next one.
+        assert_eq!(rows_used(16, &"x".repeat(64), 80), 2);
+        assert_eq!(rows_used(16, &"x".repeat(63), 80), 1);
+        assert_eq!(rows_used(16, &"x".repeat(65), 80), 2);
+        // A wide character that does not fit wraps whole.
+        assert_eq!(rows_used(0, "xxx\u{4e2d}", 4), 2);
+        assert_eq!(rows_used(0, "a\tb", 80), 1);
+        assert_eq!(rows_used(5, "x", 0), 1);
+    }
+
+    #[test]
+    fn lines_shown_again_hide_secrets_and_control_characters() {
+        assert_eq!(shown_line("SET k v"), "SET k v");
+        assert_eq!(shown_line("AUTH hunter2"), "AUTH (redacted)");
+        assert_eq!(shown_line("2 auth bob pw"), "2 auth bob (redacted)");
+        assert_eq!(shown_line("ECHO \x1b[2J\x07"), "ECHO ^[[2J^G");
+        assert_eq!(shown_line("ECHO \u{9b}x\x7f"), "ECHO \\u{9b}x^?");
+        assert_eq!(shown_line("ECHO caf\u{e9}\tx"), "ECHO caf\u{e9}\tx");
     }
 }
