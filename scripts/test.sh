@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 
-cargo build --all-targets --quiet
+cargo build --all-targets
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

@@ -2,6 +2,7 @@
 
 mod cluster;
 mod connection;
+mod demo_scripts;
 mod docs;
 mod hardening;
 mod harness;
