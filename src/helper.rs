@@ -60,6 +60,8 @@ pub fn known_ids(current: Option<&Current>, seen: &[String]) -> Vec<String> {
 /// Beyond redis-cli: session commands, session ids after whoami/touch/logout/renew/use, login's options.
 pub fn complete(line: &str, pos: usize, docs: &Docs, ids: &[String]) -> (usize, Vec<String>) {
     let head = line.get(..pos).unwrap_or(line);
+    // A cursor past the end or inside a character (never from the editor) counts as at the end.
+    let pos = head.len();
     // Words are split at ASCII whitespace only, as redis-cli splits them: a non-breaking space is
     // part of a word (and every index below stays on a character boundary).
     let body = head.trim_ascii_start();
