@@ -11,12 +11,17 @@ use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
 use rustyline::{ColorMode, CompletionType, Config as EditorConfig, Editor};
 
+use crate::docs::Docs;
 use crate::error::Error;
 use crate::helper::Helper;
 use crate::interrupt;
+use crate::pager;
 use crate::redis::redact::{is_sensitive, redacted};
 use crate::redis::split::{join_args, split_args};
-use crate::shell::{Flow, Shell, classify};
+use crate::session::Command;
+use crate::session::commands;
+use crate::shell::{Flow, Line, Shell, classify, streams};
+use crate::suggest::did_you_mean;
 
 /// `$REDSH_HISTFILE`, else `~/.redsh_history`; `/dev/null` (or an empty value) turns the file off.
 pub fn history_path() -> Option<PathBuf> {
@@ -139,6 +144,48 @@ pub fn shown_line(line: &str) -> String {
     out
 }
 
+/// One more line after redis-cli's "Could not connect…" when no server answers at all: redsh can
+/// start a private one.
+pub fn ephemeral_hint(e: &Error) -> Option<&'static str> {
+    match e {
+        Error::Connect { reason, .. }
+            if reason.contains("Connection refused") || reason.contains("No such file or directory") =>
+        {
+            Some("redsh: no Redis server there? `redsh --ephemeral` starts a private throwaway one")
+        }
+        _ => None,
+    }
+}
+
+/// `clear` alone on the line clears the screen, as in redis-cli; never sent to Redis.
+pub fn is_clear(line: &str) -> bool {
+    line.trim().eq_ignore_ascii_case("clear")
+}
+
+/// What rustyline (and linenoise) write to clear the screen: cursor home, erase the display.
+pub const CLEAR_SCREEN: &[u8] = b"\x1b[H\x1b[J";
+
+/// A short note for a line that Redis refused as an unknown command but that looks like a mistyped
+/// session command (`lgoin 101 …` → login). `None` when the first word is a session command or a
+/// command the server documents (its error was something else), or when nothing is close.
+pub fn typo_note(line: &str, docs: &Docs) -> Option<String> {
+    let words = split_args(line.as_bytes()).ok()?;
+    let skip = usize::from(
+        words.len() > 1 && std::str::from_utf8(&words[0]).is_ok_and(|w| w.parse::<i64>().is_ok()),
+    );
+    let word = String::from_utf8_lossy(words.get(skip)?).into_owned();
+    if commands::find(word.as_bytes()).is_some()
+        || docs
+            .entries()
+            .iter()
+            .any(|e| e.name.split(' ').next().is_some_and(|n| n.eq_ignore_ascii_case(&word)))
+    {
+        return None;
+    }
+    let meant = did_you_mean(&word, commands::COMMANDS.iter().map(|c| c.name))?;
+    Some(format!("redsh: '{}' is not a session command; did you mean {meant}?", shown_line(&word)))
+}
+
 pub fn run(shell: &mut Shell) -> Result<(), Error> {
     let color = shell.ex.out.color;
     let mut rl: Editor<Helper, DefaultHistory> = editor(color)?;
@@ -148,6 +195,9 @@ pub fn run(shell: &mut Shell) -> Result<(), Error> {
         && let Err(e) = shell.ex.conn.ensure()
     {
         shell.ex.out.error(None, &e);
+        if let Some(hint) = ephemeral_hint(&e) {
+            eprintln!("{hint}");
+        }
     }
     rl.set_helper(Some(Helper::new(color, shell.docs())));
     // `events` prints above the prompt, from a background thread, without breaking the typed line.
@@ -218,7 +268,19 @@ pub fn run(shell: &mut Shell) -> Result<(), Error> {
                 restrict(path);
             }
         }
+        if is_clear(&line) {
+            let _ = rl.clear_screen();
+            continue;
+        }
+        let paged = pager::enabled() && pageable(line.as_bytes());
+        if paged {
+            pager::begin(pager::terminal_size());
+        }
         let (result, interrupted) = run_line(shell, line.as_bytes());
+        if paged {
+            shell.ex.out.flush();
+            pager::end();
+        }
         if interrupted {
             // Ctrl-C stops the rest of a paste too.
             pasted.clear();
@@ -226,12 +288,37 @@ pub fn run(shell: &mut Shell) -> Result<(), Error> {
         match result {
             Ok(Flow::Quit) => break,
             Ok(Flow::Continue) => {}
-            Err(e) => shell.ex.out.error(None, &e),
+            Err(e) => {
+                shell.ex.out.error(None, &e);
+                note_typo(shell, &line, &e);
+            }
         }
         shell.store.follow_server(&mut shell.ex);
     }
     shell.ex.out.flush();
     Ok(())
+}
+
+/// Whether a line's output may go through the pager: not a command that keeps printing until
+/// Ctrl-C (SUBSCRIBE, MONITOR, `events`), which must show as it comes, nor one that asks a question.
+pub fn pageable(line: &[u8]) -> bool {
+    match classify(line) {
+        Ok(Line::Redis { cmd, .. }) => streams(&cmd).is_none(),
+        Ok(Line::Session(Command::Events(_))) => false,
+        Ok(_) => true,
+        Err(_) => false,
+    }
+}
+
+/// After Redis's own error reply to a line (never changing it), the [`typo_note`] on stderr.
+pub fn note_typo(shell: &mut Shell, line: &str, e: &Error) {
+    if *e != Error::Reply {
+        return;
+    }
+    if let Some(note) = typo_note(line, &shell.docs()) {
+        shell.ex.out.flush();
+        eprintln!("{note}");
+    }
 }
 
 /// Runs a line typed at the terminal (or a `--step` line). Ctrl-C stops it and returns to the
@@ -291,6 +378,50 @@ mod tests {
         assert!(may_save("login 101 suhel teacher"));
         assert!(may_save("GET k"));
         assert!(may_save("\"unbalanced"));
+    }
+
+    #[test]
+    fn mistyped_session_commands_get_a_note() {
+        let docs = Docs::builtin();
+        assert_eq!(
+            typo_note("lgoin 101 suhel teacher", &docs).as_deref(),
+            Some("redsh: 'lgoin' is not a session command; did you mean login?")
+        );
+        assert_eq!(
+            typo_note("3 whomai", &docs).as_deref(),
+            Some("redsh: 'whomai' is not a session command; did you mean whoami?")
+        );
+        assert!(typo_note("sesions 101", &docs).is_some_and(|n| n.ends_with("did you mean sessions?")));
+        // A session command, a Redis command, or nothing close: no note.
+        assert_eq!(typo_note("login 101 a b", &docs), None);
+        assert_eq!(typo_note("GET k", &docs), None);
+        assert_eq!(typo_note("TOUCH k", &docs), None);
+        assert_eq!(typo_note("RENAME a b", &docs), None);
+        assert_eq!(typo_note("frobnicate", &docs), None);
+        assert_eq!(typo_note("\"unbalanced", &docs), None);
+        assert_eq!(typo_note("", &docs), None);
+        // What the user typed is escaped in redsh's own line.
+        assert_eq!(
+            typo_note("\"log\x07n\"", &docs).as_deref(),
+            Some("redsh: 'log^Gn' is not a session command; did you mean login?")
+        );
+    }
+
+    #[test]
+    fn streaming_commands_never_go_through_the_pager() {
+        assert!(pageable(b"LRANGE l 0 -1") && pageable(b"sessions 101") && pageable(b"help"));
+        assert!(!pageable(b"SUBSCRIBE news") && !pageable(b"monitor") && !pageable(b"events 3"));
+        assert!(!pageable(b"\"unbalanced"));
+    }
+
+    #[test]
+    fn clear_and_the_ephemeral_hint() {
+        assert!(is_clear("clear") && is_clear(" CLEAR ") && !is_clear("clear x"));
+        let refused = Error::Connect { addr: "127.0.0.1:6379".into(), reason: "Connection refused".into() };
+        assert!(ephemeral_hint(&refused).is_some_and(|h| h.contains("--ephemeral")));
+        let other = Error::Connect { addr: "h:1".into(), reason: "Timeout".into() };
+        assert_eq!(ephemeral_hint(&other), None);
+        assert_eq!(ephemeral_hint(&Error::Reply), None);
     }
 
     #[test]

@@ -231,13 +231,20 @@ fn walk(shell: &mut Shell, mut script: impl BufRead, stop_on_error: bool) -> Res
                         shell.ex.out.write(format!("\x1b[{rows}A\r\x1b[J").as_bytes());
                         shell.ex.out.flush();
                     }
-                    if let Some(own) = stepper.own_command(shell)? {
-                        match repl::execute(shell, own.as_bytes()) {
-                            Ok(Flow::Quit) => break 'script,
-                            Ok(Flow::Continue) => {}
-                            Err(e) => shell.ex.out.error(None, &e),
+                    match stepper.own_command(shell)? {
+                        Some(own) if repl::is_clear(&own) => shell.ex.out.write(repl::CLEAR_SCREEN),
+                        Some(own) => {
+                            match repl::execute(shell, own.as_bytes()) {
+                                Ok(Flow::Quit) => break 'script,
+                                Ok(Flow::Continue) => {}
+                                Err(e) => {
+                                    shell.ex.out.error(None, &e);
+                                    repl::note_typo(shell, &own, &e);
+                                }
+                            }
+                            shell.store.follow_server(&mut shell.ex);
                         }
-                        shell.store.follow_server(&mut shell.ex);
+                        None => {}
                     }
                 }
             }

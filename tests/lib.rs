@@ -4,6 +4,7 @@ mod cluster;
 mod connection;
 mod demo_scripts;
 mod docs;
+mod friendly;
 mod hardening;
 mod harness;
 mod inspect;

@@ -414,3 +414,96 @@ fn ctrl_c_leaves_the_ephemeral_server_running() {
     t.exp_string("PONG").unwrap();
     assert_exit_0(&quit(t));
 }
+
+/// Gives the terminal a size, as a real one has (the test terminal starts with none).
+fn resize(term: &PtySession, cols: u16, rows: u16) {
+    use std::os::fd::AsRawFd;
+    let tty = term.process().get_file_handle().unwrap();
+    let size = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+    assert_eq!(unsafe { libc::ioctl(tty.as_raw_fd(), libc::TIOCSWINSZ, &size) }, 0);
+}
+
+#[test]
+fn a_mistyped_session_command_still_goes_to_redis_then_gets_a_note() {
+    let server = Server::start();
+    let mut t = terminal(&server, &[("NO_COLOR", "1")], &[]);
+    enter(&mut t, "lgoin 101 suhel teacher");
+    // Redis's reply first, unchanged; then the note.
+    t.exp_string(
+        "(error) ERR unknown command 'lgoin', with args beginning with: '101' 'suhel' 'teacher' \r\n",
+    )
+    .unwrap();
+    t.exp_string("redsh: 'lgoin' is not a session command; did you mean login?").unwrap();
+    // A Redis command's error gets no note.
+    enter(&mut t, "SET k v");
+    t.exp_string("OK").unwrap();
+    enter(&mut t, "HGET k f");
+    let seen = until(&mut t, "WRONGTYPE");
+    enter(&mut t, "PING");
+    let seen = seen + &until(&mut t, "PONG");
+    assert!(!seen.contains("did you mean"), "{seen:?}");
+    assert_exit_0(&quit(t));
+}
+
+#[test]
+fn clear_clears_the_screen_and_sends_nothing() {
+    let server = Server::start();
+    let mut t = terminal(&server, &[("NO_COLOR", "1")], &[]);
+    enter(&mut t, "clear");
+    t.exp_string("\x1b[H\x1b[J").unwrap();
+    enter(&mut t, "PING");
+    let seen = until(&mut t, "PONG");
+    assert!(!seen.contains("unknown command"), "{seen:?}");
+    assert_exit_0(&quit(t));
+}
+
+#[test]
+fn help_fits_a_narrow_terminal() {
+    let server = Server::start();
+    let mut t = terminal(&server, &[("NO_COLOR", "1")], &[]);
+    resize(&t, 40, 24);
+    enter(&mut t, "help");
+    t.exp_string("Session commands").unwrap();
+    let text = until(&mut t, "sends.");
+    for word in ["connect HOST PORT", "literal on|off", "quit, exit"] {
+        assert!(text.contains(word), "{word}: {text}");
+    }
+    for line in text.split("\r\n") {
+        assert!(line.chars().count() <= 40, "wider than the terminal: {line:?}");
+    }
+    assert_exit_0(&quit(t));
+}
+
+#[test]
+fn no_server_at_start_mentions_ephemeral() {
+    let mut cmd = Command::new(redsh_bin());
+    let port = crate::harness::free_port();
+    cmd.env("TERM", "xterm")
+        .env("NO_COLOR", "1")
+        .env("REDSH_HISTFILE", "/dev/null")
+        .args(["-p", &port.to_string()]);
+    let mut t = spawn_command(cmd, Some(TIMEOUT_MS)).unwrap();
+    t.exp_string(&format!("Could not connect to Redis at 127.0.0.1:{port}: Connection refused")).unwrap();
+    t.exp_string("`redsh --ephemeral` starts a private throwaway one").unwrap();
+    t.exp_string("not connected> ").unwrap();
+    assert_exit_0(&quit(t));
+}
+
+#[test]
+fn the_pager_shows_output_taller_than_the_terminal() {
+    let server = Server::start();
+    let items: Vec<String> = (1..=60).map(|i| i.to_string()).collect();
+    let mut push = vec!["RPUSH", "tall"];
+    push.extend(items.iter().map(String::as_str));
+    server.get(&push);
+    let mut t = terminal(&server, &[("NO_COLOR", "1"), ("PAGER", "sed 's/^/paged: /'")], &["--pager"]);
+    resize(&t, 80, 24);
+    enter(&mut t, "LRANGE tall 0 -1");
+    t.exp_string("paged:  1) \"1\"\r\n").unwrap();
+    t.exp_string("paged: 60) \"60\"\r\n").unwrap();
+    // A short reply goes straight to the terminal.
+    enter(&mut t, "LRANGE tall 0 2");
+    let seen = until(&mut t, "3) \"3\"");
+    assert!(!seen.contains("paged:"), "{seen:?}");
+    assert_exit_0(&quit(t));
+}
