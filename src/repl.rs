@@ -144,6 +144,26 @@ pub fn shown_line(line: &str) -> String {
     out
 }
 
+/// Takes an accepted edit (the prompt and `text`) off the screen, when the terminal's width is known.
+pub fn erase_edit(shell: &mut Shell, prompt: &str, text: &str) {
+    if let Some(cols) = crate::helper::terminal_width() {
+        let rows = rows_used(prompt.chars().count(), text, cols);
+        shell.ex.out.write(format!("\x1b[{rows}A\r\x1b[J").as_bytes());
+        shell.ex.out.flush();
+    }
+}
+
+/// Shows a line of a paste at the prompt as if it had been typed there (secrets redacted, control
+/// characters visible, the command word highlighted as the editor does).
+pub fn show_at_prompt(shell: &mut Shell, prompt: &str, line: &str, docs: Option<&Rc<Docs>>) {
+    let text = shown_line(line);
+    let text = match docs {
+        Some(docs) if shell.ex.out.color => crate::helper::highlight(&text, docs).unwrap_or(text),
+        _ => text,
+    };
+    shell.ex.out.write(format!("{prompt}{text}\n").as_bytes());
+}
+
 /// One more line after redis-cli's "Could not connect…" when no server answers at all: redsh can
 /// start a private one.
 pub fn ephemeral_hint(e: &Error) -> Option<&'static str> {
@@ -231,23 +251,14 @@ pub fn run(shell: &mut Shell) -> Result<(), Error> {
             // The next line of a paste, shown at its own prompt as if typed there: the screen reads
             // command, reply, command, reply.
             Some(line) => {
-                let text = shown_line(&line);
-                let text = match rl.helper() {
-                    Some(h) if color => crate::helper::highlight(&text, h.docs()).unwrap_or(text),
-                    _ => text,
-                };
-                shell.ex.out.write(format!("{p}{text}\n").as_bytes());
+                show_at_prompt(shell, &p, &line, rl.helper().map(Helper::docs));
                 line
             }
             None => match rl.readline(&p) {
                 Ok(text) if text.contains('\n') => {
                     // A paste of several lines, accepted as one edit: it is taken off the screen
                     // and each line then runs at its own prompt (above).
-                    let width = crate::helper::terminal_width();
-                    if let Some(cols) = width {
-                        let rows = rows_used(p.chars().count(), &text, cols);
-                        shell.ex.out.write(format!("\x1b[{rows}A\r\x1b[J").as_bytes());
-                    }
+                    erase_edit(shell, &p, &text);
                     pasted.extend(split_lines(&text).into_iter().map(str::to_owned));
                     continue;
                 }
@@ -328,7 +339,7 @@ pub fn execute(shell: &mut Shell, line: &[u8]) -> Result<Flow, Error> {
 }
 
 /// [`execute`], and whether Ctrl-C stopped the line.
-fn run_line(shell: &mut Shell, line: &[u8]) -> (Result<Flow, Error>, bool) {
+pub fn run_line(shell: &mut Shell, line: &[u8]) -> (Result<Flow, Error>, bool) {
     let line = match classify(line) {
         Ok(line) => line,
         Err(e) => return (Err(e), false),

@@ -147,25 +147,30 @@ impl Stepper {
         }
     }
 
-    /// The teacher's own command, read with the shell's usual editor (completion, hints, history);
-    /// `None` when they changed their mind (an empty line, Ctrl-C, Ctrl-D).
-    fn own_command(&mut self, shell: &mut Shell) -> Result<Option<String>, Error> {
+    /// The teacher's own commands, read with the shell's usual editor (completion, hints, history):
+    /// one line, or each line of a paste; none when they changed their mind (an empty line, Ctrl-C,
+    /// Ctrl-D).
+    fn own_commands(&mut self, shell: &mut Shell) -> Result<Vec<String>, Error> {
         let prompt = repl::prompt(shell);
         if let Some(h) = self.rl.helper_mut() {
             h.update(&shell.store);
             h.set_prompt(&prompt);
         }
-        match self.rl.readline(&prompt) {
-            Ok(line) if line.trim().is_empty() => Ok(None),
-            Ok(line) => {
-                if repl::may_save(&line) {
-                    let _ = self.rl.add_history_entry(line.as_str());
-                }
-                Ok(Some(line))
-            }
-            Err(ReadlineError::Interrupted | ReadlineError::Eof) => Ok(None),
-            Err(e) => Err(Error::Other(format!("terminal: {e}"))),
+        let text = match self.rl.readline(&prompt) {
+            Ok(text) => text,
+            Err(ReadlineError::Interrupted | ReadlineError::Eof) => return Ok(Vec::new()),
+            Err(e) => return Err(Error::Other(format!("terminal: {e}"))),
+        };
+        let lines: Vec<String> = repl::split_lines(&text).into_iter().map(str::to_owned).collect();
+        if text.contains('\n') {
+            repl::erase_edit(shell, &prompt, &text);
         }
+        for line in &lines {
+            if repl::may_save(line) {
+                let _ = self.rl.add_history_entry(line.as_str());
+            }
+        }
+        Ok(lines)
     }
 }
 
@@ -231,20 +236,32 @@ fn walk(shell: &mut Shell, mut script: impl BufRead, stop_on_error: bool) -> Res
                         shell.ex.out.write(format!("\x1b[{rows}A\r\x1b[J").as_bytes());
                         shell.ex.out.flush();
                     }
-                    match stepper.own_command(shell)? {
-                        Some(own) if repl::is_clear(&own) => shell.ex.out.write(repl::CLEAR_SCREEN),
-                        Some(own) => {
-                            match repl::execute(shell, own.as_bytes()) {
-                                Ok(Flow::Quit) => break 'script,
-                                Ok(Flow::Continue) => {}
-                                Err(e) => {
-                                    shell.ex.out.error(None, &e);
-                                    repl::note_typo(shell, &own, &e);
-                                }
-                            }
-                            shell.store.follow_server(&mut shell.ex);
+                    let own = stepper.own_commands(shell)?;
+                    let pasted = own.len() > 1;
+                    for line in own {
+                        if pasted {
+                            let prompt = repl::prompt(shell);
+                            let docs = stepper.rl.helper().map(|h| h.docs().clone());
+                            repl::show_at_prompt(shell, &prompt, &line, docs.as_ref());
                         }
-                        None => {}
+                        if repl::is_clear(&line) {
+                            shell.ex.out.write(repl::CLEAR_SCREEN);
+                            continue;
+                        }
+                        let (result, interrupted) = repl::run_line(shell, line.as_bytes());
+                        match result {
+                            Ok(Flow::Quit) => break 'script,
+                            Ok(Flow::Continue) => {}
+                            Err(e) => {
+                                shell.ex.out.error(None, &e);
+                                repl::note_typo(shell, &line, &e);
+                            }
+                        }
+                        shell.store.follow_server(&mut shell.ex);
+                        // Ctrl-C stops the rest of a paste too.
+                        if interrupted {
+                            break;
+                        }
                     }
                 }
             }

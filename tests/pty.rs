@@ -324,8 +324,18 @@ fn step_colon_runs_a_command_of_your_own_then_goes_on() {
     // The waiting command gives way to the usual prompt, with its editor.
     t.exp_string("\x1b[?2004l").unwrap();
     t.exp_string(EDIT_STARTS).unwrap();
-    enter(&mut t, "SET mine \"from the teacher\"");
-    t.exp_string("OK").unwrap();
+    enter(&mut t, "clear");
+    t.exp_string("\x1b[H\x1b[J").unwrap();
+    waiting_at(&mut t, "SET lesson 1");
+    keys(&mut t, ":");
+    t.exp_string("\x1b[?2004l").unwrap();
+    t.exp_string(EDIT_STARTS).unwrap();
+    // A paste at that prompt: each line its own command.
+    keys(&mut t, "\x1b[200~SET mine \"from the teacher\"\rSET also 2\x1b[201~");
+    enter(&mut t, "");
+    t.exp_string("> SET mine \"from the teacher\"\r\nOK\r\n").unwrap();
+    t.exp_string("> SET also 2\r\nOK\r\n").unwrap();
+    assert_eq!(server.get(&["GET", "also"]), "2");
     // Then the script goes on where it was: the same command waits again.
     waiting_at(&mut t, "SET lesson 1");
     assert_eq!(server.get(&["EXISTS", "lesson"]), "0");
@@ -378,6 +388,23 @@ fn a_paste_of_three_lines_runs_three_commands() {
     let saved = std::fs::read_to_string(&hist).unwrap();
     let lines: Vec<&str> = saved.lines().filter(|l| !l.starts_with('#')).collect();
     assert_eq!(lines, ["SADD user_sessions:101 abc123", "SMEMBERS user_sessions:101", "ECHO third"]);
+}
+
+#[test]
+fn ctrl_c_stops_the_rest_of_a_paste() {
+    let server = Server::start();
+    let mut t = terminal(&server, &[("NO_COLOR", "1")], &[]);
+    keys(&mut t, "\x1b[200~BLPOP nothing-here 0\rSET after-ctrl-c 1\x1b[201~");
+    enter(&mut t, "");
+    t.exp_string("> BLPOP nothing-here 0\r\n").unwrap();
+    crate::harness::wait_until(10, "BLPOP is not blocked", || {
+        server.get(&["CLIENT", "LIST"]).contains("cmd=blpop")
+    });
+    ctrl_c(&mut t);
+    enter(&mut t, "PING");
+    t.exp_string("PONG").unwrap();
+    assert_eq!(server.get(&["EXISTS", "after-ctrl-c"]), "0");
+    assert_exit_0(&quit(t));
 }
 
 #[test]
