@@ -29,8 +29,7 @@ fi
 
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "bench: building release" >&2
-cargo build --release --quiet
-REDSH=${CARGO_TARGET_DIR:-$PWD/target}/release/redsh
+REDSH=$(scripts/build-release.sh)
 
 tmp=$(mktemp -d)
 server_pid=

@@ -6,8 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
-cargo build --release --quiet
+REDSH=$(scripts/build-release.sh)
 if [ -t 0 ] && [ -t 1 ]; then
-  exec target/release/redsh --ephemeral -f scripts/walkthrough.redsh --interactive "$@"
+  exec "$REDSH" --ephemeral -f scripts/walkthrough.redsh --interactive "$@"
 fi
-exec target/release/redsh --ephemeral -f scripts/walkthrough.redsh "$@"
+exec "$REDSH" --ephemeral -f scripts/walkthrough.redsh "$@"

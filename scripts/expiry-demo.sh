@@ -7,9 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
-cargo build --release --quiet
+REDSH=$(scripts/build-release.sh)
 # --enable-notifications: a fresh server has keyspace notifications off; redsh turns them on (echoed).
-exec target/release/redsh --ephemeral --enable-notifications --no-color "$@" <<'REDSH'
+exec "$REDSH" --ephemeral --enable-notifications --no-color "$@" <<'REDSH'
 # Two sessions of user 101: one for the day, one that expires after a second.
 login 101 suhel teacher --id all-day --ttl 3600
 login 101 suhel teacher --id short --ttl 1

@@ -11,7 +11,7 @@ REDSH_VALKEY_BIN=$(scripts/setup.sh --print-valkey-bin)
 export REDSH_VALKEY_BIN
 export PATH="$HOME/.cargo/bin:$PATH"
 
-cargo build --all-targets --quiet
+cargo build --all-targets
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

@@ -100,7 +100,7 @@ pub struct Args {
     pub no_auth_warning: bool,
 
     /// Start a private redis-server on a free loopback port without persistence, and stop it on exit
-    #[arg(long, help_heading = "Connection")]
+    #[arg(long, conflicts_with_all = ["host", "port", "socket", "uri"], help_heading = "Connection")]
     pub ephemeral: bool,
 
     /// Establish a secure TLS connection
@@ -128,7 +128,13 @@ pub struct Args {
     pub sni: Option<String>,
 
     /// Run the commands of FILE ("-" for standard input), then exit
-    #[arg(short = 'f', long = "file", value_name = "FILE", help_heading = "Input and output")]
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "FILE",
+        conflicts_with = "command",
+        help_heading = "Input and output"
+    )]
     pub file: Option<PathBuf>,
 
     /// After the script of -f, stay in the interactive shell on the same server (on a terminal)
@@ -136,7 +142,8 @@ pub struct Args {
     pub interactive: bool,
 
     /// Walk through the script of -f at the terminal, for teaching: show each command (and the
-    /// comments before it), run it on Enter; s skips it, q quits
+    /// comments before it) and wait for one key: Enter or space runs it, s skips it, : runs a
+    /// command of your own first, q quits
     #[arg(long, requires = "file", help_heading = "Input and output")]
     pub step: bool,
 
@@ -169,6 +176,10 @@ pub struct Args {
         help_heading = "Input and output"
     )]
     pub interval: Option<f64>,
+
+    /// In the interactive shell, show output taller than the terminal through $PAGER (less by default)
+    #[arg(long, help_heading = "Input and output")]
+    pub pager: bool,
 
     /// Do not echo the Redis commands that are sent
     #[arg(long, help_heading = "Input and output")]

@@ -39,6 +39,8 @@ pub struct Config {
     pub then_interactive: bool,
     /// `--step`: walk through the script file at the terminal (see `step`).
     pub step: bool,
+    /// `--pager`, in the interactive shell on a terminal (see `pager`).
+    pub pager: bool,
     pub sessions: Settings,
     /// The warning redis-cli prints when a password is visible on the command line.
     pub auth_warning: bool,
@@ -302,6 +304,7 @@ impl Config {
             ephemeral: a.ephemeral,
             then_interactive: a.interactive && stdin_tty && stdout_tty,
             step: a.step && stdin_tty && stdout_tty,
+            pager: a.pager && stdin_tty && stdout_tty,
             sessions,
             auth_warning: auth_warning && !a.no_auth_warning,
             stdin_arg,

@@ -60,14 +60,17 @@ pub fn known_ids(current: Option<&Current>, seen: &[String]) -> Vec<String> {
 /// Beyond redis-cli: session commands, session ids after whoami/touch/logout/renew/use, login's options.
 pub fn complete(line: &str, pos: usize, docs: &Docs, ids: &[String]) -> (usize, Vec<String>) {
     let head = line.get(..pos).unwrap_or(line);
-    let lead = head.len() - head.trim_start().len();
-    let body = &head[lead..];
+    // A cursor past the end or inside a character (never from the editor) counts as at the end.
+    let pos = head.len();
+    // Words are split at ASCII whitespace only, as redis-cli splits them: a non-breaking space is
+    // part of a word (and every index below stays on a character boundary).
+    let body = head.trim_ascii_start();
+    let lead = head.len() - body.len();
 
     let help_topic =
         ["help ", "? "].iter().find(|p| starts_with_ignore_case(body, p)).map(|p| &body[p.len()..]);
     if let Some(topic) = help_topic {
-        let skip = topic.len() - topic.trim_start().len();
-        let topic = &topic[skip..];
+        let topic = topic.trim_ascii_start();
         let mut found: Vec<String> = COMMANDS
             .iter()
             .filter(|c| starts_with_ignore_case(c.name, topic))
@@ -94,9 +97,9 @@ pub fn complete(line: &str, pos: usize, docs: &Docs, ids: &[String]) -> (usize, 
         return (lead, names);
     }
 
-    let word_start = body.rfind(char::is_whitespace).map_or(0, |i| i + 1);
+    let word_start = body.rfind(|c: char| c.is_ascii_whitespace()).map_or(0, |i| i + 1);
     let word = &body[word_start..];
-    let before: Vec<&str> = body[..word_start].split_whitespace().collect();
+    let before: Vec<&str> = body[..word_start].split_ascii_whitespace().collect();
     let start = lead + word_start;
     let found = match before.as_slice() {
         [cmd] if TAKES_ID.contains(&cmd.to_ascii_lowercase().as_str()) && session_command(cmd).is_some() => {
@@ -164,7 +167,7 @@ pub fn fit(hint: String, width: usize, used: usize) -> Option<String> {
 }
 
 /// The terminal's width in columns, if stdout is a terminal that says.
-fn terminal_width() -> Option<usize> {
+pub fn terminal_width() -> Option<usize> {
     // SAFETY: TIOCGWINSZ fills the zeroed winsize it is given, or fails and leaves it alone.
     let mut size: libc::winsize = unsafe { std::mem::zeroed() };
     let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
@@ -174,9 +177,9 @@ fn terminal_width() -> Option<usize> {
 /// The line with its command word in bold (a Redis command) or bold cyan (a session command);
 /// `None` when the first word is not a known command.
 pub fn highlight(line: &str, docs: &Docs) -> Option<String> {
-    let lead = line.len() - line.trim_start().len();
-    let rest = &line[lead..];
-    let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+    let rest = line.trim_ascii_start();
+    let lead = line.len() - rest.len();
+    let end = rest.find(|c: char| c.is_ascii_whitespace()).unwrap_or(rest.len());
     let word = &rest[..end];
     if word.is_empty() {
         return None;
@@ -215,11 +218,13 @@ pub struct Helper {
     ids: Vec<String>,
     /// Columns the prompt takes, to keep hints within the terminal line.
     prompt_width: usize,
+    /// `--step`: what the keys do, shown instead of a synopsis while a script's command waits.
+    pub keys_hint: Option<String>,
 }
 
 impl Helper {
     pub fn new(color: bool, docs: Rc<Docs>) -> Self {
-        Helper { color, docs, ids: Vec::new(), prompt_width: 0 }
+        Helper { color, docs, ids: Vec::new(), prompt_width: 0, keys_hint: None }
     }
 
     /// Refreshes what completion knows from the session store.
@@ -253,6 +258,16 @@ impl Hinter for Helper {
     type Hint = SynopsisHint;
 
     fn hint(&self, line: &str, pos: usize, _ctx: &Context<'_>) -> Option<SynopsisHint> {
+        if let Some(keys) = &self.keys_hint {
+            if !line.is_empty() {
+                return None;
+            }
+            let keys = match terminal_width() {
+                Some(width) => fit(keys.clone(), width, self.prompt_width)?,
+                None => keys.clone(),
+            };
+            return Some(SynopsisHint(keys));
+        }
         let text = hint(line, pos, &self.docs)?;
         let text = match terminal_width() {
             Some(width) => fit(text, width, self.prompt_width + line.chars().count())?,
@@ -345,6 +360,47 @@ mod tests {
         assert_eq!(cands("help log"), (5, vec!["login".to_owned(), "logout".into(), "logout-all".into()]));
         assert_eq!(cands("help hgeta"), (5, vec!["HGETALL".to_owned()]));
         assert_eq!(cands("? @hyp"), (2, vec!["@hyperloglog".to_owned()]));
+    }
+
+    #[test]
+    fn a_non_breaking_space_is_part_of_a_word() {
+        // It once split the word in the middle of its two bytes and panicked (exit 70).
+        assert_eq!(cands("whoami\u{a0}x"), (0, Vec::<String>::new()));
+        assert_eq!(cands("whoami\u{a0}"), (0, Vec::<String>::new()));
+        assert_eq!(cands("whoami \u{a0}a").1, Vec::<String>::new());
+        assert_eq!(cands("login 1 a b \u{a0}--t").1, Vec::<String>::new());
+        assert_eq!(cands("\u{a0}PIN"), (0, Vec::<String>::new()));
+        assert_eq!(hinted("whoami\u{a0}"), None);
+        assert_eq!(highlight("GET\u{a0}k", &docs()), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn completion_and_hints_never_panic(line in "\\PC*", cut in 0usize..64) {
+            let docs = docs();
+            let ids = ["abc123".to_owned(), "\u{a0}\u{e9}".to_owned()];
+            for pos in [cut, line.len(), line.len() + 1, cut % (line.len() + 1)] {
+                let (start, found) = complete(&line, pos, &docs, &ids);
+                proptest::prop_assert!(start <= line.len() && line.is_char_boundary(start));
+                drop(found);
+                let _ = hint(&line, pos, &docs);
+            }
+            let _ = highlight(&line, &docs);
+            let _ = fit(line.clone(), 20, cut);
+        }
+
+        #[test]
+        fn completion_never_panics_on_words_and_odd_spaces(
+            words in proptest::collection::vec("(whoami|login|help|\\?|use|--t|ab|\u{a0}|\u{2003}|\t| |\u{e9}|x)", 0..8),
+        ) {
+            let line: String = words.concat();
+            let docs = docs();
+            for pos in 0..=line.len() + 1 {
+                let (start, _) = complete(&line, pos, &docs, &["abc123".to_owned()]);
+                proptest::prop_assert!(line.is_char_boundary(start.min(line.len())));
+                let _ = hint(&line, pos, &docs);
+            }
+        }
     }
 
     #[test]

@@ -10,8 +10,10 @@ pub mod docs;
 pub mod ephemeral;
 pub mod error;
 pub mod exec;
+pub mod help;
 pub mod helper;
 pub mod interrupt;
+pub mod pager;
 pub mod redis;
 pub mod repl;
 pub mod script;
@@ -19,6 +21,7 @@ pub mod session;
 pub mod shell;
 pub mod shell_integration;
 pub mod step;
+pub mod suggest;
 
 use std::ffi::OsString;
 use std::io::{BufReader, IsTerminal, Write};
@@ -87,10 +90,24 @@ where
 /// clap's message on one line, like every other redsh error: without its `error: ` label, usage
 /// block and tips.
 fn usage_line(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue};
     let text = e.render().to_string();
     let head = text.split("\n\n").next().unwrap_or_default();
     let head = head.strip_prefix("error: ").unwrap_or(head);
-    head.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+    let mut line = head.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
+    // clap's "a similar argument exists" tip, kept on the one line.
+    let suggested =
+        [ContextKind::SuggestedArg, ContextKind::SuggestedValue, ContextKind::SuggestedSubcommand]
+            .into_iter()
+            .find_map(|kind| match e.get(kind) {
+                Some(ContextValue::String(s)) => Some(s.clone()),
+                Some(ContextValue::Strings(v)) => v.first().cloned(),
+                _ => None,
+            });
+    if let Some(s) = suggested {
+        line.push_str(&format!(" (did you mean '{s}'?)"));
+    }
+    line
 }
 
 fn askpass() -> Result<String, Error> {
@@ -166,8 +183,12 @@ fn start(args: cli::Args) -> Result<i32, Error> {
         None
     };
     let interactive = config.input == Input::Interactive;
-    let stdout: Box<dyn Write> =
-        Box::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock()));
+    let stdout: Box<dyn Write> = if config.pager {
+        pager::enable();
+        Box::new(std::io::BufWriter::with_capacity(1 << 16, pager::Pageable))
+    } else {
+        Box::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock()))
+    };
     let out = Output::new(stdout, config.echo, config.mode, config.color, interactive);
     let ex = Executor::new(Conn::new(config.target.clone()), out, config.dry_run);
     let mut shell = Shell::new(ex, Store::new(config.sessions.clone()), !interactive);
@@ -183,8 +204,16 @@ fn start(args: cli::Args) -> Result<i32, Error> {
         _ => None,
     };
     // A script against a server that is not there fails at once, with redis-cli's message.
-    if !config.dry_run {
-        shell.ex.conn.ensure()?;
+    if !config.dry_run
+        && let Err(e) = shell.ex.conn.ensure()
+    {
+        // A script (not a one-shot command, whose output stays redis-cli's) also hears of --ephemeral.
+        if let (false, Some(hint)) = (matches!(config.input, Input::Command(_)), repl::ephemeral_hint(&e)) {
+            eprintln!("{e}");
+            eprintln!("{hint}");
+            return Ok(e.exit_code());
+        }
+        return Err(e);
     }
     let failed = match script {
         Some(file) if config.step => step::run(&mut shell, BufReader::new(file), config.stop_on_error)?,

@@ -18,8 +18,10 @@ fn no_server_is_redis_clis_message_and_exit_1() {
     let refused = format!("Could not connect to Redis at 127.0.0.1:{port}: Connection refused\n");
     let run = Redsh::new().port(port).args(&["PING"]).run().code(1);
     assert_eq!((run.stdout.as_str(), run.stderr.as_str()), ("", refused.as_str()));
+    // A script also hears that redsh can start a server of its own.
     let run = Redsh::new().port(port).stdin("SET k v\nPING\n").run().code(1);
-    assert_eq!((run.stdout.as_str(), run.stderr.as_str()), ("", refused.as_str()));
+    let hint = "redsh: no Redis server there? `redsh --ephemeral` starts a private throwaway one\n";
+    assert_eq!((run.stdout.as_str(), run.stderr.as_str()), ("", format!("{refused}{hint}").as_str()));
 }
 
 /// redsh reading a script from a pipe that the test writes line by line, as a program driving it

@@ -2,7 +2,9 @@
 
 mod cluster;
 mod connection;
+mod demo_scripts;
 mod docs;
+mod friendly;
 mod hardening;
 mod harness;
 mod inspect;

@@ -260,40 +260,171 @@ fn prompt_shows_the_session_and_transactions() {
     assert_exit_0(&quit(t));
 }
 
-#[test]
-fn step_walks_a_script_one_enter_at_a_time() {
-    let server = Server::start();
+/// `redsh --step -f SCRIPT` on a terminal, without colours (the keys' hint is then plain text).
+fn stepping(server: &Server, script: &str) -> (PtySession, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("lesson.redsh");
-    std::fs::write(
-        &script,
-        "# A tiny lesson.\nSET greeting hello\n\n# Now read it back.\nGET greeting\nPING\nSET never-run 1\n",
-    )
-    .unwrap();
+    let path = dir.path().join("lesson.redsh");
+    std::fs::write(&path, script).unwrap();
     let mut cmd = Command::new(redsh_bin());
     cmd.env("TERM", "xterm")
         .env("NO_COLOR", "1")
         .env("REDSH_HISTFILE", "/dev/null")
         .args(["-p", &server.port.to_string(), "--step", "-f"])
-        .arg(&script);
-    let mut t = spawn_command(cmd, Some(TIMEOUT_MS)).unwrap();
+        .arg(&path);
+    (spawn_command(cmd, Some(TIMEOUT_MS)).unwrap(), dir)
+}
+
+/// What `--step` shows after the waiting command.
+const STEP_KEYS: &str = "[Enter] run  [s] skip  [:] your own  [q] quit";
+
+/// Waits until `command` is shown, waiting for a key.
+#[track_caller]
+fn waiting_at(term: &mut PtySession, command: &str) {
+    term.exp_string(&format!("> {command}   {STEP_KEYS}")).unwrap();
+}
+
+#[test]
+fn step_runs_skips_and_quits_on_single_keys() {
+    let server = Server::start();
+    let (mut t, _dir) = stepping(
+        &server,
+        "# A tiny lesson.\nSET greeting hello\n\n# Now read it back.\nGET greeting\nSET skipped 1\nPING\nSET never-run 1\n",
+    );
     t.exp_string("# A tiny lesson.").unwrap();
-    t.exp_string("SET greeting hello").unwrap();
-    t.exp_string("Enter").unwrap();
-    // Nothing runs before Enter.
+    waiting_at(&mut t, "SET greeting hello");
+    // Nothing runs before a key.
     assert_eq!(server.get(&["EXISTS", "greeting"]), "0");
-    enter(&mut t, "");
+    keys(&mut t, " ");
     t.exp_string("OK").unwrap();
     t.exp_string("# Now read it back.").unwrap();
-    t.exp_string("GET greeting").unwrap();
-    enter(&mut t, "");
+    waiting_at(&mut t, "GET greeting");
+    keys(&mut t, "\r");
     t.exp_string("\"hello\"").unwrap();
-    t.exp_string("PING").unwrap();
-    enter(&mut t, "q");
+    waiting_at(&mut t, "SET skipped 1");
+    keys(&mut t, "s");
+    t.exp_string("(skipped)").unwrap();
+    waiting_at(&mut t, "PING");
+    // A key with no meaning does nothing; `q` needs no Enter.
+    keys(&mut t, "x");
+    keys(&mut t, "q");
     t.exp_eof().unwrap();
     let status = format!("{:?}", t.process_mut().wait().unwrap());
     assert_exit_0(&status);
+    assert_eq!(server.get(&["EXISTS", "skipped"]), "0");
     assert_eq!(server.get(&["EXISTS", "never-run"]), "0");
+    assert_eq!(server.get(&["GET", "greeting"]), "hello");
+}
+
+#[test]
+fn step_colon_runs_a_command_of_your_own_then_goes_on() {
+    let server = Server::start();
+    let (mut t, _dir) = stepping(&server, "SET lesson 1\nGET mine\n");
+    waiting_at(&mut t, "SET lesson 1");
+    keys(&mut t, ":");
+    // The waiting command gives way to the usual prompt, with its editor.
+    t.exp_string("\x1b[?2004l").unwrap();
+    t.exp_string(EDIT_STARTS).unwrap();
+    enter(&mut t, "clear");
+    t.exp_string("\x1b[H\x1b[J").unwrap();
+    waiting_at(&mut t, "SET lesson 1");
+    keys(&mut t, ":");
+    t.exp_string("\x1b[?2004l").unwrap();
+    t.exp_string(EDIT_STARTS).unwrap();
+    // A paste at that prompt: each line its own command.
+    keys(&mut t, "\x1b[200~SET mine \"from the teacher\"\rSET also 2\x1b[201~");
+    enter(&mut t, "");
+    t.exp_string("> SET mine \"from the teacher\"\r\nOK\r\n").unwrap();
+    t.exp_string("> SET also 2\r\nOK\r\n").unwrap();
+    assert_eq!(server.get(&["GET", "also"]), "2");
+    // Then the script goes on where it was: the same command waits again.
+    waiting_at(&mut t, "SET lesson 1");
+    assert_eq!(server.get(&["EXISTS", "lesson"]), "0");
+    keys(&mut t, " ");
+    t.exp_string("OK").unwrap();
+    waiting_at(&mut t, "GET mine");
+    keys(&mut t, " ");
+    t.exp_string("\"from the teacher\"").unwrap();
+    t.exp_eof().unwrap();
+    assert_exit_0(&format!("{:?}", t.process_mut().wait().unwrap()));
+    assert_eq!(server.get(&["GET", "lesson"]), "1");
+}
+
+#[test]
+fn step_ctrl_c_quits_and_gives_the_terminal_back() {
+    let server = Server::start();
+    let (mut t, _dir) = stepping(&server, "SET never-run 1\n");
+    waiting_at(&mut t, "SET never-run 1");
+    let tty = t.process().get_file_handle().unwrap();
+    t.send_control('c').unwrap();
+    t.exp_eof().unwrap();
+    assert_exit_0(&format!("{:?}", t.process_mut().wait().unwrap()));
+    assert_eq!(server.get(&["EXISTS", "never-run"]), "0");
+    // The terminal is back in line mode with signals, as it was before redsh started (rexpect
+    // itself turns echo off, so echo tells nothing here).
+    use std::os::fd::AsRawFd;
+    let mut mode: libc::termios = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::tcgetattr(tty.as_raw_fd(), &mut mode) }, 0);
+    assert_ne!(mode.c_lflag & libc::ICANON, 0, "still in raw mode");
+    assert_ne!(mode.c_lflag & libc::ISIG, 0, "Ctrl-C still a plain key");
+}
+
+#[test]
+fn a_paste_of_three_lines_runs_three_commands() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let hist = dir.path().join("history");
+    let mut t = terminal(&server, &[("NO_COLOR", "1"), ("REDSH_HISTFILE", hist.to_str().unwrap())], &[]);
+    // What a terminal sends for a bracketed paste (lines end in CR), then Enter.
+    keys(&mut t, "\x1b[200~SADD user_sessions:101 abc123\rSMEMBERS user_sessions:101\rECHO third\x1b[201~");
+    enter(&mut t, "");
+    // Each line at its own prompt, followed by its own reply, in order.
+    let port = server.port;
+    t.exp_string(&format!("{port}> SADD user_sessions:101 abc123\r\n(integer) 1\r\n")).unwrap();
+    t.exp_string(&format!("{port}> SMEMBERS user_sessions:101\r\n1) \"abc123\"\r\n")).unwrap();
+    t.exp_string(&format!("{port}> ECHO third\r\n\"third\"\r\n")).unwrap();
+    assert_eq!(server.get(&["SCARD", "user_sessions:101"]), "1");
+    assert_exit_0(&quit(t));
+    // Each line is its own history entry.
+    let saved = std::fs::read_to_string(&hist).unwrap();
+    let lines: Vec<&str> = saved.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(lines, ["SADD user_sessions:101 abc123", "SMEMBERS user_sessions:101", "ECHO third"]);
+}
+
+#[test]
+fn ctrl_c_stops_the_rest_of_a_paste() {
+    let server = Server::start();
+    let mut t = terminal(&server, &[("NO_COLOR", "1")], &[]);
+    keys(&mut t, "\x1b[200~BLPOP nothing-here 0\rSET after-ctrl-c 1\x1b[201~");
+    enter(&mut t, "");
+    t.exp_string("> BLPOP nothing-here 0\r\n").unwrap();
+    crate::harness::wait_until(10, "BLPOP is not blocked", || {
+        server.get(&["CLIENT", "LIST"]).contains("cmd=blpop")
+    });
+    ctrl_c(&mut t);
+    enter(&mut t, "PING");
+    t.exp_string("PONG").unwrap();
+    assert_eq!(server.get(&["EXISTS", "after-ctrl-c"]), "0");
+    assert_exit_0(&quit(t));
+}
+
+#[test]
+fn lines_typed_before_the_prompt_all_run() {
+    let server = Server::start();
+    let mut cmd = Command::new(redsh_bin());
+    cmd.env("TERM", "xterm")
+        .env("NO_COLOR", "1")
+        .env("REDSH_HISTFILE", "/dev/null")
+        .args(["-p", &server.port.to_string()]);
+    let mut t = spawn_command(cmd, Some(TIMEOUT_MS)).unwrap();
+    // Typed at once, before redsh has shown its first prompt (and while each command runs).
+    keys(&mut t, "HSET session:ahead user_id 101\rEXPIRE session:ahead 1800\rSET ahead:3 c\r");
+    t.exp_string("(integer) 1\r\n").unwrap();
+    t.exp_string("(integer) 1\r\n").unwrap();
+    t.exp_string("OK\r\n").unwrap();
+    assert_eq!(server.get(&["GET", "ahead:3"]), "c");
+    let ttl: i64 = server.get(&["TTL", "session:ahead"]).parse().unwrap();
+    assert!(ttl > 0, "the EXPIRE typed ahead was lost: TTL {ttl}");
+    assert_exit_0(&quit(t));
 }
 
 #[test]
@@ -308,5 +439,98 @@ fn ctrl_c_leaves_the_ephemeral_server_running() {
     // The private server is in a process group of its own, so the terminal's SIGINT missed it.
     enter(&mut t, "PING");
     t.exp_string("PONG").unwrap();
+    assert_exit_0(&quit(t));
+}
+
+/// Gives the terminal a size, as a real one has (the test terminal starts with none).
+fn resize(term: &PtySession, cols: u16, rows: u16) {
+    use std::os::fd::AsRawFd;
+    let tty = term.process().get_file_handle().unwrap();
+    let size = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+    assert_eq!(unsafe { libc::ioctl(tty.as_raw_fd(), libc::TIOCSWINSZ, &size) }, 0);
+}
+
+#[test]
+fn a_mistyped_session_command_still_goes_to_redis_then_gets_a_note() {
+    let server = Server::start();
+    let mut t = terminal(&server, &[("NO_COLOR", "1")], &[]);
+    enter(&mut t, "lgoin 101 suhel teacher");
+    // Redis's reply first, unchanged; then the note.
+    t.exp_string(
+        "(error) ERR unknown command 'lgoin', with args beginning with: '101' 'suhel' 'teacher' \r\n",
+    )
+    .unwrap();
+    t.exp_string("redsh: 'lgoin' is not a session command; did you mean login?").unwrap();
+    // A Redis command's error gets no note.
+    enter(&mut t, "SET k v");
+    t.exp_string("OK").unwrap();
+    enter(&mut t, "HGET k f");
+    let seen = until(&mut t, "WRONGTYPE");
+    enter(&mut t, "PING");
+    let seen = seen + &until(&mut t, "PONG");
+    assert!(!seen.contains("did you mean"), "{seen:?}");
+    assert_exit_0(&quit(t));
+}
+
+#[test]
+fn clear_clears_the_screen_and_sends_nothing() {
+    let server = Server::start();
+    let mut t = terminal(&server, &[("NO_COLOR", "1")], &[]);
+    enter(&mut t, "clear");
+    t.exp_string("\x1b[H\x1b[J").unwrap();
+    enter(&mut t, "PING");
+    let seen = until(&mut t, "PONG");
+    assert!(!seen.contains("unknown command"), "{seen:?}");
+    assert_exit_0(&quit(t));
+}
+
+#[test]
+fn help_fits_a_narrow_terminal() {
+    let server = Server::start();
+    let mut t = terminal(&server, &[("NO_COLOR", "1")], &[]);
+    resize(&t, 40, 24);
+    enter(&mut t, "help");
+    t.exp_string("Session commands").unwrap();
+    let text = until(&mut t, "sends.");
+    for word in ["connect HOST PORT", "literal on|off", "quit, exit"] {
+        assert!(text.contains(word), "{word}: {text}");
+    }
+    for line in text.split("\r\n") {
+        assert!(line.chars().count() <= 40, "wider than the terminal: {line:?}");
+    }
+    assert_exit_0(&quit(t));
+}
+
+#[test]
+fn no_server_at_start_mentions_ephemeral() {
+    let mut cmd = Command::new(redsh_bin());
+    let port = crate::harness::free_port();
+    cmd.env("TERM", "xterm")
+        .env("NO_COLOR", "1")
+        .env("REDSH_HISTFILE", "/dev/null")
+        .args(["-p", &port.to_string()]);
+    let mut t = spawn_command(cmd, Some(TIMEOUT_MS)).unwrap();
+    t.exp_string(&format!("Could not connect to Redis at 127.0.0.1:{port}: Connection refused")).unwrap();
+    t.exp_string("`redsh --ephemeral` starts a private throwaway one").unwrap();
+    t.exp_string("not connected> ").unwrap();
+    assert_exit_0(&quit(t));
+}
+
+#[test]
+fn the_pager_shows_output_taller_than_the_terminal() {
+    let server = Server::start();
+    let items: Vec<String> = (1..=60).map(|i| i.to_string()).collect();
+    let mut push = vec!["RPUSH", "tall"];
+    push.extend(items.iter().map(String::as_str));
+    server.get(&push);
+    let mut t = terminal(&server, &[("NO_COLOR", "1"), ("PAGER", "sed 's/^/paged: /'")], &["--pager"]);
+    resize(&t, 80, 24);
+    enter(&mut t, "LRANGE tall 0 -1");
+    t.exp_string("paged:  1) \"1\"\r\n").unwrap();
+    t.exp_string("paged: 60) \"60\"\r\n").unwrap();
+    // A short reply goes straight to the terminal.
+    enter(&mut t, "LRANGE tall 0 2");
+    let seen = until(&mut t, "3) \"3\"");
+    assert!(!seen.contains("paged:"), "{seen:?}");
     assert_exit_0(&quit(t));
 }

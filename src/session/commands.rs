@@ -101,17 +101,8 @@ pub fn find(name: &[u8]) -> Option<&'static Spec> {
 /// `help` text: every command, or one in detail.
 pub fn help(topic: Option<&[u8]>) -> Result<String, String> {
     match topic {
-        None => {
-            let mut out =
-                String::from("Session commands (anything else is sent to Redis as a plain command):\n");
-            for c in COMMANDS {
-                out.push_str(&format!("  {:<11} {:<58} {}\n", c.name, c.args, c.summary));
-            }
-            out.push_str(
-                "Type `help <command>` for the Redis commands one sends, `help GET` or `help @hash` for Redis's own.",
-            );
-            Ok(out)
-        }
+        // The overview, with the shell's own words, fitted to the terminal (see `help`).
+        None => Ok(crate::help::overview(crate::help::width())),
         Some(name) => match find(name) {
             Some(c) => Ok(format!("{} {}\n  {}\n  sends: {}", c.name, c.args, c.summary, c.sends)),
             None => Err(format!(
