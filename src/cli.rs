@@ -60,7 +60,8 @@ pub struct Args {
     #[arg(long, help_heading = "Connection")]
     pub askpass: bool,
 
-    /// Server URI: redis://[[user:]pass@]host[:port][/db], rediss:// for TLS, unix://path[?db=N]
+    /// Server URI: redis://[[user:]pass@]host[:port][/db], rediss:// for TLS, unix://path[?db=N],
+    /// redis+sentinel://[[user:]pass@]host:port[,host:port…]/NAME[/db] through Redis Sentinel
     #[arg(short = 'u', long = "uri", value_name = "URI", help_heading = "Connection")]
     pub uri: Option<String>,
 
@@ -102,6 +103,48 @@ pub struct Args {
     /// Start a private redis-server on a free loopback port without persistence, and stop it on exit
     #[arg(long, conflicts_with_all = ["host", "port", "socket", "uri"], help_heading = "Connection")]
     pub ephemeral: bool,
+
+    /// Ask this Redis Sentinel where the master is (repeat for each sentinel; needs --master). After a
+    /// failover the next command goes to the new master
+    #[arg(long = "sentinel", value_name = "HOST:PORT", help_heading = "Replicas and Sentinel")]
+    pub sentinels: Vec<String>,
+
+    /// The name the sentinels monitor the master under
+    #[arg(long, value_name = "NAME", help_heading = "Replicas and Sentinel")]
+    pub master: Option<String>,
+
+    /// ACL username for the sentinels
+    #[arg(long, value_name = "USERNAME", help_heading = "Replicas and Sentinel")]
+    pub sentinel_user: Option<String>,
+
+    /// Password for the sentinels (prefer REDSH_SENTINEL_AUTH: arguments are visible to other users)
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "REDSH_SENTINEL_AUTH",
+        hide_env_values = true,
+        help_heading = "Replicas and Sentinel"
+    )]
+    pub sentinel_pass: Option<String>,
+
+    /// After each write of a session command, send WAIT N: the line fails unless N replicas
+    /// acknowledged it
+    #[arg(long = "wait", value_name = "N", help_heading = "Replicas and Sentinel")]
+    pub wait: Option<u32>,
+
+    /// How long WAIT waits for the replicas, in milliseconds
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 1000,
+        requires = "wait",
+        help_heading = "Replicas and Sentinel"
+    )]
+    pub wait_timeout: u64,
+
+    /// whoami, sessions and stats read from a replica of the master; writes still go to the master
+    #[arg(long, help_heading = "Replicas and Sentinel")]
+    pub read_from_replica: bool,
 
     /// Establish a secure TLS connection
     #[arg(long, help_heading = "TLS")]

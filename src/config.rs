@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use crate::cli::{Args, KeyLayout, LimitPolicy};
 use crate::error::Error;
+use crate::exec::Wait;
 use crate::exec::conn::{Address, Target, Tls, parse_uri};
+use crate::exec::sentinel::{Sentinel, parse_node};
 use crate::redis::format::Mode;
 use crate::session::Settings;
 
@@ -48,6 +50,10 @@ pub struct Config {
     pub stdin_arg: Option<StdinArg>,
     /// `-r N -i SECS`: how often to run the command.
     pub repeat: Repeat,
+    /// `--wait N --wait-timeout MS`: replicas that must acknowledge each session write.
+    pub wait: Option<Wait>,
+    /// `--read-from-replica`: whoami, sessions and stats read from a replica.
+    pub read_from_replica: bool,
 }
 
 /// Where standard input goes in the command, as redis-cli's `-x` and `-X TAG` put it.
@@ -164,8 +170,10 @@ impl Config {
         let mut password = None;
         let mut db = 0;
         let mut auth_warning = a.pass.is_some();
+        let mut sentinel_uri = None;
         if let Some(uri) = &a.uri {
             let u = parse_uri(uri).map_err(|e| Error::Usage(without_uri_password(&e, uri)))?;
+            sentinel_uri = u.sentinel;
             if let Some(addr) = u.address {
                 address = addr;
             }
@@ -218,6 +226,7 @@ impl Config {
                 "--ephemeral starts its own server: it cannot be combined with -u, -s or --tls".into(),
             ));
         }
+        let sentinel = sentinel_of(&a, sentinel_uri)?;
         let target = Target {
             address,
             tls,
@@ -228,7 +237,14 @@ impl Config {
             connect_timeout: secs("--connect-timeout", a.connect_timeout)?,
             read_timeout: a.timeout.map(|t| secs("--timeout", t)).transpose()?,
             cluster: a.cluster,
+            sentinel,
         };
+        let wait = wait_of(&a)?;
+        if a.cluster && a.read_from_replica {
+            return Err(Error::Usage(
+                "--read-from-replica reads from a replica of one master: not with -c".into(),
+            ));
+        }
 
         let stdin_tty = std::io::stdin().is_terminal();
         let stdout_tty = std::io::stdout().is_terminal();
@@ -309,8 +325,75 @@ impl Config {
             auth_warning: auth_warning && !a.no_auth_warning,
             stdin_arg,
             repeat,
+            wait,
+            read_from_replica: a.read_from_replica,
         })
     }
+}
+
+/// `--sentinel HOST:PORT … --master NAME` (or a `redis+sentinel://` URI): where to ask for the
+/// master. Checked here so that a wrong combination is one clear line before anything connects.
+fn sentinel_of(a: &Args, from_uri: Option<(Vec<Address>, String)>) -> Result<Option<Sentinel>, Error> {
+    let usage = |m: &str| Err(Error::Usage(m.into()));
+    let (nodes, master) = match from_uri {
+        Some(_) if !a.sentinels.is_empty() => {
+            return usage(
+                "give the sentinels either with --sentinel or in a redis+sentinel:// URI, not both",
+            );
+        }
+        Some((nodes, name)) => (nodes, a.master.clone().unwrap_or(name)),
+        None if a.sentinels.is_empty() => {
+            if a.master.is_some() {
+                return usage(
+                    "--master names the master the sentinels know: give them with --sentinel HOST:PORT",
+                );
+            }
+            if a.sentinel_user.is_some() {
+                return usage("--sentinel-user needs --sentinel HOST:PORT");
+            }
+            return Ok(None);
+        }
+        None => {
+            let nodes = a.sentinels.iter().map(|s| parse_node(s)).collect::<Result<Vec<_>, _>>();
+            let Some(master) = a.master.clone() else {
+                return usage(
+                    "--sentinel needs --master NAME: the name the sentinels monitor the master under",
+                );
+            };
+            (nodes.map_err(Error::Usage)?, master)
+        }
+    };
+    if a.cluster || a.socket.is_some() || a.ephemeral {
+        return usage("--sentinel finds the master itself: it cannot be combined with -c, -s or --ephemeral");
+    }
+    if master.is_empty() {
+        return usage("--master must not be empty");
+    }
+    Ok(Some(Sentinel {
+        nodes,
+        master,
+        user: a.sentinel_user.clone(),
+        password: a.sentinel_pass.clone().filter(|p| !p.is_empty()),
+    }))
+}
+
+/// `--wait N --wait-timeout MS`.
+fn wait_of(a: &Args) -> Result<Option<Wait>, Error> {
+    let Some(replicas) = a.wait else { return Ok(None) };
+    if replicas == 0 {
+        return Err(Error::Usage("--wait must be 1 or more replicas".into()));
+    }
+    if a.wait_timeout == 0 || a.wait_timeout > MAX_SECS * 1000 {
+        return Err(Error::Usage(format!(
+            "--wait-timeout must be 1 to {} milliseconds (WAIT with 0 would wait for ever), not {}",
+            MAX_SECS * 1000,
+            a.wait_timeout
+        )));
+    }
+    if a.cluster {
+        return Err(Error::Usage("--wait is for one master and its replicas: not with -c".into()));
+    }
+    Ok(Some(Wait { replicas, timeout_ms: a.wait_timeout }))
 }
 
 #[cfg(test)]

@@ -18,6 +18,8 @@ pub enum Error {
     Usage(String),
     /// Could not (re)connect; `addr` is how redis-cli names the server (`127.0.0.1:6379`, a socket path).
     Connect { addr: String, reason: String },
+    /// No sentinel could say where the master is (`--sentinel`).
+    Sentinel(String),
     /// The connection failed while a command was in flight (reset, closed, timed out).
     Connection(String),
     /// The connection was lost after a command was sent and before its reply came: it may have
@@ -85,6 +87,7 @@ impl fmt::Display for Error {
             Error::Connect { addr, reason } => {
                 write!(f, "Could not connect to Redis at {addr}: {reason}")
             }
+            Error::Sentinel(m) => write!(f, "Sentinel: {m}"),
             Error::Connection(reason) => write!(f, "Error: {reason}"),
             Error::Lost(reason) => {
                 write!(f, "Error: {reason}; connection lost, the command may have run (not sent again)")

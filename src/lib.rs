@@ -190,7 +190,9 @@ fn start(args: cli::Args) -> Result<i32, Error> {
         Box::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock()))
     };
     let out = Output::new(stdout, config.echo, config.mode, config.color, interactive);
-    let ex = Executor::new(Conn::new(config.target.clone()), out, config.dry_run);
+    let mut ex = Executor::new(Conn::new(config.target.clone()), out, config.dry_run);
+    ex.wait = config.wait;
+    ex.replica_reads = config.read_from_replica;
     let mut shell = Shell::new(ex, Store::new(config.sessions.clone()), !interactive);
     shell.stop_on_error = config.stop_on_error;
 

@@ -121,7 +121,8 @@ impl<'a> Runner<'a> {
                     }
                     return true;
                 }
-                Line::Session(cmd) if self.shell.store.pipelines(&cmd) => {
+                // Under --read-from-replica a window would send its reads to the master: run alone.
+                Line::Session(cmd) if self.shell.store.pipelines(&cmd) && !self.shell.ex.replica_reads => {
                     self.window.push(Entry { line: line_no, work: Work::Session(cmd) });
                     self.maybe_drain();
                     return true;

@@ -6,7 +6,7 @@ use std::rc::Rc;
 use crate::docs::Docs;
 use crate::error::Error;
 use crate::exec::conn::Address;
-use crate::exec::{Args, Executor, is_error};
+use crate::exec::{Args, Executor, SessionScope, is_error};
 use crate::interrupt;
 use crate::redis::format::Mode;
 use crate::redis::split::split_args;
@@ -188,7 +188,14 @@ impl Shell {
                         .map_err(Error::Session),
                 }
             }
-            Line::Session(cmd) => self.store.run(&mut self.ex, cmd).map(|_| Flow::Continue),
+            Line::Session(cmd) => {
+                // For the commands not yet step machines: --wait and --read-from-replica by scope.
+                let replica_ok = matches!(cmd, Command::Whoami(_) | Command::Sessions(_) | Command::Stats(_));
+                self.ex.session_scope = Some(SessionScope { replica_ok });
+                let done = self.store.run(&mut self.ex, cmd);
+                self.ex.session_scope = None;
+                done.map(|_| Flow::Continue)
+            }
             Line::Redis { cmd, count } => {
                 // Inside MULTI the command is only queued; in a dry run nothing is sent.
                 let streaming = streams(&cmd).filter(|_| !self.ex.dry_run && !self.ex.conn.in_transaction());

@@ -14,6 +14,7 @@ fn link(port: u16, user: Option<(&str, &str)>) -> redsh::exec::conn::Link {
         connect_timeout: std::time::Duration::from_secs(5),
         read_timeout: None,
         cluster: false,
+        sentinel: None,
     };
     target.connect().unwrap()
 }

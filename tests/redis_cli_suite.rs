@@ -948,6 +948,7 @@ fn server_docs(srv: &Server, user: Option<&str>) -> redsh::docs::Docs {
         connect_timeout: std::time::Duration::from_secs(5),
         read_timeout: None,
         cluster: false,
+        sentinel: None,
     };
     redsh::docs::Docs::fetch(&mut target.connect().unwrap())
 }

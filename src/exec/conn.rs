@@ -8,6 +8,7 @@ use std::time::Duration;
 use std::io::Write;
 
 use crate::error::{Error, io_reason};
+use crate::exec::sentinel::{Replica, Sentinel, replicas_from_role};
 use crate::exec::transport::{self, Stream};
 use crate::redis::cluster::{Redirect, SlotMap};
 use crate::redis::reply::Reply;
@@ -62,6 +63,8 @@ pub struct Target {
     pub read_timeout: Option<Duration>,
     /// `-c`: a Redis Cluster; follow `MOVED`/`ASK` and route session commands by slot.
     pub cluster: bool,
+    /// `--sentinel … --master NAME`: `address` is whatever the sentinels last named as the master.
+    pub sentinel: Option<Sentinel>,
 }
 
 // Hand-written so that a password can never reach a log or an error through `{:?}`.
@@ -75,6 +78,7 @@ impl std::fmt::Debug for Target {
             .field("db", &self.db)
             .field("resp3", &self.resp3)
             .field("cluster", &self.cluster)
+            .field("sentinel", &self.sentinel)
             .finish()
     }
 }
@@ -211,12 +215,25 @@ pub struct Conn {
     parked: HashMap<Address, (Link, Option<i64>)>,
     /// Cluster mode: which node serves each slot.
     pub slots: SlotMap,
+    /// Sentinel mode: the server answered READONLY, so it is no longer the master; the next
+    /// command asks the sentinels again.
+    demoted: bool,
+    /// `--read-from-replica`: the replica in use and its connection.
+    replica: Option<(Address, Link)>,
 }
 
 impl Conn {
     /// A handle that connects on first use.
     pub fn new(target: Target) -> Self {
-        Conn { target, con: None, tx_db: None, parked: HashMap::new(), slots: SlotMap::default() }
+        Conn {
+            target,
+            con: None,
+            tx_db: None,
+            parked: HashMap::new(),
+            slots: SlotMap::default(),
+            demoted: false,
+            replica: None,
+        }
     }
 
     pub fn is_connected(&self) -> bool {
@@ -227,10 +244,19 @@ impl Conn {
         self.tx_db.is_some()
     }
 
-    /// Connects now if not connected.
+    /// Connects now if not connected. In Sentinel mode every (re)connection first asks the
+    /// sentinels where the master is now: after a failover that is the promoted replica.
     pub fn ensure(&mut self) -> Result<&mut Link, Error> {
+        if self.demoted && self.tx_db.is_none() {
+            self.drop_connection();
+        }
         if self.con.is_none() {
-            self.con = Some(self.target.connect()?);
+            self.demoted = false;
+            if let Some(sentinel) = &self.target.sentinel {
+                self.target.address = sentinel.master_address(&self.target)?;
+            }
+            let con = self.target.connect().map_err(|e| self.in_sentinel_terms(e))?;
+            self.con = Some(con);
             self.tx_db = None;
         }
         self.con.as_mut().ok_or_else(|| Error::Other("not connected".into()))
@@ -240,6 +266,106 @@ impl Conn {
     pub fn drop_connection(&mut self) {
         self.con = None;
         self.tx_db = None;
+    }
+
+    /// A master the sentinels name but that cannot be reached: say so, the likely reason too.
+    fn in_sentinel_terms(&self, e: Error) -> Error {
+        match (e, &self.target.sentinel) {
+            (Error::Connect { addr, reason }, Some(s)) => Error::Connect {
+                addr,
+                reason: format!(
+                    "{reason} (the sentinels name it master '{}'; a failover may be under way)",
+                    s.master
+                ),
+            },
+            (e, _) => e,
+        }
+    }
+
+    /// `--read-from-replica`: a connection to a replica of the master (found through the
+    /// sentinels, or the master's `ROLE`), opened on the current database.
+    pub fn ensure_replica(&mut self) -> Result<&mut Link, Error> {
+        if self.replica.is_none() {
+            let candidates = self.replica_candidates()?;
+            let mut why = Vec::new();
+            for address in candidates {
+                let target = Target { address: address.clone(), ..self.target.clone() };
+                match Link::open(&target, self.target.db) {
+                    Ok(link) => {
+                        self.replica = Some((address, link));
+                        break;
+                    }
+                    Err(e) => why.push(e.to_string()),
+                }
+            }
+            if self.replica.is_none() {
+                let detail = if why.is_empty() { "it has none".to_owned() } else { why.join("; ") };
+                return Err(Error::Connection(format!("no replica of the master can be reached: {detail}")));
+            }
+        }
+        match self.replica.as_mut() {
+            Some((_, link)) => Ok(link),
+            None => Err(Error::Other("not connected to a replica".into())),
+        }
+    }
+
+    fn replica_candidates(&mut self) -> Result<Vec<Address>, Error> {
+        let replicas: Vec<Replica> = match &self.target.sentinel {
+            Some(sentinel) => sentinel.replicas(&self.target)?,
+            None => {
+                // Bookkeeping, like CLUSTER SLOTS: not echoed.
+                let mut packed = Vec::new();
+                pack_into(&mut packed, &["ROLE"]);
+                self.send(&packed)?;
+                replicas_from_role(&self.recv()?)
+            }
+        };
+        let (healthy, other): (Vec<_>, Vec<_>) = replicas.into_iter().partition(|r| r.healthy);
+        Ok(healthy.into_iter().chain(other).map(|r| r.address).collect())
+    }
+
+    /// Forgets the replica connection (lost, or the db changed); the next read finds one again.
+    pub fn drop_replica(&mut self) {
+        self.replica = None;
+    }
+
+    /// Writes to the replica in use.
+    pub fn replica_send(&mut self, packed: &[u8]) -> Result<(), Error> {
+        let link = self.ensure_replica()?;
+        let res = link.send(packed);
+        res.map_err(|e| {
+            self.replica = None;
+            Error::Lost(e.to_string())
+        })
+    }
+
+    /// The next frame from the replica in use.
+    pub fn replica_recv(&mut self) -> Result<Reply, Error> {
+        let Some((_, link)) = self.replica.as_mut() else {
+            return Err(Error::Connection("Server closed the connection".into()));
+        };
+        let res = link.recv();
+        res.map_err(|e| {
+            self.replica = None;
+            Error::Lost(e.to_string())
+        })
+    }
+
+    /// The prompt echoed before a command sent to the replica: its own address, marked.
+    pub fn replica_prompt(&self) -> String {
+        let label = match &self.replica {
+            Some((address, _)) => address.prompt_label(),
+            None => "not connected".to_owned(),
+        };
+        let mut p = match &self.target.sentinel {
+            Some(s) => format!("{}@{label}", s.master),
+            None => label,
+        };
+        if self.target.db != 0 {
+            p.push_str(&format!("[{}]", self.target.db));
+        }
+        p.push_str("(replica)> ");
+        p
     }
 
     /// Cluster mode: makes `address` the node in use, keeping the current connection for later.
@@ -312,7 +438,10 @@ impl Conn {
 
     /// The prompt for a given db and transaction state on this server.
     pub fn prompt_for(&self, db: i64, tx: bool) -> String {
-        let mut p = self.target.address.prompt_label();
+        let mut p = match &self.target.sentinel {
+            Some(s) => format!("{}@{}", s.master, self.target.address.prompt_label()),
+            None => self.target.address.prompt_label(),
+        };
         if db != 0 {
             p.push_str(&format!("[{db}]"));
         }
@@ -348,6 +477,10 @@ impl Conn {
     /// Updates the prompt state after a command and its reply, as redis-cli does.
     pub fn observe(&mut self, args: &[Vec<u8>], reply: &Reply) {
         let Some(first) = args.first() else { return };
+        if self.target.sentinel.is_some() && reply.error_text().is_some_and(|e| e.starts_with(b"READONLY")) {
+            // A failover demoted this server: the next command goes to whichever is master now.
+            self.demoted = true;
+        }
         if reply.is_error() {
             if first.eq_ignore_ascii_case(b"exec") {
                 self.end_transaction(true);
@@ -359,6 +492,7 @@ impl Conn {
             b"select" if args.len() == 2 => {
                 if let Some(db) = std::str::from_utf8(&args[1]).ok().and_then(|s| s.parse().ok()) {
                     self.target.db = db;
+                    self.replica = None;
                 }
             }
             b"multi" if args.len() == 1 => self.tx_db = Some(self.target.db),
@@ -405,13 +539,21 @@ pub struct Uri {
     pub user: Option<String>,
     pub password: Option<String>,
     pub db: Option<i64>,
+    /// `redis+sentinel://`: the sentinels and the master's name.
+    pub sentinel: Option<(Vec<Address>, String)>,
 }
 
 pub fn parse_uri(uri: &str) -> Result<Uri, String> {
     let (scheme, rest) = uri.split_once("://").ok_or_else(|| format!("Invalid URI: {uri}"))?;
     let mut out = Uri::default();
+    let mut sentinel = false;
     match scheme.to_ascii_lowercase().as_str() {
         "redis" | "valkey" => {}
+        "redis+sentinel" => sentinel = true,
+        "rediss+sentinel" => {
+            sentinel = true;
+            out.tls = true;
+        }
         "rediss" | "valkeys" => out.tls = true,
         "unix" | "redis+unix" => {
             let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
@@ -454,6 +596,23 @@ pub fn parse_uri(uri: &str) -> Result<Uri, String> {
         Some(i) => (&rest[..i], &rest[i + 1..]),
         None => (rest, ""),
     };
+    if sentinel {
+        let nodes = hostport
+            .split(',')
+            .map(crate::exec::sentinel::parse_node)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("Invalid URI: {e}"))?;
+        let path = path.split('?').next().unwrap_or("");
+        let (name, db) = path.split_once('/').unwrap_or((path, ""));
+        if name.is_empty() {
+            return Err("Invalid URI: a redis+sentinel:// URI names the master: …/NAME[/db]".into());
+        }
+        if !db.is_empty() {
+            out.db = Some(db.parse().map_err(|_| format!("Invalid URI database: {db}"))?);
+        }
+        out.sentinel = Some((nodes, percent_decode(name)?));
+        return Ok(out);
+    }
     let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
         let (host, after) = v6.split_once(']').ok_or("Invalid URI: unclosed [ in host")?;
         (host.to_owned(), after.strip_prefix(':'))
@@ -508,6 +667,7 @@ mod tests {
             connect_timeout: Duration::from_secs(1),
             read_timeout: None,
             cluster: false,
+            sentinel: None,
         }
     }
 
@@ -554,6 +714,14 @@ mod tests {
         assert_eq!(u.address, Some(Address::Unix("/tmp/r.sock".into())));
         assert_eq!(u.db, Some(3));
         assert_eq!(parse_uri("http://x").unwrap_err(), "Invalid URI scheme");
+        let u = parse_uri("redis+sentinel://:pw@10.0.0.1:5000,[::1],s3:5002/mymaster/2").unwrap();
+        let tcp = |h: &str, port| Address::Tcp { host: h.into(), port };
+        let nodes = vec![tcp("10.0.0.1", 5000), tcp("::1", 26379), tcp("s3", 5002)];
+        assert_eq!(u.sentinel, Some((nodes, "mymaster".to_owned())));
+        assert_eq!((u.password.as_deref(), u.db, u.address), (Some("pw"), Some(2), None));
+        assert!(parse_uri("rediss+sentinel://h/m").unwrap().tls);
+        assert!(parse_uri("redis+sentinel://h:1").is_err());
+        assert!(parse_uri("redis+sentinel://h:1,:2/m").is_err());
         assert!(parse_uri("redis://h:notaport").is_err());
     }
 }

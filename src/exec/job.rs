@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use crate::exec::{Args, args};
+use crate::redis::commands;
 use crate::redis::reply::Reply;
 use crate::session::plan::{Batch, Machine, Outcome, Step, Tx};
 
@@ -40,6 +41,12 @@ pub struct Job<'m> {
     attempts: usize,
     watching: bool,
     after: After,
+    /// `--wait`: each batch of a session command that writes ends with `WAIT N ms`.
+    pub wait: Option<Wait>,
+    /// The batch in flight ends with a WAIT this job added: its reply is not the machine's.
+    wait_sent: bool,
+    /// Fewer replicas acknowledged a write than `--wait` asks: the command fails with this.
+    short: Option<String>,
     /// Lines to show now, before the next batch (a retry).
     pub notes: Vec<String>,
     pub finish: Option<Finish>,
@@ -51,11 +58,63 @@ fn is_exec(cmd: &[Vec<u8>]) -> bool {
 
 impl<'m> Job<'m> {
     pub fn new(kind: Kind<'m>) -> Job<'m> {
-        Job { kind, attempts: 1, watching: false, after: After::Nothing, notes: Vec::new(), finish: None }
+        Job {
+            kind,
+            attempts: 1,
+            watching: false,
+            after: After::Nothing,
+            wait: None,
+            wait_sent: false,
+            short: None,
+            notes: Vec::new(),
+            finish: None,
+        }
     }
 
     /// The first batch; `None` when the command finished without sending anything.
     pub fn begin(&mut self) -> Option<Batch> {
+        let next = self.first();
+        self.waited(next)
+    }
+
+    /// Takes the replies to `batch` (one per command); the next batch, or `None` when finished.
+    pub fn answer(&mut self, batch: &Batch, mut replies: Vec<Reply>) -> Option<Batch> {
+        let mut own = None;
+        if std::mem::take(&mut self.wait_sent) {
+            let reply = replies.pop();
+            if let (Some(wait), Some(reply)) = (self.wait, reply) {
+                self.short = self.short.take().or_else(|| wait.shortfall(&reply));
+            }
+            let mut stripped = batch.clone();
+            stripped.cmds.pop();
+            own = Some(stripped);
+        }
+        let next = self.step(own.as_ref().unwrap_or(batch), replies);
+        self.waited(next)
+    }
+
+    /// `--wait`: a WAIT after the next batch when it writes; a shortfall becomes the command's
+    /// error once it is done (unless it failed already).
+    fn waited(&mut self, next: Option<Batch>) -> Option<Batch> {
+        if let (Some(short), Some(Finish::Session(outcome))) = (&self.short, &mut self.finish)
+            && outcome.error.is_none()
+        {
+            outcome.error = Some(short.clone());
+        }
+        match (next, self.wait) {
+            (Some(mut batch), Some(wait))
+                if matches!(self.kind, Kind::Session(_))
+                    && batch.cmds.iter().any(|c| commands::writes(c)) =>
+            {
+                batch.cmds.push(wait.command());
+                self.wait_sent = true;
+                Some(batch)
+            }
+            (next, _) => next,
+        }
+    }
+
+    fn first(&mut self) -> Option<Batch> {
         match &mut self.kind {
             Kind::Raw(cmd) => Some(Batch::last(vec![cmd.clone()])),
             Kind::Session(m) => {
@@ -65,8 +124,7 @@ impl<'m> Job<'m> {
         }
     }
 
-    /// Takes the replies to `batch` (one per command); the next batch, or `None` when finished.
-    pub fn answer(&mut self, batch: &Batch, mut replies: Vec<Reply>) -> Option<Batch> {
+    fn step(&mut self, batch: &Batch, mut replies: Vec<Reply>) -> Option<Batch> {
         if let Kind::Raw(_) = self.kind {
             self.finish = Some(Finish::Raw(replies.pop().unwrap_or(Reply::Nil)));
             return None;
@@ -130,6 +188,37 @@ impl<'m> Job<'m> {
     /// does).
     pub fn needs_own_lane(&self, batch: &Batch) -> bool {
         self.watching || batch.watch
+    }
+}
+
+/// `--wait N --wait-timeout MS`: how many replicas must acknowledge each session write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wait {
+    pub replicas: u32,
+    pub timeout_ms: u64,
+}
+
+impl Wait {
+    pub fn command(&self) -> Args {
+        args(["WAIT".to_owned(), self.replicas.to_string(), self.timeout_ms.to_string()])
+    }
+
+    /// The error when WAIT's reply counts fewer replicas than asked (or is not a count at all).
+    pub fn shortfall(&self, reply: &Reply) -> Option<String> {
+        let n = self.replicas;
+        let ms = self.timeout_ms;
+        let plural = if n == 1 { "" } else { "s" };
+        match reply.int() {
+            Some(got) if got >= i64::from(n) => None,
+            Some(got) => Some(format!(
+                "only {got} of {n} replica{plural} acknowledged the write within {ms} ms (WAIT {n} {ms}): \
+                 it is on the master but could be lost if the master fails now"
+            )),
+            None => Some(format!(
+                "WAIT {n} {ms} failed ({}): the write is on the master, unconfirmed by any replica",
+                String::from_utf8_lossy(reply.error_text().unwrap_or(b"no count in its reply"))
+            )),
+        }
     }
 }
 
@@ -226,6 +315,40 @@ mod tests {
         assert!(job.answer(&unwatch, vec![ok()]).is_none());
         let Some(Finish::Session(outcome)) = job.finish else { panic!() };
         assert_eq!(outcome.error.as_deref(), Some("refused"));
+    }
+
+    #[test]
+    fn wait_follows_each_write_and_a_shortfall_fails_the_command() {
+        let mut job = session(false);
+        job.wait = Some(Wait { replicas: 2, timeout_ms: 500 });
+        let b = job.begin().unwrap();
+        // Reads only: no WAIT.
+        assert_eq!(lines(&b.cmds), ["WATCH k", "GET k"]);
+        let b2 = job.answer(&b, vec![ok(), Reply::Nil]).unwrap();
+        assert_eq!(lines(&b2.cmds), ["MULTI", "SET k v", "SADD s m", "EXEC", "WAIT 2 500"]);
+        let ran = Reply::Array(vec![ok(), Reply::Int(1)]);
+        // The machine gets EXEC's reply last, as without --wait, and reports done…
+        assert!(job.answer(&b2, vec![ok(), queued(), queued(), ran, Reply::Int(1)]).is_none());
+        let Some(Finish::Session(outcome)) = job.finish else { panic!() };
+        assert_eq!(outcome.summary, ["done after 1 start(s)"]);
+        // …but the line fails, saying how many replicas did acknowledge.
+        let error = outcome.error.unwrap();
+        assert!(error.starts_with("only 1 of 2 replicas acknowledged the write within 500 ms"), "{error}");
+    }
+
+    #[test]
+    fn enough_acknowledgements_change_nothing() {
+        let w = Wait { replicas: 1, timeout_ms: 1000 };
+        assert_eq!(w.shortfall(&Reply::Int(1)), None);
+        assert_eq!(w.shortfall(&Reply::Int(2)), None);
+        assert!(w.shortfall(&Reply::Int(0)).unwrap().starts_with("only 0 of 1 replica acknowledged"));
+        assert!(
+            w.shortfall(&Reply::Error(b"ERR WAIT cannot be used with replica instances".to_vec())).is_some()
+        );
+        let mut job = Job::new(Kind::Raw(args(["SET", "k", "v"])));
+        job.wait = Some(w);
+        // A plain command is the user's: never followed by a WAIT.
+        assert_eq!(lines(&job.begin().unwrap().cmds), ["SET k v"]);
     }
 
     #[test]

@@ -6,9 +6,11 @@ use std::time::{Duration, Instant};
 pub mod conn;
 mod job;
 mod output;
+pub mod sentinel;
 pub mod transport;
 mod window;
 
+pub use job::Wait;
 pub use output::Output;
 pub use window::{Entry, Footprint, Sessions, Work};
 
@@ -44,6 +46,25 @@ pub struct Executor {
     /// Connections of their own for WATCHing commands of a pipelined window (see `window`), and
     /// whether each is taken.
     pool: Vec<(Option<conn::Link>, bool)>,
+    /// `--wait N`: each write of a session command is followed by `WAIT N ms` (see `job`).
+    pub wait: Option<Wait>,
+    /// `--read-from-replica`: the read batches of whoami, sessions and stats go to a replica.
+    pub replica_reads: bool,
+    /// A session command that is not a step machine yet is running (set by the shell around it):
+    /// its batches get the same `--wait` and `--read-from-replica` treatment as a machine's.
+    pub session_scope: Option<SessionScope>,
+}
+
+/// What the executor knows of the session command running outside a step machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionScope {
+    /// Its reads may go to a replica (whoami, sessions, stats).
+    pub replica_ok: bool,
+}
+
+/// Whether a batch may be answered by a replica: it only reads (no transaction, no WATCH).
+fn replica_safe(cmds: &[Args]) -> bool {
+    cmds.iter().all(|c| crate::redis::commands::reads_only(c))
 }
 
 /// How many redirections one command may follow (a slot can move while it is in flight).
@@ -59,7 +80,16 @@ const SLOW: Duration = Duration::from_millis(500);
 
 impl Executor {
     pub fn new(conn: Conn, out: Output, dry_run: bool) -> Self {
-        Executor { conn, out, dry_run, scratch: Vec::with_capacity(1 << 16), pool: Vec::new() }
+        Executor {
+            conn,
+            out,
+            dry_run,
+            scratch: Vec::with_capacity(1 << 16),
+            pool: Vec::new(),
+            wait: None,
+            replica_reads: false,
+            session_scope: None,
+        }
     }
 
     /// Runs commands in one round trip (all sent, then every reply read), echoing and printing each
@@ -74,7 +104,71 @@ impl Executor {
         if self.conn.target.cluster {
             return self.run_routed(cmds);
         }
+        if let Some(scope) = self.session_scope {
+            if scope.replica_ok && self.replica_reads && replica_safe(cmds) {
+                return self.run_replica(cmds, false);
+            }
+            if let Some(wait) = self.wait.filter(|_| cmds.iter().any(|c| crate::redis::commands::writes(c))) {
+                return self.run_waited(cmds, wait);
+            }
+        }
         self.run_here(cmds)
+    }
+
+    /// `--wait` for a session command that is not a step machine yet: its writes and a WAIT in
+    /// one round trip; fewer acknowledgements than asked fail the command (see `Job` for machines).
+    fn run_waited(&mut self, cmds: &[Args], wait: Wait) -> Result<Vec<Reply>, Error> {
+        let mut all = cmds.to_vec();
+        all.push(wait.command());
+        let mut replies = self.run_here(&all)?;
+        let reply = replies.pop().unwrap_or(Reply::Nil);
+        match wait.shortfall(&reply) {
+            Some(short) => Err(Error::Session(short)),
+            None => Ok(replies),
+        }
+    }
+
+    /// `--read-from-replica`: reads sent to a replica of the master, echoed after the replica's
+    /// own prompt (unless `quiet`), each reply printed as it is read.
+    fn run_replica(&mut self, cmds: &[Args], quiet: bool) -> Result<Vec<Reply>, Error> {
+        if let Err(e) = self.conn.ensure_replica() {
+            if let (Some(first), false) = (cmds.first(), quiet) {
+                let prompt = self.conn.replica_prompt();
+                self.out.echo_line(&prompt, first);
+            }
+            return Err(e);
+        }
+        let mut packed = std::mem::take(&mut self.scratch);
+        packed.clear();
+        for cmd in cmds {
+            pack_into(&mut packed, cmd);
+        }
+        let sent = self.conn.replica_send(&packed);
+        self.scratch = packed;
+        let mut replies = Vec::with_capacity(cmds.len());
+        for (i, cmd) in cmds.iter().enumerate() {
+            if !quiet {
+                let prompt = self.conn.replica_prompt();
+                self.out.echo_line(&prompt, cmd);
+            }
+            if i == 0 {
+                sent.clone()?;
+            }
+            let reply = loop {
+                let reply = self.conn.replica_recv()?;
+                if !matches!(reply, Reply::Push(_)) {
+                    break reply;
+                }
+            };
+            if !quiet {
+                self.out.reply(cmd, &reply);
+            }
+            replies.push(reply);
+        }
+        if self.out.flush_each {
+            self.out.flush();
+        }
+        Ok(replies)
     }
 
     /// Cluster mode, for the steps of session commands: each batch goes to the node serving its
@@ -281,6 +375,9 @@ impl Executor {
         if self.dry_run {
             return self.run(cmds);
         }
+        if self.replica_reads && self.session_scope.is_some_and(|s| s.replica_ok) && replica_safe(cmds) {
+            return self.run_replica(cmds, true);
+        }
         self.conn.ensure()?;
         let mut packed = std::mem::take(&mut self.scratch);
         packed.clear();
@@ -297,15 +394,31 @@ impl Executor {
     /// `job` for what is done alike for every command, and `window` for the pipelined way).
     pub fn drive(&mut self, m: &mut dyn Machine) -> Result<Outcome, Error> {
         let mut job = Job::new(job::Kind::Session(Box::new(m)));
+        job.wait = self.wait;
+        // A machine's batches say for themselves what may go to a replica; the job adds the WAITs.
+        let scope = self.session_scope.take();
         let mut next = job.begin();
         loop {
             for note in job.notes.drain(..) {
                 self.out.summary(&note);
             }
             let Some(batch) = next else { break };
-            let replies = if batch.quiet { self.run_quiet(&batch.cmds)? } else { self.run(&batch.cmds)? };
+            let replica = batch.replica_ok && self.replica_reads && replica_safe(&batch.cmds);
+            let replies = match (replica, batch.quiet) {
+                (true, quiet) if !self.dry_run => self.run_replica(&batch.cmds, quiet),
+                (_, true) => self.run_quiet(&batch.cmds),
+                (_, false) => self.run(&batch.cmds),
+            };
+            let replies = match replies {
+                Ok(r) => r,
+                Err(e) => {
+                    self.session_scope = scope;
+                    return Err(e);
+                }
+            };
             next = job.answer(&batch, replies);
         }
+        self.session_scope = scope;
         match job.finish {
             Some(job::Finish::Session(outcome)) => Ok(outcome),
             _ => Err(Error::Other("internal: a session command ended without an outcome".into())),

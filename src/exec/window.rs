@@ -211,6 +211,7 @@ impl Executor {
             },
         };
         let mut job = Box::new(Job::new(kind));
+        job.wait = self.wait;
         let next = job.begin();
         // A single-batch command goes out this very round, in input order, ahead of what follows.
         slot.final_sent = next.as_ref().is_some_and(|b| b.last && !job.needs_own_lane(b));

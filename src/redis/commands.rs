@@ -17,6 +17,10 @@ pub struct Info {
     movable: bool,
     blocking: bool,
     pubsub: bool,
+    /// Changes the keyspace (`write` in the table).
+    write: bool,
+    /// Reads and never changes the keyspace (`readonly` in the table).
+    readonly: bool,
 }
 
 fn table() -> &'static HashMap<String, Info> {
@@ -37,6 +41,8 @@ fn table() -> &'static HashMap<String, Info> {
                     movable: f.get(5) == Some(&"movable"),
                     blocking: flags.contains("blocking") || cats.contains("@blocking"),
                     pubsub: flags.contains("pubsub"),
+                    write: flags.split(',').any(|f| f == "write"),
+                    readonly: flags.split(',').any(|f| f == "readonly"),
                 };
                 Some((f[0].to_owned(), info))
             })
@@ -109,6 +115,20 @@ pub fn blocks(cmd: &[Vec<u8>]) -> bool {
         return cmd.iter().any(|a| a.eq_ignore_ascii_case(b"block"));
     }
     info(cmd).is_some_and(|i| i.blocking) || is(cmd, &["wait", "waitaof"])
+}
+
+/// Whether a command may change the keyspace (what replicas must acknowledge under `--wait`): a
+/// write, a script or function (they may write), or a command the table does not know.
+pub fn writes(cmd: &[Vec<u8>]) -> bool {
+    if is(cmd, &["eval", "evalsha", "fcall"]) {
+        return true;
+    }
+    info(cmd).is_none_or(|i| i.write)
+}
+
+/// Whether a command only reads the keyspace, so a replica may answer it (`--read-from-replica`).
+pub fn reads_only(cmd: &[Vec<u8>]) -> bool {
+    info(cmd).is_some_and(|i| i.readonly && !i.write)
 }
 
 /// Commands after which the server keeps sending (SUBSCRIBE, MONITOR…), or that end or take over
@@ -190,6 +210,11 @@ mod tests {
         assert!(takes_over(&a("MONITOR")));
         assert!(!takes_over(&a("PUBLISH ch x")));
         assert!(changes_state(&a("select 2")));
+        assert!(writes(&a("HSET h f v")) && writes(&a("DEL k")) && writes(&a("EVAL s 0")));
+        assert!(writes(&a("NOSUCHCOMMAND x")));
+        assert!(!writes(&a("HGETALL h")) && !writes(&a("MULTI")) && !writes(&a("EXEC")));
+        assert!(reads_only(&a("HGETALL h")) && reads_only(&a("SCAN 0")) && reads_only(&a("MEMORY USAGE k")));
+        assert!(!reads_only(&a("SREM s m")) && !reads_only(&a("MULTI")) && !reads_only(&a("NOSUCH")));
         assert!(!changes_state(&a("GET k")));
     }
 }

@@ -39,6 +39,8 @@ pub struct Batch {
     pub quiet: bool,
     /// A cluster node to send to (`host`, `port`), when not the node of the batch's keys.
     pub node: Option<(String, u16)>,
+    /// Reads that a replica may answer under `--read-from-replica` (whoami, sessions, stats).
+    pub replica_ok: bool,
 }
 
 impl Batch {

@@ -21,7 +21,8 @@ const FIELDS: [&str; 5] = ["user_id", "username", "role", "login_time", "ip"];
 
 impl Machine for Whoami {
     fn start(&mut self) -> Step {
-        Step::Send(Batch::last(whoami_reads(&self.stored)))
+        // Reads only: under --read-from-replica a replica answers them.
+        Step::Send(Batch { replica_ok: true, ..Batch::last(whoami_reads(&self.stored)) })
     }
 
     fn resume(&mut self, replies: Vec<Reply>) -> Step {
