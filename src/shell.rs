@@ -169,6 +169,8 @@ impl Shell {
             Line::Quit => Ok(Flow::Quit),
             Line::Connect(address) => {
                 self.ex.conn.target.address = address;
+                // That very server: no longer whichever the sentinels name.
+                self.ex.conn.target.sentinel = None;
                 self.ex.conn.drop_connection();
                 // Another server may know other commands.
                 self.docs = None;

@@ -422,6 +422,22 @@ impl Redsh {
         self.cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
     }
 
+    /// Starts redsh with stdin piped and stdout and stderr into one pipe, so that a test reads what
+    /// it printed in the order it printed it (redsh flushes stdout before each error).
+    pub fn spawn_merged(mut self) -> (Child, std::io::PipeReader) {
+        let (reader, writer) = std::io::pipe().unwrap();
+        let child = self
+            .cmd
+            .stdin(Stdio::piped())
+            .stdout(writer.try_clone().unwrap())
+            .stderr(writer)
+            .spawn()
+            .unwrap();
+        // `self.cmd` holds copies of the write end: dropped here, so the reader sees the end.
+        drop(self);
+        (child, reader)
+    }
+
     pub fn run(mut self) -> Run {
         let mut child =
             self.cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
@@ -532,5 +548,143 @@ impl Cluster {
         for n in &self.nodes {
             n.cli(&["FLUSHALL"]);
         }
+    }
+}
+
+/// A master, its replicas (`--replicaof`) and three sentinels (`redis-server --sentinel`, a config
+/// file each in a temp dir) watching it as `mymaster`, all on loopback; stopped when dropped.
+/// Failures are detected fast (`down-after-milliseconds` 1000) so that a failover test is bounded.
+pub struct Sentinels {
+    pub master: Server,
+    pub replicas: Vec<Server>,
+    pub sentinels: Vec<SentinelProcess>,
+    pub kind: Kind,
+}
+
+/// One `redis-server --sentinel`; killed by pid when dropped.
+pub struct SentinelProcess {
+    child: Option<Child>,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+impl Drop for SentinelProcess {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// The name the fixture's sentinels monitor the master under.
+pub const MASTER_NAME: &str = "mymaster";
+
+impl Sentinels {
+    /// A master with `replicas` replicas and three sentinels that all know each other and every
+    /// replica (so that a failover can start as soon as the master is gone).
+    #[track_caller]
+    pub fn start(kind: Kind, replicas: usize) -> Sentinels {
+        let master = Server::with_args_on(kind, &[]);
+        let mport = master.port.to_string();
+        let replicas: Vec<Server> = (0..replicas)
+            .map(|_| {
+                // A low replica-priority on none: whichever has the most data is promoted.
+                Server::with_args_on(kind, &["--replicaof", "127.0.0.1", &mport])
+            })
+            .collect();
+        wait_until(30, "the replicas did not sync", || {
+            replicas.iter().all(|r| r.cli(&["INFO", "replication"]).contains("master_link_status:up"))
+        });
+        let sentinels: Vec<SentinelProcess> =
+            (0..3).map(|_| SentinelProcess::start(kind, master.port)).collect();
+        let all = Sentinels { master, replicas, sentinels, kind };
+        let n = all.replicas.len();
+        wait_until(60, "the sentinels did not discover each other and the replicas", || {
+            all.sentinels.iter().all(|s| {
+                let known = |what: &str| {
+                    all.sentinel_cli(s.port, &["SENTINEL", what, MASTER_NAME])
+                        .lines()
+                        .filter(|l| *l == "name")
+                        .count()
+                };
+                known("SENTINELS") == 2 && known("REPLICAS") == n
+            })
+        });
+        all
+    }
+
+    /// The server's cli aimed at a sentinel; stdout (raw: one line per value).
+    pub fn sentinel_cli(&self, port: u16, args: &[&str]) -> String {
+        let out = Command::new(self.kind.cli_bin())
+            .env_remove("REDISCLI_AUTH")
+            .args(["-p", &port.to_string()])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The `--sentinel HOST:PORT` flags naming the three sentinels.
+    pub fn flags(&self) -> Vec<String> {
+        let mut flags = Vec::new();
+        for s in &self.sentinels {
+            flags.push("--sentinel".to_owned());
+            flags.push(format!("127.0.0.1:{}", s.port));
+        }
+        flags.push("--master".to_owned());
+        flags.push(MASTER_NAME.to_owned());
+        flags
+    }
+
+    /// The port every sentinel names as the master's, once they all agree.
+    pub fn agreed_master_port(&self) -> Option<u16> {
+        let ports: Vec<Option<u16>> = self
+            .sentinels
+            .iter()
+            .map(|s| {
+                let out = self.sentinel_cli(s.port, &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER_NAME]);
+                out.lines().nth(1).and_then(|p| p.trim().parse().ok())
+            })
+            .collect();
+        ports.windows(2).all(|w| w[0] == w[1]).then(|| ports[0]).flatten()
+    }
+}
+
+impl SentinelProcess {
+    #[track_caller]
+    fn start(kind: Kind, master_port: u16) -> SentinelProcess {
+        let dir = tempfile::tempdir().unwrap();
+        let port = server_port();
+        let config = dir.path().join("sentinel.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "port {port}\nbind 127.0.0.1\ndaemonize no\nlogfile \"\"\ndir {dir}\n\
+                 sentinel monitor {MASTER_NAME} 127.0.0.1 {master_port} 2\n\
+                 sentinel down-after-milliseconds {MASTER_NAME} 1000\n\
+                 sentinel failover-timeout {MASTER_NAME} 10000\n\
+                 sentinel parallel-syncs {MASTER_NAME} 2\n",
+                dir = dir.path().display()
+            ),
+        )
+        .unwrap();
+        let name = kind.server_bin();
+        let mut child = Command::new(&name)
+            .arg(&config)
+            .arg("--sentinel")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{} must be installed: {e}", name.display()));
+        let pid = child.id();
+        wait_until(10, &format!("sentinel on port {port} did not start"), || {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("sentinel on port {port} exited at start: {status}");
+            }
+            listens(pid, port)
+        });
+        SentinelProcess { child: Some(child), port, dir }
     }
 }

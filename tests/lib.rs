@@ -13,6 +13,7 @@ mod pty;
 mod redis_cli_parity;
 mod redis_cli_suite;
 mod scripts;
+mod sentinel;
 mod session;
 mod shell_integration;
 mod tls;

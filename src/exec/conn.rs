@@ -700,6 +700,24 @@ mod tests {
     }
 
     #[test]
+    fn sentinel_mode_names_the_master_and_leaves_a_demoted_server() {
+        let mut t = target(Address::Tcp { host: "127.0.0.1".into(), port: 6380 });
+        t.sentinel = Some(Sentinel { nodes: vec![], master: "mymaster".into(), user: None, password: None });
+        let mut c = Conn::new(t);
+        assert_eq!(c.prompt_for(1, false), "mymaster@127.0.0.1:6380[1]> ");
+        let a = |s: &str| s.split(' ').map(|w| w.as_bytes().to_vec()).collect::<Vec<_>>();
+        c.observe(&a("GET k"), &Reply::Error(b"ERR no".to_vec()));
+        assert!(!c.demoted);
+        c.observe(
+            &a("SET k v"),
+            &Reply::Error(b"READONLY You can't write against a read only replica.".to_vec()),
+        );
+        assert!(c.demoted);
+        // Not connected, no sentinel to ask: the next command fails, it does not reuse the server.
+        assert!(matches!(c.ensure(), Err(Error::Sentinel(_))));
+    }
+
+    #[test]
     fn parses_uris() {
         let u = parse_uri("redis://alice:s%40cret@example.com:6380/2").unwrap();
         assert_eq!(u.address, Some(Address::Tcp { host: "example.com".into(), port: 6380 }));
