@@ -1,6 +1,8 @@
 //! Replicas and Sentinel: the master found through the sentinels, a failover survived by the same
 //! process, `--wait` and `--read-from-replica`, against real master, replica and sentinel processes.
 
+use std::io::Write;
+
 use crate::harness::{Kind, MASTER_NAME, Redsh, Sentinels, on_each_server};
 
 fn redsh(s: &Sentinels) -> Redsh {
@@ -272,3 +274,39 @@ fn a_failover_is_survived_by_the_same_process(kind: Kind) {
     }
 }
 on_each_server!(a_failover_is_survived_by_the_same_process);
+
+/// `SENTINEL FAILOVER`: the old master is demoted (the sentinels close its clients' connections) and
+/// the same process's next command goes to the new master without an error: nothing had been sent
+/// on the closed connection.
+fn a_demoted_master_is_left_for_the_new_one(kind: Kind) {
+    let s = Sentinels::start(kind, 1);
+    let old = s.master.port;
+    let new = s.replicas[0].port;
+    let (mut child, reader) = redsh(&s).args(&["-f", "-"]).spawn_merged();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(reader)) {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "SET before 1").unwrap();
+    let out = lines_until(&rx, 30, |l| l == "OK");
+    assert_eq!(out[0], format!("{MASTER_NAME}@127.0.0.1:{old}> SET before 1"));
+    assert!(s.sentinel_cli(s.sentinels[0].port, &["SENTINEL", "FAILOVER", MASTER_NAME]).contains("OK"));
+    crate::harness::wait_until(60, "the failover did not complete", || {
+        s.agreed_master_port() == Some(new)
+            && s.master.cli(&["INFO", "replication"]).contains("role:slave")
+            && s.replicas[0].cli(&["INFO", "replication"]).contains("role:master")
+    });
+    writeln!(stdin, "SET after 2").unwrap();
+    drop(stdin);
+    let out = lines_until(&rx, 30, |l| l == "OK" || l.starts_with("redsh: "));
+    assert_eq!(out, [format!("{MASTER_NAME}@127.0.0.1:{new}> SET after 2"), "OK".to_owned()]);
+    assert!(child.wait().unwrap().success());
+    assert_eq!(s.replicas[0].get(&["GET", "after"]), "2");
+}
+on_each_server!(a_demoted_master_is_left_for_the_new_one);

@@ -167,6 +167,11 @@ impl Link {
         }
     }
 
+    /// Whether the server closed this connection while it was idle (nothing is read).
+    pub fn peer_closed(&self) -> bool {
+        self.stream.peer_closed()
+    }
+
     /// Bounds how long [`Link::recv`] waits (`None`: for ever).
     pub fn set_read_timeout(&self, timeout: Option<Duration>) {
         let _ = self.stream.set_read_timeout(timeout);
@@ -248,6 +253,16 @@ impl Conn {
     /// sentinels where the master is now: after a failover that is the promoted replica.
     pub fn ensure(&mut self) -> Result<&mut Link, Error> {
         if self.demoted && self.tx_db.is_none() {
+            self.drop_connection();
+        }
+        // Sentinel mode: a connection the server closed while idle (a demoted master's clients are
+        // killed by the sentinels; a dead one's socket is closed by its kernel) is replaced before
+        // anything is sent on it, so no command is lost to it. Outside Sentinel mode the first
+        // command reports the closed connection, as redis-cli's does.
+        if self.target.sentinel.is_some()
+            && self.tx_db.is_none()
+            && self.con.as_ref().is_some_and(Link::peer_closed)
+        {
             self.drop_connection();
         }
         if self.con.is_none() {

@@ -58,6 +58,22 @@ impl Stream {
         }
     }
 
+    /// Whether the server has closed this idle connection (a FIN is waiting), seen without
+    /// reading anything: a peek that does not block. Unix sockets are never checked.
+    pub fn peer_closed(&self) -> bool {
+        let sock = match self {
+            Stream::Tcp(s) => s,
+            Stream::Tls(s) => &s.sock,
+            Stream::Unix(_) => return false,
+        };
+        if sock.set_nonblocking(true).is_err() {
+            return false;
+        }
+        let closed = matches!(sock.peek(&mut [0u8; 1]), Ok(0));
+        let _ = sock.set_nonblocking(false);
+        closed
+    }
+
     pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.set_write_timeout(timeout),
