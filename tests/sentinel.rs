@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use crate::harness::{Kind, MASTER_NAME, Redsh, Sentinels, on_each_server};
+use crate::harness::{Kind, MASTER_NAME, Redsh, Sentinels, Server, on_each_server, wait_until};
 
 fn redsh(s: &Sentinels) -> Redsh {
     let flags = s.flags();
@@ -297,7 +297,7 @@ fn a_demoted_master_is_left_for_the_new_one(kind: Kind) {
     let out = lines_until(&rx, 30, |l| l == "OK");
     assert_eq!(out[0], format!("{MASTER_NAME}@127.0.0.1:{old}> SET before 1"));
     assert!(s.sentinel_cli(s.sentinels[0].port, &["SENTINEL", "FAILOVER", MASTER_NAME]).contains("OK"));
-    crate::harness::wait_until(60, "the failover did not complete", || {
+    wait_until(60, "the failover did not complete", || {
         s.agreed_master_port() == Some(new)
             && s.master.cli(&["INFO", "replication"]).contains("role:slave")
             && s.replicas[0].cli(&["INFO", "replication"]).contains("role:master")
@@ -310,3 +310,48 @@ fn a_demoted_master_is_left_for_the_new_one(kind: Kind) {
     assert_eq!(s.replicas[0].get(&["GET", "after"]), "2");
 }
 on_each_server!(a_demoted_master_is_left_for_the_new_one);
+
+/// Without Sentinel: `--wait` and `--read-from-replica` against a master given with `-p`, its
+/// replicas found with `ROLE`.
+fn a_master_without_sentinel_has_its_replicas_found_by_role(kind: Kind) {
+    let master = Server::with_args_on(kind, &[]);
+    let replica = Server::with_args_on(kind, &["--replicaof", "127.0.0.1", &master.port.to_string()]);
+    wait_until(30, "the replica did not sync", || {
+        replica.cli(&["INFO", "replication"]).contains("master_link_status:up")
+    });
+    let run = Redsh::new()
+        .port(master.port)
+        .args(&["--wait", "1", "--read-from-replica"])
+        .stdin("login 7 ada teacher\nsessions 7\n")
+        .run()
+        .success();
+    let m = master.port;
+    let r = replica.port;
+    assert!(run.stdout.contains(&format!("127.0.0.1:{m}> WAIT 1 1000\n(integer) 1\n")), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(&format!("127.0.0.1:{r}(replica)> SMEMBERS user_sessions:7\n")),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("# user 7: 1 live session(s)"), "{}", run.stdout);
+}
+on_each_server!(a_master_without_sentinel_has_its_replicas_found_by_role);
+
+fn no_replica_is_a_clear_error(kind: Kind) {
+    let master = Server::with_args_on(kind, &[]);
+    let run = Redsh::new().port(master.port).args(&["--read-from-replica", "sessions", "7"]).run().code(1);
+    assert_eq!(
+        run.stderr,
+        "redsh: line 1: --read-from-replica: no replica of the master can be reached: it has none\n"
+    );
+    // The line is echoed where it would have gone.
+    assert_eq!(run.stdout, "not connected(replica)> SMEMBERS user_sessions:7\n");
+    // WAIT on a master without replicas: 0 acknowledged, the login fails, and says so.
+    let run = Redsh::new()
+        .port(master.port)
+        .args(&["--wait", "1", "--wait-timeout", "50", "login", "1", "a", "b"])
+        .run()
+        .code(1);
+    assert!(run.stderr.contains("only 0 of 1 replica acknowledged the write within 50 ms"), "{}", run.stderr);
+}
+on_each_server!(no_replica_is_a_clear_error);

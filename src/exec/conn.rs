@@ -315,7 +315,9 @@ impl Conn {
             }
             if self.replica.is_none() {
                 let detail = if why.is_empty() { "it has none".to_owned() } else { why.join("; ") };
-                return Err(Error::Connection(format!("no replica of the master can be reached: {detail}")));
+                return Err(Error::Other(format!(
+                    "--read-from-replica: no replica of the master can be reached: {detail}"
+                )));
             }
         }
         match self.replica.as_mut() {
