@@ -114,11 +114,14 @@ impl<'a> Runner<'a> {
             match line {
                 Line::Redis { cmd, count } if may_pipeline(&cmd) => {
                     let size: usize = cmd.iter().map(|a| a.len() + 16).sum();
-                    for _ in 0..count {
+                    for _ in 1..count {
                         self.window.push(Entry { line: line_no, work: Work::Raw(cmd.clone()) });
                         self.window_bytes += size;
                         self.maybe_drain();
                     }
+                    self.window.push(Entry { line: line_no, work: Work::Raw(cmd) });
+                    self.window_bytes += size;
+                    self.maybe_drain();
                     return true;
                 }
                 Line::Session(cmd) if self.shell.store.pipelines(&cmd) => {

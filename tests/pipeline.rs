@@ -335,3 +335,39 @@ fn a_server_gone_mid_window_fails_every_line_after_it_aloud() {
         assert_eq!(commands, ["EXEC", "INCR n", "MULTI", "GET n"], "pipelined: {pipelined}; {}", run.stdout);
     }
 }
+
+#[test]
+fn push_messages_never_take_a_replys_place() {
+    let srv = Server::start();
+    // An invalidation push arrives before SET's reply, a DEBUG PROTOCOL push before its own reply.
+    let script = "CLIENT TRACKING on\nGET foo\nSET foo 1\nECHO a\nECHO b\nDEBUG PROTOCOL push\nECHO c\n";
+    srv.flush();
+    let cli = String::from_utf8(srv.cli_stdin(&["-3"], script.as_bytes())).unwrap();
+    assert!(cli.ends_with("\"a\"\n\"b\"\n\"Some real reply following the push reply\"\n\"c\"\n"), "{cli}");
+    for pipelined in [true, false] {
+        let run = run(&srv, &["-3", "--no-echo", "--no-raw"], script, pipelined).success();
+        assert_eq!(run.stdout, cli, "pipelined: {pipelined}");
+    }
+}
+
+#[test]
+fn a_window_lost_mid_way_never_replays_into_another_database() {
+    let srv = Server::start();
+    // A reply over 1 MB makes the server drop the connection (client-output-buffer-limit), with the
+    // INCRs after it already sent in the same window.
+    srv.cli(&["CONFIG", "SET", "client-output-buffer-limit", "normal 1mb 1mb 0"]);
+    let script = "SELECT 1\nINCR c\nINCR c\nGET big\nINCR c\nINCR c\nBLPOP nothing 0.01\nINCR c\n";
+    srv.flush();
+    srv.cli(&["-n", "1", "SETRANGE", "big", "2000000", "x"]);
+    let run = Redsh::new().port(srv.port).args(&["--no-echo"]).stdin(script).run().code(1);
+    // The server drops its unsent replies with the connection: every line of the window ran or may
+    // have, and none is sent again.
+    assert_eq!(run.stderr, (1..=6).map(|n| format!("redsh: line {n}: {MAY_HAVE_RUN}\n")).collect::<String>());
+    assert_eq!(run.stdout, "(nil)\n(integer) 3\n");
+    assert_eq!(
+        srv.get(&["-n", "1", "GET", "c"]),
+        "3",
+        "no INCR ran twice; the one after reconnecting ran in db 1"
+    );
+    assert_eq!(srv.get(&["-n", "0", "EXISTS", "c"]), "0", "nothing went to database 0");
+}

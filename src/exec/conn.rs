@@ -354,8 +354,15 @@ impl Conn {
             }
             return;
         }
-        let word = first.to_ascii_lowercase();
-        match word.as_slice() {
+        // Every reply of a script passes here: only a few command names matter, and they are
+        // told apart without allocating.
+        if first.len() > 7 || !b"smedrah".contains(&first[0].to_ascii_lowercase()) {
+            return;
+        }
+        let mut lower = [0u8; 8];
+        lower[..first.len()].copy_from_slice(first);
+        lower.make_ascii_lowercase();
+        match &lower[..first.len()] {
             b"select" if args.len() == 2 => {
                 if let Some(db) = std::str::from_utf8(&args[1]).ok().and_then(|s| s.parse().ok()) {
                     self.target.db = db;

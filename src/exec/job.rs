@@ -16,7 +16,8 @@ const MAX_ATTEMPTS: usize = 32;
 pub const RETRYING: &str = "a concurrent change touched this user's sessions; trying again";
 
 pub enum Kind<'m> {
-    Raw(Args),
+    /// A plain command (taken out when it is sent).
+    Raw(Option<Args>),
     Session(Box<dyn Machine + 'm>),
 }
 
@@ -57,7 +58,7 @@ impl<'m> Job<'m> {
     /// The first batch; `None` when the command finished without sending anything.
     pub fn begin(&mut self) -> Option<Batch> {
         match &mut self.kind {
-            Kind::Raw(cmd) => Some(Batch::last(vec![cmd.clone()])),
+            Kind::Raw(cmd) => cmd.take().map(|cmd| Batch::last(vec![cmd])),
             Kind::Session(m) => {
                 let step = m.start();
                 self.follow(step)
@@ -230,7 +231,7 @@ mod tests {
 
     #[test]
     fn raw_commands_are_one_batch() {
-        let mut job = Job::new(Kind::Raw(args(["PING"])));
+        let mut job = Job::new(Kind::Raw(Some(args(["PING"]))));
         let b = job.begin().unwrap();
         assert!(b.last);
         assert!(job.answer(&b, vec![Reply::Status(b"PONG".to_vec())]).is_none());

@@ -136,11 +136,14 @@ impl Executor {
     /// Runs a window; whether any of its lines failed. Transcripts and errors are printed in input
     /// order as soon as every line before them is done.
     pub fn run_window(&mut self, entries: Vec<Entry>, sessions: &mut dyn Sessions) -> bool {
+        // Plain commands alone all go out on the main connection in input order: nothing to weigh.
+        let mixed = entries.iter().any(|e| matches!(e.work, Work::Session(_)));
         let mut slots: Vec<Slot> = entries
             .into_iter()
             .map(|e| {
                 let (footprint, select) = match &e.work {
-                    Work::Raw(cmd) => (Footprint::raw(cmd), select_of(cmd)),
+                    Work::Raw(cmd) if mixed => (Footprint::raw(cmd), select_of(cmd)),
+                    Work::Raw(cmd) => (Footprint::default(), select_of(cmd)),
                     Work::Session(cmd) => (sessions.footprint(cmd), None),
                     Work::Failed(_) => (Footprint::default(), None),
                 };
@@ -159,10 +162,18 @@ impl Executor {
         let mut failed = false;
         while printed < slots.len() {
             let mut started = false;
+            // The unfinished lines a later one may have to wait for: those still to send a batch,
+            // and (for one that needs a connection of its own) those whose last batch is in flight.
+            let (mut unsent, mut in_flight) = (Vec::new(), Vec::new());
             for i in printed..slots.len() {
-                if matches!(slots[i].state, State::Waiting(_)) && may_start(&slots[printed..i], &slots[i]) {
+                if matches!(slots[i].state, State::Waiting(_)) && may_start(&slots, &unsent, &in_flight, i) {
                     self.start(&mut slots[i], sessions);
                     started = true;
+                }
+                match slots[i].state {
+                    State::Done => {}
+                    State::Active { .. } if slots[i].final_sent => in_flight.push(i),
+                    _ => unsent.push(i),
                 }
             }
             let sent = self.round(&mut slots, sessions);
@@ -197,7 +208,7 @@ impl Executor {
                 slot.error = Some(e);
                 return;
             }
-            Work::Raw(cmd) => Kind::Raw(cmd),
+            Work::Raw(cmd) => Kind::Raw(Some(cmd)),
             Work::Session(_) if self.conn.in_transaction() => {
                 slot.error = Some(Error::Session(IN_MULTI.into()));
                 return;
@@ -307,7 +318,7 @@ impl Executor {
             let slot = &mut slots[f.slot];
             let mut replies = Vec::with_capacity(f.batch.cmds.len());
             for (n, cmd) in f.batch.cmds.iter().enumerate() {
-                let prompt = self.conn.prompt();
+                let prompt = if self.out.echo { self.conn.prompt() } else { String::new() };
                 match self.lane_recv(lane, cmd, &mut slot.transcript) {
                     Ok(reply) => {
                         if !f.batch.quiet {
@@ -437,15 +448,12 @@ fn select_of(cmd: &[Vec<u8>]) -> Option<i64> {
     }
 }
 
-/// Whether `slot` may start now, given the unfinished lines before it.
-fn may_start(before: &[Slot], slot: &Slot) -> bool {
-    before.iter().all(|b| match b.state {
-        State::Done => true,
-        _ if !b.footprint.conflicts(&slot.footprint) => true,
-        // It sent its last batch on the main connection: what comes after it there sees its effect.
-        State::Active { .. } => b.final_sent && !slot.footprint.own_lane,
-        State::Waiting(_) => false,
-    })
+/// Whether line `i` may start now: no unfinished line before it could change what it sees. A line
+/// whose last batch is already on the main connection cannot, for what follows it there.
+fn may_start(slots: &[Slot], unsent: &[usize], in_flight: &[usize], i: usize) -> bool {
+    let slot = &slots[i];
+    let clear = |j: &usize| !slots[*j].footprint.conflicts(&slot.footprint);
+    unsent.iter().all(clear) && (!slot.footprint.own_lane || in_flight.iter().all(clear))
 }
 
 #[cfg(test)]
