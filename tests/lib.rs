@@ -6,6 +6,7 @@ mod docs;
 mod hardening;
 mod harness;
 mod inspect;
+mod login;
 mod pipeline;
 mod pty;
 mod redis_cli_parity;
