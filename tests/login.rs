@@ -79,6 +79,15 @@ fn a_malformed_login_time_is_never_pruned_and_counts_as_the_oldest() {
     assert_eq!(members, ["new", "newest"]);
 }
 
+#[test]
+fn a_huge_absolute_timeout_does_not_overflow() {
+    let srv = Server::start();
+    let flags = ["--absolute-ttl", "9223372036854775807"];
+    let run = script(&srv, &flags, "login 1 a b --id big\nwhoami\ntouch\n").success();
+    assert!(run.stdout.contains("# session big extended: expires in 30m"), "{}", run.stdout);
+    assert_eq!(srv.get(&["EXISTS", "session:big"]), "1", "touch kept the session");
+}
+
 /// Every live session of `uid` on the cluster (by scanning each master).
 fn live_sessions(c: &Cluster, uid: &str) -> Vec<String> {
     let mut ids = Vec::new();
