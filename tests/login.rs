@@ -88,6 +88,23 @@ fn a_huge_absolute_timeout_does_not_overflow() {
     assert_eq!(srv.get(&["EXISTS", "session:big"]), "1", "touch kept the session");
 }
 
+#[test]
+fn a_repeat_prefix_repeats_a_session_command() {
+    let srv = Server::start();
+    let run = script(&srv, &["--no-echo"], "2 login 1 a b\n3 whoami\n").success();
+    assert_eq!(srv.get(&["SCARD", "user_sessions:1"]), "2");
+    assert_eq!(run.stdout.lines().filter(|l| l.starts_with("# session ")).count(), 5, "{}", run.stdout);
+    // Repeats stop at the first failure.
+    let run = script(
+        &srv,
+        &["--no-echo", "--max-sessions", "3", "--max-sessions-policy", "refuse"],
+        "4 login 1 a b\n",
+    )
+    .code(1);
+    assert_eq!(srv.get(&["SCARD", "user_sessions:1"]), "3");
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+}
+
 /// Every live session of `uid` on the cluster (by scanning each master).
 fn live_sessions(c: &Cluster, uid: &str) -> Vec<String> {
     let mut ids = Vec::new();
