@@ -537,7 +537,7 @@ impl Machine for Login {
                     return self.finish();
                 }
                 Step::Done(Outcome::failed(format!(
-                    "login failed: session {} ended before it got its TTL (logged out meanwhile?); its index entry will be pruned",
+                    "login failed: session {} was ended by a concurrent command (evicted at the limit, or logout-all) before the login finished",
                     self.id
                 )))
             }
@@ -895,7 +895,7 @@ mod tests {
             login(None, on_cluster(Settings::default())),
             vec![tx(vec![int(5), int(1)]), tx(vec![int(1), int(1), int(0)]), vec![int(0)]],
         );
-        assert!(outcome.error.unwrap().contains("ended before it got its TTL"));
+        assert!(outcome.error.unwrap().contains("was ended by a concurrent command"));
     }
 
     #[test]
