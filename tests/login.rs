@@ -55,12 +55,14 @@ fn a_wrong_audit_stream_type_leaves_nothing_behind() {
 }
 
 #[test]
-fn a_malformed_login_time_is_never_pruned_and_counts_as_the_oldest() {
+fn a_malformed_or_missing_login_time_is_never_pruned_and_counts_as_the_oldest() {
     let srv = Server::start();
     let fields = ["user_id", "8", "username", "x", "role", "r", "login_time", "1.7e9", "ip", "1"];
     srv.cli(&[&["HSET", "session:odd"][..], &fields[..]].concat());
     srv.cli(&["EXPIRE", "session:odd", "1000"]);
-    srv.cli(&["SADD", "user_sessions:8", "odd"]);
+    srv.cli(&["HSET", "session:bare", "user_id", "8", "username", "x"]);
+    srv.cli(&["EXPIRE", "session:bare", "1000"]);
+    srv.cli(&["SADD", "user_sessions:8", "odd", "bare"]);
     let run = script(&srv, &["--max-sessions", "3"], "login 8 x r --id new\n").success();
     assert!(
         run.stdout.contains(
@@ -71,6 +73,12 @@ fn a_malformed_login_time_is_never_pruned_and_counts_as_the_oldest() {
     );
     assert_eq!(srv.get(&["SISMEMBER", "user_sessions:8", "odd"]), "1", "a live session stays in its index");
     assert_eq!(srv.get(&["EXISTS", "session:odd"]), "1");
+    assert!(
+        run.stdout.contains("# warning: session bare of user 8 has no login_time: kept"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(srv.get(&["SISMEMBER", "user_sessions:8", "bare"]), "1", "checked with EXISTS, not pruned");
     // At the limit it is the oldest: the evict policy evicts it, not the newer one.
     script(&srv, &["--max-sessions", "2"], "login 8 x r --id newest\n").success();
     let mut members: Vec<String> =

@@ -6,7 +6,9 @@
 //! only when something must be decided: `--id` (WATCH the key, refuse an existing id) and
 //! `--max-sessions` (WATCH the index, read each member's login time, evict the oldest or refuse).
 //! Those reads also check the index's and the audit stream's types, so a WRONGTYPE is refused
-//! before anything is written; without reads, a transaction that fails part-way is undone.
+//! before anything is written; without reads, a transaction that fails part-way is undone. A
+//! member whose `login_time` cannot be read is never pruned (it counts as live, and as the oldest);
+//! one without any is pruned only once EXISTS says its session is gone.
 //!
 //! A cluster with the plain layout, where the session and its index live in different slots:
 //! (a) the session hash is created with a short provisional TTL (MULTI HSET EXPIRE EXEC in its
@@ -52,14 +54,14 @@ enum Phase {
     Reads,
     /// The login time of each indexed session (`--max-sessions`).
     Times,
+    /// Whether the indexed sessions without a login time are really gone.
+    Confirm,
     /// One server: the one transaction.
     Create,
     /// Cluster (a): the session with its provisional TTL.
     Provisional,
     /// Cluster: WATCH of the index and its members.
     IndexReads,
-    /// Cluster: the login time of each member.
-    IndexTimes,
     /// Cluster: evicted sessions deleted, before their index entries go.
     Evict,
     /// Cluster (b): the index entry.
@@ -95,6 +97,9 @@ pub struct Login {
     leftover: bool,
     /// The index's members, while their login times are read.
     members: Vec<String>,
+    /// Members with a session, oldest first after [`Login::decide`].
+    live: Vec<Live>,
+    /// Members whose session is gone (to prune).
     dead: Vec<String>,
     victims: Vec<String>,
     warnings: Vec<String>,
@@ -134,6 +139,7 @@ impl Login {
             phase: Phase::Reads,
             leftover: false,
             members: Vec::new(),
+            live: Vec::new(),
             dead: Vec::new(),
             victims: Vec::new(),
             warnings: Vec::new(),
@@ -287,46 +293,74 @@ impl Login {
         Batch::of(members.iter().map(|m| args(["HGET", &session_key_of_stored(m), "login_time"])).collect())
     }
 
-    /// Sorts members into live (oldest first) and dead, and picks the victims at the limit;
-    /// `Err` when the login is refused at the limit.
-    fn decide(&mut self, members: &[String], replies: &[Reply]) -> Result<(), String> {
-        let mut live: Vec<Live> = Vec::new();
+    /// Sorts members by their login time: live (a time, or one that cannot be read: kept, as the
+    /// oldest), or maybe gone (no login_time: confirmed with EXISTS before it is pruned).
+    fn read_times(&mut self, members: &[String], replies: &[Reply]) {
+        self.live.clear();
         self.dead.clear();
         for (m, r) in members.iter().zip(replies) {
-            match r {
-                Reply::Nil => self.dead.push(m.clone()),
-                r => match r.int() {
-                    Some(t) => live.push((m.clone(), u64::try_from(t).unwrap_or(0))),
-                    None => {
-                        // It exists: never pruned; its age unknown, it counts as the oldest.
-                        let shown = r
-                            .bytes()
-                            .map(|b| String::from_utf8_lossy(b).escape_default().to_string())
-                            .or_else(|| r.error_text().map(|e| String::from_utf8_lossy(e).into_owned()))
-                            .unwrap_or_else(|| format!("{r:?}"));
-                        self.warnings.push(format!(
-                            "warning: session {m} of user {} has a malformed login_time ({shown}): kept, counted as live and as the oldest",
-                            self.user_id
-                        ));
-                        live.push((m.clone(), 0));
-                    }
-                },
+            match (r, r.int()) {
+                (Reply::Nil, _) => self.dead.push(m.clone()),
+                (_, Some(t)) => self.live.push((m.clone(), u64::try_from(t).unwrap_or(0))),
+                (r, None) => {
+                    let shown = r
+                        .bytes()
+                        .map(|b| String::from_utf8_lossy(b).escape_default().to_string())
+                        .or_else(|| r.error_text().map(|e| String::from_utf8_lossy(e).into_owned()))
+                        .unwrap_or_else(|| format!("{r:?}"));
+                    self.malformed(m, &format!("a malformed login_time ({shown})"));
+                }
             }
         }
-        live.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    }
+
+    /// A member that exists but whose age cannot be known: never pruned, counted as the oldest.
+    fn malformed(&mut self, member: &str, what: &str) {
+        self.warnings.push(format!(
+            "warning: session {member} of user {} has {what}: kept, counted as live and as the oldest",
+            self.user_id
+        ));
+        self.live.push((member.to_owned(), 0));
+    }
+
+    /// After the login times: confirm that the members without one are gone, or decide.
+    fn times_read(&mut self) -> Step {
+        if self.dead.is_empty() {
+            return self.decide();
+        }
+        let exists = self.dead.iter().map(|d| args(["EXISTS", &session_key_of_stored(d)])).collect();
+        self.send(Phase::Confirm, Batch::of(exists))
+    }
+
+    /// At the limit: evict the oldest live sessions (after pruning the dead ids) or refuse.
+    fn decide(&mut self) -> Step {
+        self.live.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
         let limit = self.limit();
         self.victims.clear();
-        if live.len() >= limit {
+        if self.live.len() >= limit {
             if self.ctx.settings.refuse_at_limit {
-                return Err(format!(
+                let message = format!(
                     "user {} already has {} live sessions (--max-sessions {limit}): login refused",
                     self.user_id,
-                    live.len()
-                ));
+                    self.live.len()
+                );
+                return if self.split {
+                    self.fail_after_provisional(message)
+                } else {
+                    Step::Done(Outcome::failed(message))
+                };
             }
-            self.victims = live.iter().take(live.len() + 1 - limit).map(|(id, _)| id.clone()).collect();
+            self.victims =
+                self.live.iter().take(self.live.len() + 1 - limit).map(|(id, _)| id.clone()).collect();
         }
-        Ok(())
+        if !self.split {
+            return self.create();
+        }
+        if self.victims.is_empty() {
+            return self.index_step();
+        }
+        let dels = self.victims.iter().map(|v| args(["DEL", &session_key_of_stored(v)])).collect();
+        self.send(Phase::Evict, Batch::of(dels))
     }
 
     /// Cluster: refused after step (a): the provisional session goes, then the login fails.
@@ -434,6 +468,7 @@ fn read_members(reply: Option<&Reply>, index: &str) -> Result<Vec<String>, Strin
 
 impl Machine for Login {
     fn start(&mut self) -> Step {
+        self.live.clear();
         self.dead.clear();
         self.victims.clear();
         self.warnings.clear();
@@ -460,10 +495,19 @@ impl Machine for Login {
             },
             Phase::Times => {
                 let members = std::mem::take(&mut self.members);
-                match self.decide(&members, &replies) {
-                    Err(message) => Step::Done(Outcome::failed(message)),
-                    Ok(()) => self.create(),
+                self.read_times(&members, &replies);
+                self.times_read()
+            }
+            Phase::Confirm => {
+                let maybe = std::mem::take(&mut self.dead);
+                for (m, r) in maybe.into_iter().zip(&replies) {
+                    if r.int() == Some(0) {
+                        self.dead.push(m);
+                    } else {
+                        self.malformed(&m, "no login_time");
+                    }
                 }
+                self.decide()
             }
             Phase::Create => {
                 let tx = Tx::of(&replies);
@@ -492,21 +536,9 @@ impl Machine for Login {
                 Ok(members) => {
                     let batch = Login::times(&members);
                     self.members = members;
-                    self.send(Phase::IndexTimes, batch)
+                    self.send(Phase::Times, batch)
                 }
             },
-            Phase::IndexTimes => {
-                let members = std::mem::take(&mut self.members);
-                match self.decide(&members, &replies) {
-                    Err(message) => self.fail_after_provisional(message),
-                    Ok(()) if self.victims.is_empty() => self.index_step(),
-                    Ok(()) => {
-                        let dels =
-                            self.victims.iter().map(|v| args(["DEL", &session_key_of_stored(v)])).collect();
-                        self.send(Phase::Evict, Batch::of(dels))
-                    }
-                }
-            }
             Phase::Evict => self.index_step(),
             Phase::Index => {
                 let tx = Tx::of(&replies);
@@ -723,6 +755,7 @@ mod tests {
             vec![
                 vec![members, Reply::Status(b"stream".to_vec())],
                 vec![Reply::Nil, bulk("1000"), bulk("2000")],
+                vec![int(0)],
                 tx(vec![
                     int(1),
                     int(1),
@@ -746,6 +779,7 @@ mod tests {
                 "HGET session:ghost login_time".into(),
                 "HGET session:old login_time".into(),
                 "HGET session:young login_time".into(),
+                "EXISTS session:ghost".into(),
                 "MULTI".into(),
                 "SREM user_sessions:101 ghost".into(),
                 "DEL session:old".into(),
@@ -814,6 +848,27 @@ mod tests {
             ],
         );
         assert_eq!(lines(&sent)[5..7], ["DEL session:a", "SREM user_sessions:101 a"]);
+    }
+
+    #[test]
+    fn a_member_without_login_time_is_pruned_only_when_it_is_gone() {
+        let (sent, outcome) = run(
+            login(None, limited(3, false)),
+            vec![
+                vec![Reply::Array(vec![bulk("bare"), bulk("gone"), bulk("ok")])],
+                vec![Reply::Nil, Reply::Nil, bulk("2000")],
+                vec![int(1), int(0)],
+                tx(vec![int(1), int(5), int(1), int(1), int(1), int(0)]),
+            ],
+        );
+        let sent = lines(&sent);
+        assert_eq!(sent[5..7], ["EXISTS session:bare", "EXISTS session:gone"]);
+        assert_eq!(sent[8], "SREM user_sessions:101 gone", "only the one that is gone");
+        assert!(!sent.iter().any(|c| c.starts_with("DEL")), "3 live with this one: no eviction: {sent:?}");
+        assert_eq!(
+            outcome.summary[1],
+            "warning: session bare of user 101 has no login_time: kept, counted as live and as the oldest"
+        );
     }
 
     #[test]
@@ -908,6 +963,7 @@ mod tests {
                 tx(vec![int(5), int(1)]),
                 vec![Reply::Array(vec![bulk("old"), bulk("gone")])],
                 vec![Reply::Nil, bulk("1000")],
+                vec![int(0)],
                 vec![int(1)],
                 tx(vec![int(2), int(1), int(1), int(0)]),
                 vec![int(1)],
@@ -928,6 +984,7 @@ mod tests {
                 "SMEMBERS user_sessions:101".into(),
                 "HGET session:gone login_time".into(),
                 "HGET session:old login_time".into(),
+                "EXISTS session:gone".into(),
                 "DEL session:old".into(),
                 "MULTI".into(),
                 "SREM user_sessions:101 gone old".into(),
