@@ -92,7 +92,7 @@ impl Footprint {
         {
             return true;
         }
-        a.writes_current && (b.reads_current || b.writes_current)
+        false
     }
 }
 
@@ -113,7 +113,11 @@ enum State {
 
 struct Slot {
     line: usize,
+    /// A session command: it decides from the shell's state (current session, MULTI) as it starts.
+    session: bool,
     state: State,
+    /// A finished session command's outcome, taken in when its transcript is printed, in input order.
+    outcome: Option<Outcome>,
     footprint: Footprint,
     transcript: Vec<u8>,
     error: Option<Error>,
@@ -149,7 +153,9 @@ impl Executor {
                 };
                 Slot {
                     line: e.line,
+                    session: matches!(e.work, Work::Session(_)),
                     state: State::Waiting(e.work),
+                    outcome: None,
                     footprint,
                     transcript: Vec::new(),
                     error: None,
@@ -166,7 +172,9 @@ impl Executor {
             // and (for one that needs a connection of its own) those whose last batch is in flight.
             let (mut unsent, mut in_flight) = (Vec::new(), Vec::new());
             for i in printed..slots.len() {
-                if matches!(slots[i].state, State::Waiting(_)) && may_start(&slots, &unsent, &in_flight, i) {
+                if matches!(slots[i].state, State::Waiting(_))
+                    && may_start(&slots, &unsent, &in_flight, printed, i)
+                {
                     self.start(&mut slots[i], sessions);
                     started = true;
                 }
@@ -176,9 +184,16 @@ impl Executor {
                     _ => unsent.push(i),
                 }
             }
-            let sent = self.round(&mut slots, sessions);
+            let sent = self.round(&mut slots);
             while printed < slots.len() && matches!(slots[printed].state, State::Done) {
                 let slot = &mut slots[printed];
+                if let Some(outcome) = slot.outcome.take() {
+                    let (lines, error) = sessions.take_in(outcome);
+                    for line in lines {
+                        self.out.render_summary(&mut slot.transcript, &line);
+                    }
+                    slot.error = error;
+                }
                 self.out.write(&slot.transcript);
                 if let Some(e) = slot.error.take() {
                     if !e.is_success() {
@@ -226,11 +241,11 @@ impl Executor {
         // A single-batch command goes out this very round, in input order, ahead of what follows.
         slot.final_sent = next.as_ref().is_some_and(|b| b.last && !job.needs_own_lane(b));
         slot.state = State::Active { job, next, lane: None };
-        self.settle(slot, sessions);
+        self.settle(slot);
     }
 
     /// After a job moved on: notes shown, a finished job's outcome taken in.
-    fn settle(&mut self, slot: &mut Slot, sessions: &mut dyn Sessions) {
+    fn settle(&mut self, slot: &mut Slot) {
         let State::Active { job, next, lane } = &mut slot.state else { return };
         for note in job.notes.drain(..) {
             self.out.render_summary(&mut slot.transcript, &note);
@@ -241,13 +256,7 @@ impl Executor {
         match job.finish.take() {
             Some(Finish::Raw(reply)) if reply.is_error() => slot.error = Some(Error::Reply),
             Some(Finish::Raw(_)) => {}
-            Some(Finish::Session(outcome)) => {
-                let (lines, error) = sessions.take_in(outcome);
-                for line in lines {
-                    self.out.render_summary(&mut slot.transcript, &line);
-                }
-                slot.error = error;
-            }
+            Some(Finish::Session(outcome)) => slot.outcome = Some(outcome),
             None => {}
         }
         if let Some(lane) = lane.take() {
@@ -257,7 +266,7 @@ impl Executor {
     }
 
     /// Sends every running command's next batch, then reads every reply; whether anything was sent.
-    fn round(&mut self, slots: &mut [Slot], sessions: &mut dyn Sessions) -> bool {
+    fn round(&mut self, slots: &mut [Slot]) -> bool {
         let mut lanes: Vec<(usize, Vec<u8>, Vec<InFlight>)> = Vec::new();
         for (i, slot) in slots.iter_mut().enumerate() {
             let State::Active { job, next, lane } = &mut slot.state else { continue };
@@ -292,20 +301,13 @@ impl Executor {
         }
         let sent = !lanes.is_empty();
         for (lane, packed, flights) in lanes {
-            self.run_lane(lane, &packed, flights, slots, sessions);
+            self.run_lane(lane, &packed, flights, slots);
         }
         sent
     }
 
     /// Sends one connection's batches and hands each its replies.
-    fn run_lane(
-        &mut self,
-        lane: usize,
-        packed: &[u8],
-        flights: Vec<InFlight>,
-        slots: &mut [Slot],
-        sessions: &mut dyn Sessions,
-    ) {
+    fn run_lane(&mut self, lane: usize, packed: &[u8], flights: Vec<InFlight>, slots: &mut [Slot]) {
         if let Err(e) = self.lane_send(lane, packed) {
             // Nothing was written: a refused reconnection fails each line in its place.
             for f in flights {
@@ -345,7 +347,7 @@ impl Executor {
             if let State::Active { job, next, .. } = &mut slot.state {
                 *next = job.answer(&f.batch, replies);
             }
-            self.settle(slot, sessions);
+            self.settle(slot);
         }
     }
 
@@ -449,11 +451,17 @@ fn select_of(cmd: &[Vec<u8>]) -> Option<i64> {
 }
 
 /// Whether line `i` may start now: no unfinished line before it could change what it sees. A line
-/// whose last batch is already on the main connection cannot, for what follows it there.
-fn may_start(slots: &[Slot], unsent: &[usize], in_flight: &[usize], i: usize) -> bool {
+/// whose last batch is already on the main connection cannot, for what follows it there; but a
+/// session command decides as it starts, from the shell's state: it waits for every earlier line
+/// that changes the connection (MULTI…) to be answered, and one that uses the current session for
+/// every earlier line that may change it to be taken in.
+fn may_start(slots: &[Slot], unsent: &[usize], in_flight: &[usize], printed: usize, i: usize) -> bool {
     let slot = &slots[i];
     let clear = |j: &usize| !slots[*j].footprint.conflicts(&slot.footprint);
-    unsent.iter().all(clear) && (!slot.footprint.own_lane || in_flight.iter().all(clear))
+    unsent.iter().all(clear)
+        && (!slot.footprint.own_lane || in_flight.iter().all(clear))
+        && (!slot.session || in_flight.iter().all(|j| !slots[*j].footprint.state))
+        && (!slot.footprint.reads_current || !slots[printed..i].iter().any(|s| s.footprint.writes_current))
 }
 
 #[cfg(test)]
@@ -477,13 +485,8 @@ mod tests {
         let touch = Footprint { keys: vec![b"session:x".to_vec()], any_index: true, ..Footprint::default() };
         assert!(touch.conflicts(&Footprint::raw(&a("TTL user_sessions:1"))));
         assert!(!touch.conflicts(&Footprint::raw(&a("GET plain"))));
-        let login = Footprint {
-            keys: vec![b"user_sessions:1".to_vec()],
-            writes_current: true,
-            ..Footprint::default()
-        };
         let whoami = Footprint { reads_current: true, any_session: true, ..Footprint::default() };
-        assert!(login.conflicts(&whoami));
+        assert!(whoami.conflicts(&Footprint::raw(&a("GET session:x"))));
         assert!(!whoami.conflicts(&Footprint::raw(&a("GET plain"))));
     }
 
