@@ -372,3 +372,21 @@ fn a_window_lost_mid_way_never_replays_into_another_database() {
     );
     assert_eq!(srv.get(&["-n", "0", "EXISTS", "c"]), "0", "nothing went to database 0");
 }
+
+#[test]
+fn a_login_that_fails_inside_exec_is_undone_in_its_place() {
+    let srv = Server::start();
+    // The index is a string: SADD fails inside the login's EXEC, and its undo runs before any later
+    // line's reply is read.
+    let script = "SET user_sessions:101 notaset\nlogin 101 alice admin --ip 1.2.3.4\nPING\nECHO hello\n";
+    let run = same_both_ways(&srv, &[], script).code(1);
+    let port = srv.port;
+    assert!(
+        run.stdout
+            .ends_with(&format!("127.0.0.1:{port}> PING\nPONG\n127.0.0.1:{port}> ECHO hello\n\"hello\"\n")),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stderr.contains("line 2: login failed"), "{}", run.stderr);
+    assert_eq!(srv.get(&["KEYS", "session:*"]), "", "nothing was left behind");
+}

@@ -242,6 +242,33 @@ impl Conn {
         self.tx_db = None;
     }
 
+    /// Cluster mode: the connection to `address` (the node in use, or one kept open for later),
+    /// opened if need be, without making it the node in use.
+    pub fn link_to(&mut self, address: &Address) -> Result<&mut Link, Error> {
+        if *address == self.target.address {
+            return self.ensure();
+        }
+        if !self.parked.contains_key(address) {
+            let mut target = self.target.clone();
+            target.address = address.clone();
+            let link = target.connect()?;
+            self.parked.insert(address.clone(), (link, None));
+        }
+        match self.parked.get_mut(address) {
+            Some((link, _)) => Ok(link),
+            None => Err(Error::Other("not connected".into())),
+        }
+    }
+
+    /// Cluster mode: forgets the connection to `address` (it was lost).
+    pub fn drop_link(&mut self, address: &Address) {
+        if *address == self.target.address {
+            self.drop_connection();
+        } else {
+            self.parked.remove(address);
+        }
+    }
+
     /// Cluster mode: makes `address` the node in use, keeping the current connection for later.
     pub fn switch_to(&mut self, address: Address) {
         if address == self.target.address {

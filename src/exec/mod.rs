@@ -3,12 +3,14 @@
 
 use std::time::{Duration, Instant};
 
+mod cluster_window;
 pub mod conn;
 mod job;
 mod output;
 pub mod transport;
 mod window;
 
+pub use cluster_window::joins_cluster_window;
 pub use output::Output;
 pub use window::{Entry, Footprint, Sessions, Work};
 
