@@ -136,6 +136,10 @@ struct InFlight {
 /// The main connection is lane 0; lane n > 0 is `pool[n - 1]`.
 const MAIN: usize = 0;
 
+/// Most connections of their own open at once: enough to keep the WATCHing commands of a window
+/// flowing, few enough to be a good citizen on the server.
+const POOL_SIZE: usize = 32;
+
 impl Executor {
     /// Runs a window; whether any of its lines failed. Transcripts and errors are printed in input
     /// order as soon as every line before them is done.
@@ -274,9 +278,14 @@ impl Executor {
             let at = match *lane {
                 Some(l) => l,
                 None if job.needs_own_lane(&batch) => match self.acquire() {
-                    Ok(l) => {
+                    Ok(Some(l)) => {
                         *lane = Some(l);
                         l
+                    }
+                    // Every connection of the pool is taken: the command waits for the next round.
+                    Ok(None) => {
+                        *next = Some(batch);
+                        continue;
                     }
                     Err(e) => {
                         slot.error = Some(e);
@@ -405,21 +414,25 @@ impl Executor {
     }
 
     /// A connection of its own for a WATCHing command: a free one from the pool, or a new one (on
-    /// the database the script is in).
-    fn acquire(&mut self) -> Result<usize, Error> {
+    /// the database the script is in); `None` when all [`POOL_SIZE`] are taken.
+    fn acquire(&mut self) -> Result<Option<usize>, Error> {
         if let Some(i) = self.pool.iter().position(|(link, busy)| link.is_some() && !busy) {
             self.pool[i].1 = true;
-            return Ok(i + 1);
+            return Ok(Some(i + 1));
+        }
+        let free = self.pool.iter().position(|(link, _)| link.is_none());
+        if free.is_none() && self.pool.len() >= POOL_SIZE {
+            return Ok(None);
         }
         let link = Link::open(&self.conn.target, self.conn.target.db)?;
-        match self.pool.iter().position(|(link, _)| link.is_none()) {
+        match free {
             Some(i) => {
                 self.pool[i] = (Some(link), true);
-                Ok(i + 1)
+                Ok(Some(i + 1))
             }
             None => {
                 self.pool.push((Some(link), true));
-                Ok(self.pool.len())
+                Ok(Some(self.pool.len()))
             }
         }
     }
