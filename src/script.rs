@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::exec::{Entry, Work};
+use crate::exec::{Entry, Work, joins_cluster_window};
 use crate::redis::commands;
 use crate::shell::{Flow, Line, Shell, classify};
 
@@ -29,6 +29,8 @@ pub struct Runner<'a> {
     shell: &'a mut Shell,
     stop_on_error: bool,
     pipeline: bool,
+    /// `-c`: windows of plain keyed commands, each sent to the node of its slot.
+    cluster: bool,
     window: Vec<Entry>,
     window_bytes: usize,
     pub failed: bool,
@@ -38,8 +40,9 @@ impl<'a> Runner<'a> {
     /// A runner; `pipeline` false sends each command only after the previous reply (`--no-pipeline`).
     pub fn new(shell: &'a mut Shell, stop_on_error: bool, pipeline: bool) -> Self {
         // With -e a failing line must stop everything after it, so nothing may be sent ahead.
-        let pipeline = pipeline && !stop_on_error && !shell.ex.dry_run && !shell.ex.conn.target.cluster;
-        Runner { shell, stop_on_error, pipeline, window: Vec::new(), window_bytes: 0, failed: false }
+        let pipeline = pipeline && !stop_on_error && !shell.ex.dry_run;
+        let cluster = shell.ex.conn.target.cluster;
+        Runner { shell, stop_on_error, pipeline, cluster, window: Vec::new(), window_bytes: 0, failed: false }
     }
 
     /// Runs every line of `input`; returns whether to go on (false after `quit` or a stop on error).
@@ -97,10 +100,11 @@ impl<'a> Runner<'a> {
         let line = match classify(text) {
             Ok(line) => line,
             Err(error) => {
-                if self.pipeline && !self.window.is_empty() {
+                if self.pipeline && !self.cluster && !self.window.is_empty() {
                     self.window.push(Entry { line: line_no, work: Work::Failed(error) });
                     return true;
                 }
+                self.drain();
                 self.report_error(Some(line_no), &error);
                 return !self.stop_on_error;
             }
@@ -112,17 +116,24 @@ impl<'a> Runner<'a> {
     pub fn feed_line(&mut self, line_no: usize, line: Line) -> bool {
         if self.pipeline {
             match line {
-                Line::Redis { cmd, count } if may_pipeline(&cmd) => {
+                Line::Redis { cmd, count }
+                    if may_pipeline(&cmd) && (!self.cluster || joins_cluster_window(&cmd)) =>
+                {
                     let size: usize = cmd.iter().map(|a| a.len() + 16).sum();
-                    for _ in 0..count {
+                    for _ in 1..count {
                         self.window.push(Entry { line: line_no, work: Work::Raw(cmd.clone()) });
                         self.window_bytes += size;
                         self.maybe_drain();
                     }
+                    self.window.push(Entry { line: line_no, work: Work::Raw(cmd) });
+                    self.window_bytes += size;
+                    self.maybe_drain();
                     return true;
                 }
                 // Under --read-from-replica a window would send its reads to the master: run alone.
-                Line::Session(cmd) if self.shell.store.pipelines(&cmd) && !self.shell.ex.replica_reads => {
+                Line::Session(cmd)
+                    if !self.cluster && self.shell.store.pipelines(&cmd) && !self.shell.ex.replica_reads =>
+                {
                     self.window.push(Entry { line: line_no, work: Work::Session(cmd) });
                     self.maybe_drain();
                     return true;
@@ -192,9 +203,19 @@ impl<'a> Runner<'a> {
         let entries = std::mem::take(&mut self.window);
         self.window_bytes = 0;
         let shell = &mut *self.shell;
-        if shell.ex.run_window(entries, &mut shell.store) {
-            self.failed = true;
-        }
+        let failed = if self.cluster {
+            let cmds = entries
+                .into_iter()
+                .filter_map(|e| match e.work {
+                    Work::Raw(cmd) => Some((e.line, cmd)),
+                    _ => None,
+                })
+                .collect();
+            shell.ex.run_cluster_window(cmds)
+        } else {
+            shell.ex.run_window(entries, &mut shell.store)
+        };
+        self.failed |= failed;
     }
 }
 

@@ -28,6 +28,12 @@ pub enum Line {
     /// `connect HOST PORT`: switch servers, as redis-cli does.
     Connect(Address),
     Session(Command),
+    /// A session command with a repeat prefix (`3 login 101 a b`): run `count` times in turn,
+    /// stopping at the first that fails.
+    RepeatedSession {
+        cmd: Command,
+        count: u64,
+    },
     /// `help` about Redis commands: `help GET`, `help CONFIG SET`, `help @hash`.
     Help(Vec<String>),
     /// A plain Redis command, `count` times (redis-cli's repeat prefix, `3 INCR x`).
@@ -77,6 +83,7 @@ pub fn classify_words(mut words: Vec<Vec<u8>>) -> Result<Line, Error> {
         return Ok(Line::Help(words[1..].iter().map(|w| String::from_utf8_lossy(w).into_owned()).collect()));
     }
     match session::parse(&words) {
+        Some(Ok(cmd)) if count > 1 => Ok(Line::RepeatedSession { cmd, count }),
         Some(Ok(cmd)) => Ok(Line::Session(cmd)),
         Some(Err(msg)) => Err(Error::Session(msg)),
         None => Ok(Line::Redis { cmd: words, count }),
@@ -162,6 +169,16 @@ impl Shell {
         self.run(line)
     }
 
+    /// Runs one session command. Those not yet step machines get `--wait` and
+    /// `--read-from-replica` from the executor by this scope (a machine's batches say it themselves).
+    fn session(&mut self, cmd: Command) -> Result<(), Error> {
+        let replica_ok = matches!(cmd, Command::Whoami(_) | Command::Sessions(_) | Command::Stats(_));
+        self.ex.session_scope = Some(SessionScope { replica_ok });
+        let done = self.store.run(&mut self.ex, cmd);
+        self.ex.session_scope = None;
+        done
+    }
+
     /// Runs one classified line.
     pub fn run(&mut self, line: Line) -> Result<Flow, Error> {
         match line {
@@ -190,13 +207,12 @@ impl Shell {
                         .map_err(Error::Session),
                 }
             }
-            Line::Session(cmd) => {
-                // For the commands not yet step machines: --wait and --read-from-replica by scope.
-                let replica_ok = matches!(cmd, Command::Whoami(_) | Command::Sessions(_) | Command::Stats(_));
-                self.ex.session_scope = Some(SessionScope { replica_ok });
-                let done = self.store.run(&mut self.ex, cmd);
-                self.ex.session_scope = None;
-                done.map(|_| Flow::Continue)
+            Line::Session(cmd) => self.session(cmd).map(|_| Flow::Continue),
+            Line::RepeatedSession { cmd, count } => {
+                for _ in 0..count {
+                    self.session(cmd.clone())?;
+                }
+                Ok(Flow::Continue)
             }
             Line::Redis { cmd, count } => {
                 // Inside MULTI the command is only queued; in a dry run nothing is sent.
@@ -276,6 +292,13 @@ mod tests {
         assert_eq!(classify(b"0 PING"), Err(Error::Repeat));
         assert_eq!(classify(b"-1 PING"), Err(Error::Repeat));
         assert_eq!(classify(b"5").unwrap(), Line::Redis { cmd: vec![b"5".to_vec()], count: 1 });
+        // A session command is repeated too (redis-cli repeats any command).
+        assert!(matches!(
+            classify(b"2 login 1 a b"),
+            Ok(Line::RepeatedSession { cmd: Command::Login { .. }, count: 2 })
+        ));
+        assert!(matches!(classify(b"1 whoami"), Ok(Line::Session(Command::Whoami(None)))));
+        assert_eq!(classify(b"0 whoami"), Err(Error::Repeat));
     }
 
     #[test]

@@ -249,3 +249,44 @@ fn the_tagged_layout_keeps_each_user_in_one_slot_and_every_step_in_one_transacti
         }
     }
 }
+
+#[test]
+fn a_pipelined_cluster_script_prints_exactly_what_redis_cli_prints_line_by_line() {
+    let c = Cluster::start();
+    // Keys all over the slot space, commands of several shapes, keyless ones and cross-slot ones.
+    let mut input = String::new();
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for i in 0..400 {
+        let k = format!("k{}", next() % 97);
+        let line = match next() % 9 {
+            0 => format!("SET {k} v{i}"),
+            1 => format!("GET {k}"),
+            2 => format!("INCR n:{k}"),
+            3 => format!("HSET h:{k} f{i} {i}"),
+            4 => format!("LPUSH l:{{{k}}} {i}"),
+            5 => format!("LRANGE l:{{{k}}} 0 2"),
+            6 => "PING".to_owned(),
+            7 => format!("MGET {{{k}}}a {{{k}}}b"),
+            _ => format!("EXISTS {k} k{}", next() % 97),
+        };
+        input.push_str(&line);
+        input.push('\n');
+    }
+    let expected = redis_cli(&c, input.as_bytes());
+    for pipelined in [true, false] {
+        c.flush();
+        let mut sh = redsh(&c).args(&["--no-echo", "--no-raw"]);
+        if !pipelined {
+            sh = sh.args(&["--no-pipeline"]);
+        }
+        let run = sh.stdin(&input).run();
+        assert_eq!(run.stdout, String::from_utf8_lossy(&expected), "pipelined: {pipelined}; {}", run.stderr);
+    }
+    assert!(String::from_utf8_lossy(&expected).contains("-> Redirected to slot ["));
+}

@@ -8,6 +8,7 @@ mod friendly;
 mod hardening;
 mod harness;
 mod inspect;
+mod login;
 mod pipeline;
 mod pty;
 mod redis_cli_parity;

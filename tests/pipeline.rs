@@ -302,13 +302,14 @@ fn a_connection_killed_mid_window_fails_what_it_carried_and_never_sends_it_again
     );
     assert_eq!(srv.get(&["GET", "n"]), "2", "the lost INCR was not sent again");
     assert_eq!(srv.get(&["KEYS", "session:*"]).lines().count(), 1, "the login after it ran");
-    // Pipelined, both INCRs of the lost window may have run: each is reported, neither re-sent.
+    // Pipelined, every line sent with the lost EXEC may have run (the login, which waits for EXEC's
+    // answer, is not among them): each is reported, none is sent again.
     let piped = run(&srv, &[], script, true).code(1);
     assert_eq!(
         normalise(&piped.stderr),
-        format!("redsh: line 5: {MAY_HAVE_RUN}\nredsh: line 6: {MAY_HAVE_RUN}\n")
+        [5, 6, 8, 9].iter().map(|n| format!("redsh: line {n}: {MAY_HAVE_RUN}\n")).collect::<String>()
     );
-    assert_eq!(srv.get(&["GET", "n"]), "1", "only the INCR after the window ran");
+    assert_eq!(srv.get(&["GET", "n"]), "0", "no INCR was sent again");
     assert_eq!(srv.get(&["KEYS", "session:*"]).lines().count(), 1, "the login after it ran");
 }
 
@@ -334,4 +335,58 @@ fn a_server_gone_mid_window_fails_every_line_after_it_aloud() {
             tail.iter().rev().map(|l| l.split_once("> ").map_or(*l, |(_, c)| c)).collect();
         assert_eq!(commands, ["EXEC", "INCR n", "MULTI", "GET n"], "pipelined: {pipelined}; {}", run.stdout);
     }
+}
+
+#[test]
+fn push_messages_never_take_a_replys_place() {
+    let srv = Server::start();
+    // An invalidation push arrives before SET's reply, a DEBUG PROTOCOL push before its own reply.
+    let script = "CLIENT TRACKING on\nGET foo\nSET foo 1\nECHO a\nECHO b\nDEBUG PROTOCOL push\nECHO c\n";
+    srv.flush();
+    let cli = String::from_utf8(srv.cli_stdin(&["-3"], script.as_bytes())).unwrap();
+    assert!(cli.ends_with("\"a\"\n\"b\"\n\"Some real reply following the push reply\"\n\"c\"\n"), "{cli}");
+    for pipelined in [true, false] {
+        let run = run(&srv, &["-3", "--no-echo", "--no-raw"], script, pipelined).success();
+        assert_eq!(run.stdout, cli, "pipelined: {pipelined}");
+    }
+}
+
+#[test]
+fn a_window_lost_mid_way_never_replays_into_another_database() {
+    let srv = Server::start();
+    // A reply over 1 MB makes the server drop the connection (client-output-buffer-limit), with the
+    // INCRs after it already sent in the same window.
+    srv.cli(&["CONFIG", "SET", "client-output-buffer-limit", "normal 1mb 1mb 0"]);
+    let script = "SELECT 1\nINCR c\nINCR c\nGET big\nINCR c\nINCR c\nBLPOP nothing 0.01\nINCR c\n";
+    srv.flush();
+    srv.cli(&["-n", "1", "SETRANGE", "big", "2000000", "x"]);
+    let run = Redsh::new().port(srv.port).args(&["--no-echo"]).stdin(script).run().code(1);
+    // The server drops its unsent replies with the connection: every line of the window ran or may
+    // have, and none is sent again.
+    assert_eq!(run.stderr, (1..=6).map(|n| format!("redsh: line {n}: {MAY_HAVE_RUN}\n")).collect::<String>());
+    assert_eq!(run.stdout, "(nil)\n(integer) 3\n");
+    assert_eq!(
+        srv.get(&["-n", "1", "GET", "c"]),
+        "3",
+        "no INCR ran twice; the one after reconnecting ran in db 1"
+    );
+    assert_eq!(srv.get(&["-n", "0", "EXISTS", "c"]), "0", "nothing went to database 0");
+}
+
+#[test]
+fn a_login_that_fails_inside_exec_is_undone_in_its_place() {
+    let srv = Server::start();
+    // The index is a string: SADD fails inside the login's EXEC, and its undo runs before any later
+    // line's reply is read.
+    let script = "SET user_sessions:101 notaset\nlogin 101 alice admin --ip 1.2.3.4\nPING\nECHO hello\n";
+    let run = same_both_ways(&srv, &[], script).code(1);
+    let port = srv.port;
+    assert!(
+        run.stdout
+            .ends_with(&format!("127.0.0.1:{port}> PING\nPONG\n127.0.0.1:{port}> ECHO hello\n\"hello\"\n")),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stderr.contains("line 2: login failed"), "{}", run.stderr);
+    assert_eq!(srv.get(&["KEYS", "session:*"]), "", "nothing was left behind");
 }

@@ -385,6 +385,33 @@ impl Conn {
         p
     }
 
+    /// Cluster mode: the connection to `address` (the node in use, or one kept open for later),
+    /// opened if need be, without making it the node in use.
+    pub fn link_to(&mut self, address: &Address) -> Result<&mut Link, Error> {
+        if *address == self.target.address {
+            return self.ensure();
+        }
+        if !self.parked.contains_key(address) {
+            let mut target = self.target.clone();
+            target.address = address.clone();
+            let link = target.connect()?;
+            self.parked.insert(address.clone(), (link, None));
+        }
+        match self.parked.get_mut(address) {
+            Some((link, _)) => Ok(link),
+            None => Err(Error::Other("not connected".into())),
+        }
+    }
+
+    /// Cluster mode: forgets the connection to `address` (it was lost).
+    pub fn drop_link(&mut self, address: &Address) {
+        if *address == self.target.address {
+            self.drop_connection();
+        } else {
+            self.parked.remove(address);
+        }
+    }
+
     /// Cluster mode: makes `address` the node in use, keeping the current connection for later.
     pub fn switch_to(&mut self, address: Address) {
         if address == self.target.address {
@@ -504,8 +531,15 @@ impl Conn {
             }
             return;
         }
-        let word = first.to_ascii_lowercase();
-        match word.as_slice() {
+        // Every reply of a script passes here: only a few command names matter, and they are
+        // told apart without allocating.
+        if first.len() > 7 || !b"smedrah".contains(&first[0].to_ascii_lowercase()) {
+            return;
+        }
+        let mut lower = [0u8; 8];
+        lower[..first.len()].copy_from_slice(first);
+        lower.make_ascii_lowercase();
+        match &lower[..first.len()] {
             b"select" if args.len() == 2 => {
                 if let Some(db) = std::str::from_utf8(&args[1]).ok().and_then(|s| s.parse().ok()) {
                     self.target.db = db;

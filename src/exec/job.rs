@@ -17,7 +17,8 @@ const MAX_ATTEMPTS: usize = 32;
 pub const RETRYING: &str = "a concurrent change touched this user's sessions; trying again";
 
 pub enum Kind<'m> {
-    Raw(Args),
+    /// A plain command (taken out when it is sent).
+    Raw(Option<Args>),
     Session(Box<dyn Machine + 'm>),
 }
 
@@ -116,7 +117,7 @@ impl<'m> Job<'m> {
 
     fn first(&mut self) -> Option<Batch> {
         match &mut self.kind {
-            Kind::Raw(cmd) => Some(Batch::last(vec![cmd.clone()])),
+            Kind::Raw(cmd) => cmd.take().map(|cmd| Batch::last(vec![cmd])),
             Kind::Session(m) => {
                 let step = m.start();
                 self.follow(step)
@@ -345,7 +346,7 @@ mod tests {
         assert!(
             w.shortfall(&Reply::Error(b"ERR WAIT cannot be used with replica instances".to_vec())).is_some()
         );
-        let mut job = Job::new(Kind::Raw(args(["SET", "k", "v"])));
+        let mut job = Job::new(Kind::Raw(Some(args(["SET", "k", "v"]))));
         job.wait = Some(w);
         // A plain command is the user's: never followed by a WAIT.
         assert_eq!(lines(&job.begin().unwrap().cmds), ["SET k v"]);
@@ -353,7 +354,7 @@ mod tests {
 
     #[test]
     fn raw_commands_are_one_batch() {
-        let mut job = Job::new(Kind::Raw(args(["PING"])));
+        let mut job = Job::new(Kind::Raw(Some(args(["PING"]))));
         let b = job.begin().unwrap();
         assert!(b.last);
         assert!(job.answer(&b, vec![Reply::Status(b"PONG".to_vec())]).is_none());

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+mod cluster_window;
 pub mod conn;
 mod job;
 mod output;
@@ -10,6 +11,7 @@ pub mod sentinel;
 pub mod transport;
 mod window;
 
+pub use cluster_window::joins_cluster_window;
 pub use job::Wait;
 pub use output::Output;
 pub use window::{Entry, Footprint, Sessions, Work};

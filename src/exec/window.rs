@@ -92,7 +92,7 @@ impl Footprint {
         {
             return true;
         }
-        a.writes_current && (b.reads_current || b.writes_current)
+        false
     }
 }
 
@@ -113,7 +113,11 @@ enum State {
 
 struct Slot {
     line: usize,
+    /// A session command: it decides from the shell's state (current session, MULTI) as it starts.
+    session: bool,
     state: State,
+    /// A finished session command's outcome, taken in when its transcript is printed, in input order.
+    outcome: Option<Outcome>,
     footprint: Footprint,
     transcript: Vec<u8>,
     error: Option<Error>,
@@ -132,21 +136,30 @@ struct InFlight {
 /// The main connection is lane 0; lane n > 0 is `pool[n - 1]`.
 const MAIN: usize = 0;
 
+/// Most connections of their own open at once: enough to keep the WATCHing commands of a window
+/// flowing, few enough to be a good citizen on the server.
+const POOL_SIZE: usize = 32;
+
 impl Executor {
     /// Runs a window; whether any of its lines failed. Transcripts and errors are printed in input
     /// order as soon as every line before them is done.
     pub fn run_window(&mut self, entries: Vec<Entry>, sessions: &mut dyn Sessions) -> bool {
+        // Plain commands alone all go out on the main connection in input order: nothing to weigh.
+        let mixed = entries.iter().any(|e| matches!(e.work, Work::Session(_)));
         let mut slots: Vec<Slot> = entries
             .into_iter()
             .map(|e| {
                 let (footprint, select) = match &e.work {
-                    Work::Raw(cmd) => (Footprint::raw(cmd), select_of(cmd)),
+                    Work::Raw(cmd) if mixed => (Footprint::raw(cmd), select_of(cmd)),
+                    Work::Raw(cmd) => (Footprint::default(), select_of(cmd)),
                     Work::Session(cmd) => (sessions.footprint(cmd), None),
                     Work::Failed(_) => (Footprint::default(), None),
                 };
                 Slot {
                     line: e.line,
+                    session: matches!(e.work, Work::Session(_)),
                     state: State::Waiting(e.work),
+                    outcome: None,
                     footprint,
                     transcript: Vec::new(),
                     error: None,
@@ -159,15 +172,32 @@ impl Executor {
         let mut failed = false;
         while printed < slots.len() {
             let mut started = false;
+            // The unfinished lines a later one may have to wait for: those still to send a batch,
+            // and (for one that needs a connection of its own) those whose last batch is in flight.
+            let (mut unsent, mut in_flight) = (Vec::new(), Vec::new());
             for i in printed..slots.len() {
-                if matches!(slots[i].state, State::Waiting(_)) && may_start(&slots[printed..i], &slots[i]) {
+                if matches!(slots[i].state, State::Waiting(_))
+                    && may_start(&slots, &unsent, &in_flight, printed, i)
+                {
                     self.start(&mut slots[i], sessions);
                     started = true;
                 }
+                match slots[i].state {
+                    State::Done => {}
+                    State::Active { .. } if slots[i].final_sent => in_flight.push(i),
+                    _ => unsent.push(i),
+                }
             }
-            let sent = self.round(&mut slots, sessions);
+            let sent = self.round(&mut slots);
             while printed < slots.len() && matches!(slots[printed].state, State::Done) {
                 let slot = &mut slots[printed];
+                if let Some(outcome) = slot.outcome.take() {
+                    let (lines, error) = sessions.take_in(outcome);
+                    for line in lines {
+                        self.out.render_summary(&mut slot.transcript, &line);
+                    }
+                    slot.error = error;
+                }
                 self.out.write(&slot.transcript);
                 if let Some(e) = slot.error.take() {
                     if !e.is_success() {
@@ -197,7 +227,7 @@ impl Executor {
                 slot.error = Some(e);
                 return;
             }
-            Work::Raw(cmd) => Kind::Raw(cmd),
+            Work::Raw(cmd) => Kind::Raw(Some(cmd)),
             Work::Session(_) if self.conn.in_transaction() => {
                 slot.error = Some(Error::Session(IN_MULTI.into()));
                 return;
@@ -216,11 +246,11 @@ impl Executor {
         // A single-batch command goes out this very round, in input order, ahead of what follows.
         slot.final_sent = next.as_ref().is_some_and(|b| b.last && !job.needs_own_lane(b));
         slot.state = State::Active { job, next, lane: None };
-        self.settle(slot, sessions);
+        self.settle(slot);
     }
 
     /// After a job moved on: notes shown, a finished job's outcome taken in.
-    fn settle(&mut self, slot: &mut Slot, sessions: &mut dyn Sessions) {
+    fn settle(&mut self, slot: &mut Slot) {
         let State::Active { job, next, lane } = &mut slot.state else { return };
         for note in job.notes.drain(..) {
             self.out.render_summary(&mut slot.transcript, &note);
@@ -231,13 +261,7 @@ impl Executor {
         match job.finish.take() {
             Some(Finish::Raw(reply)) if reply.is_error() => slot.error = Some(Error::Reply),
             Some(Finish::Raw(_)) => {}
-            Some(Finish::Session(outcome)) => {
-                let (lines, error) = sessions.take_in(outcome);
-                for line in lines {
-                    self.out.render_summary(&mut slot.transcript, &line);
-                }
-                slot.error = error;
-            }
+            Some(Finish::Session(outcome)) => slot.outcome = Some(outcome),
             None => {}
         }
         if let Some(lane) = lane.take() {
@@ -247,7 +271,7 @@ impl Executor {
     }
 
     /// Sends every running command's next batch, then reads every reply; whether anything was sent.
-    fn round(&mut self, slots: &mut [Slot], sessions: &mut dyn Sessions) -> bool {
+    fn round(&mut self, slots: &mut [Slot]) -> bool {
         let mut lanes: Vec<(usize, Vec<u8>, Vec<InFlight>)> = Vec::new();
         for (i, slot) in slots.iter_mut().enumerate() {
             let State::Active { job, next, lane } = &mut slot.state else { continue };
@@ -255,9 +279,14 @@ impl Executor {
             let at = match *lane {
                 Some(l) => l,
                 None if job.needs_own_lane(&batch) => match self.acquire() {
-                    Ok(l) => {
+                    Ok(Some(l)) => {
                         *lane = Some(l);
                         l
+                    }
+                    // Every connection of the pool is taken: the command waits for the next round.
+                    Ok(None) => {
+                        *next = Some(batch);
+                        continue;
                     }
                     Err(e) => {
                         slot.error = Some(e);
@@ -282,20 +311,13 @@ impl Executor {
         }
         let sent = !lanes.is_empty();
         for (lane, packed, flights) in lanes {
-            self.run_lane(lane, &packed, flights, slots, sessions);
+            self.run_lane(lane, &packed, flights, slots);
         }
         sent
     }
 
     /// Sends one connection's batches and hands each its replies.
-    fn run_lane(
-        &mut self,
-        lane: usize,
-        packed: &[u8],
-        flights: Vec<InFlight>,
-        slots: &mut [Slot],
-        sessions: &mut dyn Sessions,
-    ) {
+    fn run_lane(&mut self, lane: usize, packed: &[u8], flights: Vec<InFlight>, slots: &mut [Slot]) {
         if let Err(e) = self.lane_send(lane, packed) {
             // Nothing was written: a refused reconnection fails each line in its place.
             for f in flights {
@@ -308,7 +330,7 @@ impl Executor {
             let slot = &mut slots[f.slot];
             let mut replies = Vec::with_capacity(f.batch.cmds.len());
             for (n, cmd) in f.batch.cmds.iter().enumerate() {
-                let prompt = self.conn.prompt();
+                let prompt = if self.out.echo { self.conn.prompt() } else { String::new() };
                 match self.lane_recv(lane, cmd, &mut slot.transcript) {
                     Ok(reply) => {
                         if !f.batch.quiet {
@@ -335,7 +357,7 @@ impl Executor {
             if let State::Active { job, next, .. } = &mut slot.state {
                 *next = job.answer(&f.batch, replies);
             }
-            self.settle(slot, sessions);
+            self.settle(slot);
         }
     }
 
@@ -393,21 +415,25 @@ impl Executor {
     }
 
     /// A connection of its own for a WATCHing command: a free one from the pool, or a new one (on
-    /// the database the script is in).
-    fn acquire(&mut self) -> Result<usize, Error> {
+    /// the database the script is in); `None` when all [`POOL_SIZE`] are taken.
+    fn acquire(&mut self) -> Result<Option<usize>, Error> {
         if let Some(i) = self.pool.iter().position(|(link, busy)| link.is_some() && !busy) {
             self.pool[i].1 = true;
-            return Ok(i + 1);
+            return Ok(Some(i + 1));
+        }
+        let free = self.pool.iter().position(|(link, _)| link.is_none());
+        if free.is_none() && self.pool.len() >= POOL_SIZE {
+            return Ok(None);
         }
         let link = Link::open(&self.conn.target, self.conn.target.db)?;
-        match self.pool.iter().position(|(link, _)| link.is_none()) {
+        match free {
             Some(i) => {
                 self.pool[i] = (Some(link), true);
-                Ok(i + 1)
+                Ok(Some(i + 1))
             }
             None => {
                 self.pool.push((Some(link), true));
-                Ok(self.pool.len())
+                Ok(Some(self.pool.len()))
             }
         }
     }
@@ -438,15 +464,18 @@ fn select_of(cmd: &[Vec<u8>]) -> Option<i64> {
     }
 }
 
-/// Whether `slot` may start now, given the unfinished lines before it.
-fn may_start(before: &[Slot], slot: &Slot) -> bool {
-    before.iter().all(|b| match b.state {
-        State::Done => true,
-        _ if !b.footprint.conflicts(&slot.footprint) => true,
-        // It sent its last batch on the main connection: what comes after it there sees its effect.
-        State::Active { .. } => b.final_sent && !slot.footprint.own_lane,
-        State::Waiting(_) => false,
-    })
+/// Whether line `i` may start now: no unfinished line before it could change what it sees. A line
+/// whose last batch is already on the main connection cannot, for what follows it there; but a
+/// session command decides as it starts, from the shell's state: it waits for every earlier line
+/// that changes the connection (MULTI…) to be answered, and one that uses the current session for
+/// every earlier line that may change it to be taken in.
+fn may_start(slots: &[Slot], unsent: &[usize], in_flight: &[usize], printed: usize, i: usize) -> bool {
+    let slot = &slots[i];
+    let clear = |j: &usize| !slots[*j].footprint.conflicts(&slot.footprint);
+    unsent.iter().all(clear)
+        && (!slot.footprint.own_lane || in_flight.iter().all(clear))
+        && (!slot.session || in_flight.iter().all(|j| !slots[*j].footprint.state))
+        && (!slot.footprint.reads_current || !slots[printed..i].iter().any(|s| s.footprint.writes_current))
 }
 
 #[cfg(test)]
@@ -470,13 +499,8 @@ mod tests {
         let touch = Footprint { keys: vec![b"session:x".to_vec()], any_index: true, ..Footprint::default() };
         assert!(touch.conflicts(&Footprint::raw(&a("TTL user_sessions:1"))));
         assert!(!touch.conflicts(&Footprint::raw(&a("GET plain"))));
-        let login = Footprint {
-            keys: vec![b"user_sessions:1".to_vec()],
-            writes_current: true,
-            ..Footprint::default()
-        };
         let whoami = Footprint { reads_current: true, any_session: true, ..Footprint::default() };
-        assert!(login.conflicts(&whoami));
+        assert!(whoami.conflicts(&Footprint::raw(&a("GET session:x"))));
         assert!(!whoami.conflicts(&Footprint::raw(&a("GET plain"))));
     }
 

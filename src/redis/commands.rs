@@ -23,8 +23,8 @@ pub struct Info {
     readonly: bool,
 }
 
-fn table() -> &'static HashMap<String, Info> {
-    static TABLE: OnceLock<HashMap<String, Info>> = OnceLock::new();
+fn table() -> &'static HashMap<Vec<u8>, Info> {
+    static TABLE: OnceLock<HashMap<Vec<u8>, Info>> = OnceLock::new();
     TABLE.get_or_init(|| {
         include_str!("commands.tsv")
             .lines()
@@ -44,7 +44,7 @@ fn table() -> &'static HashMap<String, Info> {
                     write: flags.split(',').any(|f| f == "write"),
                     readonly: flags.split(',').any(|f| f == "readonly"),
                 };
-                Some((f[0].to_owned(), info))
+                Some((f[0].as_bytes().to_vec(), info))
             })
             .collect()
     })
@@ -52,14 +52,27 @@ fn table() -> &'static HashMap<String, Info> {
 
 /// The table's row for a command (its subcommand's row when it has one: `CLIENT KILL`).
 pub fn info(cmd: &[Vec<u8>]) -> Option<&'static Info> {
-    let name = String::from_utf8_lossy(cmd.first()?).to_ascii_lowercase();
-    if let Some(sub) = cmd.get(1) {
-        let full = format!("{name} {}", String::from_utf8_lossy(sub).to_ascii_lowercase());
-        if let Some(info) = table().get(&full) {
+    // Looked up for every line of a script: lower-cased on the stack, no allocation.
+    let mut buf = [0u8; 64];
+    let name = cmd.first()?;
+    if name.len() >= buf.len() {
+        return None;
+    }
+    buf[..name.len()].copy_from_slice(name);
+    let len = name.len();
+    if let Some(sub) = cmd.get(1)
+        && len + 1 + sub.len() <= buf.len()
+    {
+        buf[len] = b' ';
+        buf[len + 1..len + 1 + sub.len()].copy_from_slice(sub);
+        let full = &mut buf[..len + 1 + sub.len()];
+        full.make_ascii_lowercase();
+        if let Some(info) = table().get(&full[..]) {
             return Some(info);
         }
     }
-    table().get(&name)
+    buf[..len].make_ascii_lowercase();
+    table().get(&buf[..len])
 }
 
 fn is(cmd: &[Vec<u8>], names: &[&str]) -> bool {

@@ -6,6 +6,7 @@ pub mod commands;
 pub mod events;
 pub mod fsck;
 pub mod keys;
+pub mod login;
 pub mod parse;
 pub mod plan;
 mod scan;
@@ -21,7 +22,6 @@ use crate::error::Error;
 use crate::exec::{Args, Executor, Footprint, args};
 use keys::{Layout, new_id, short};
 pub use parse::{Command, parse};
-use plan::NewSession;
 
 /// Store-wide settings from the flags.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,9 +181,6 @@ fn err(msg: impl Into<String>) -> Error {
     Error::Session(msg.into())
 }
 
-/// A live session's stored id and login time.
-type LiveSession = (String, u64);
-
 /// What a session command may know when it starts, handed to its step machine as plain data.
 #[derive(Debug, Clone)]
 pub struct Context {
@@ -275,11 +272,11 @@ impl Store {
         }
         match cmd {
             Command::Login { user_id, username, role, ip, id, ttl } => {
-                let ip = match ip {
-                    Some(ip) => ip,
-                    None => self.ip_for(&ex.conn.target.address).into_bytes(),
-                };
-                self.login(ex, &user_id, &username, &role, &ip, id, ttl)
+                let req = login::Request { user_id, username, role, ip, id, ttl };
+                let ctx = self.context(&ex.conn.target.address);
+                let drawn = new_id().map_err(err)?;
+                let mut m = login::Login::new(req, ctx, drawn, ex.conn.target.cluster).map_err(err)?;
+                self.drive(ex, &mut m)
             }
             Command::Whoami(id) => {
                 let id = self.id_or_current(id, "whoami")?;
@@ -377,103 +374,24 @@ impl Store {
         let id = |id: Option<String>, name: &str| self.id_or_current(id, name);
         Ok(Some(match cmd {
             Command::Whoami(given) => Box::new(whoami::Whoami::new(id(given, "whoami")?, ctx)),
+            Command::Login { user_id, username, role, ip, id, ttl } => {
+                let req = login::Request { user_id, username, role, ip, id, ttl };
+                // Pipelined windows run on one server (a cluster runs each command on its own).
+                Box::new(login::Login::new(req, ctx, new_id().map_err(err)?, false).map_err(err)?)
+            }
             _ => return Ok(None),
         }))
     }
 
     /// Whether a command can join a pipelined window (it is a step machine).
     pub fn pipelines(&self, cmd: &Command) -> bool {
-        matches!(cmd, Command::Whoami(_))
-    }
-
-    /// The commands of a single-step login, and what to do with their replies (for pipelining).
-    pub fn plan_login(&mut self, ex: &Executor, cmd: &Command) -> Result<(Vec<Args>, PendingLogin), Error> {
-        let Command::Login { user_id, username, role, ip, id: None, ttl } = cmd else {
-            return Err(err("not a single-step login"));
-        };
-        let ip = match ip {
-            Some(ip) => ip.clone(),
-            None => self.ip_for(&ex.conn.target.address).into_bytes(),
-        };
-        let id = self.layout.full_id(user_id, &new_id().map_err(err)?);
-        let pending = PendingLogin {
-            stored: self.layout.stored_id(&id),
-            index: self.layout.index_key(user_id),
-            id,
-            user_id: user_id.clone(),
-            username: username.clone(),
-            role: role.clone(),
-            ip,
-            login_time: unix_now(),
-            ttl: ttl.unwrap_or(self.settings.idle_ttl).min(self.settings.absolute_ttl),
-        };
-        let mut writes = plan::create_writes(&pending.new_session());
-        writes.extend(self.audit_inside(ex, self.login_entry(&pending)));
-        Ok((plan::transaction(writes), pending))
-    }
-
-    /// Finishes a login from its replies: rolls back a partial write, prints the summary.
-    pub fn finish_login(
-        &mut self,
-        ex: &mut Executor,
-        p: &PendingLogin,
-        replies: &[Reply],
-    ) -> Result<(), Error> {
-        match exec_result(replies) {
-            Exec::Ran(items) => {
-                if let Some(e) = first_error(&items) {
-                    self.roll_back_login(ex, p);
-                    return Err(err(format!("login failed: {e}; the partial session was removed")));
-                }
-            }
-            Exec::Refused(e) => return Err(err(format!("login failed, nothing was written: {e}"))),
-            Exec::Aborted => return Err(err("login failed: the transaction was aborted")),
-        }
-        self.audit_after(ex, self.login_entry(p))?;
-        self.learn_owner(
-            &p.stored,
-            events::Owner {
-                user_id: p.user_id.clone(),
-                username: Some(String::from_utf8_lossy(&p.username).into_owned()),
-                role: Some(String::from_utf8_lossy(&p.role).into_owned()),
-                login_time: Some(p.login_time),
-                ip: Some(String::from_utf8_lossy(&p.ip).into_owned()),
-            },
-        );
-        self.remember(&p.id);
-        self.current = Some(Current {
-            id: p.id.clone(),
-            username: Some(String::from_utf8_lossy(&p.username).into_owned()),
-        });
-        let abs = self.settings.absolute_ttl;
-        ex.out.summary(&format!(
-            "session {} — {} ({}) from {}, expires in {} idle, {} at most",
-            p.id,
-            String::from_utf8_lossy(&p.username),
-            String::from_utf8_lossy(&p.role),
-            String::from_utf8_lossy(&p.ip),
-            human(p.ttl as i64),
-            human(abs as i64)
-        ));
-        Ok(())
-    }
-
-    /// Runtime errors inside EXEC do not undo the other commands: remove what did get written.
-    fn roll_back_login(&mut self, ex: &mut Executor, p: &PendingLogin) {
-        let _ = self.apply(ex, plan::logout_writes(&p.stored, &p.index));
+        matches!(cmd, Command::Whoami(_) | Command::Login { .. })
     }
 
     /// The `--audit-stream` entry of an event (`None` without the flag). Ids go in as stored: under
     /// `--hash-ids` their hash, never the token.
     fn audit_entry(&self, event: &str, fields: &[(&str, &[u8])]) -> Option<Args> {
         self.settings.audit_stream.as_deref().map(|stream| audit::entry(stream, event, fields))
-    }
-
-    fn login_entry(&self, p: &PendingLogin) -> Option<Args> {
-        self.audit_entry(
-            "login",
-            &[("id", p.stored.as_bytes()), ("user", p.user_id.as_bytes()), ("role", &p.role)],
-        )
     }
 
     /// Audit entries that go inside the change's own transaction: on one server. On a cluster the
@@ -528,185 +446,6 @@ impl Store {
             items.extend(ex.run(&[w])?);
         }
         Ok(Exec::Ran(items))
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn login(
-        &mut self,
-        ex: &mut Executor,
-        user_id: &str,
-        username: &[u8],
-        role: &[u8],
-        ip: &[u8],
-        given_id: Option<String>,
-        ttl: Option<u64>,
-    ) -> Result<(), Error> {
-        let cmd = Command::Login {
-            user_id: user_id.to_owned(),
-            username: username.to_vec(),
-            role: role.to_vec(),
-            ip: Some(ip.to_vec()),
-            id: given_id.clone(),
-            ttl,
-        };
-        if cmd.is_single_step(&self.settings) {
-            let (cmds, pending) = self.plan_login(ex, &cmd)?;
-            let replies = ex.run(&cmds)?;
-            return self.finish_login(ex, &pending, &replies);
-        }
-        if self.layout.tagged && given_id.as_deref().is_some_and(|id| id.contains(keys::TAG_SEPARATOR)) {
-            return Err(err(
-                "with --key-layout tagged, --id may not contain '~' (redsh puts the user id in front)",
-            ));
-        }
-        let id = match given_id.clone() {
-            Some(id) => id,
-            None => new_id().map_err(err)?,
-        };
-        let id = self.layout.full_id(user_id, &id);
-        let mut pending = PendingLogin {
-            stored: self.layout.stored_id(&id),
-            index: self.layout.index_key(user_id),
-            id,
-            user_id: user_id.to_owned(),
-            username: username.to_vec(),
-            role: role.to_vec(),
-            ip: ip.to_vec(),
-            login_time: 0,
-            ttl: ttl.unwrap_or(self.settings.idle_ttl).min(self.settings.absolute_ttl),
-        };
-        let key = keys::session_key_of_stored(&pending.stored);
-        let index = self.layout.index_key(user_id);
-        let limit = self.settings.max_sessions as usize;
-        let cluster = self.settings.cluster;
-        for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0 {
-                back_off(attempt);
-            }
-            // Watch what decides the login, so that a concurrent change makes EXEC abort and we retry.
-            // On a cluster the two keys live on different nodes: one WATCH each.
-            let mut watched = Vec::new();
-            let mut reads = Vec::new();
-            if given_id.is_some() {
-                watched.push(key.clone());
-                reads.push(args(["EXISTS", &key]));
-            }
-            if limit > 0 {
-                watched.push(index.clone());
-                reads.push(args(["SMEMBERS", &index]));
-            }
-            let mut batch: Vec<Args> = if cluster {
-                watched.iter().map(|k| args(["WATCH", k])).collect()
-            } else {
-                vec![args(std::iter::once("WATCH").chain(watched.iter().map(String::as_str)))]
-            };
-            let n_watches = batch.len();
-            batch.extend(reads);
-            let replies = ex.run(&batch)?;
-            let reads = &replies[n_watches.min(replies.len())..];
-            if given_id.is_some() && int(reads.first()) == Some(1) {
-                ex.run(&[args(["UNWATCH"])])?;
-                return Err(err(format!(
-                    "session {} already exists; choose another id or log it out first",
-                    pending.id
-                )));
-            }
-            let mut dead = Vec::new();
-            let mut victims = Vec::new();
-            if limit > 0 {
-                let members: Vec<String> = elements(reads.last()).iter().filter_map(text).collect();
-                let (live, gone) = self.login_times(ex, &members)?;
-                dead = gone;
-                if live.len() >= limit {
-                    if self.settings.refuse_at_limit {
-                        ex.run(&[args(["UNWATCH"])])?;
-                        return Err(err(format!(
-                            "user {user_id} already has {} live sessions (--max-sessions {limit}): login refused",
-                            live.len()
-                        )));
-                    }
-                    victims = live.iter().take(live.len() + 1 - limit).map(|(id, _)| id.clone()).collect();
-                }
-            }
-            pending.login_time = unix_now();
-            let evicted: Vec<Args> = victims
-                .iter()
-                .filter_map(|v| {
-                    self.audit_entry("evict", &[("id", v.as_bytes()), ("user", user_id.as_bytes())])
-                })
-                .collect();
-            if !cluster {
-                let mut writes = Vec::new();
-                if !dead.is_empty() {
-                    writes.push(plan::prune(&index, &dead));
-                }
-                writes.extend(plan::evict_writes(&index, &victims));
-                writes.extend(self.audit_inside(ex, evicted.clone()));
-                writes.extend(plan::create_writes(&pending.new_session()));
-                writes.extend(self.audit_inside(ex, self.login_entry(&pending)));
-                let replies = ex.run(&plan::transaction(writes))?;
-                if matches!(exec_result(&replies), Exec::Aborted) {
-                    ex.out.summary(RETRYING);
-                    continue;
-                }
-                self.finish_login(ex, &pending, &replies)?;
-                return self.audit_after(ex, evicted);
-            }
-            // Cluster order: evicted sessions go first, then the index entry, then the session, so
-            // a failure in between leaves at worst a stale index entry (pruned by `sessions`),
-            // never a live session outside its user's index.
-            for v in &victims {
-                ex.run(&[args(["DEL", &keys::session_key_of_stored(v)])])?;
-            }
-            let mut index_writes = Vec::new();
-            let mut gone = dead;
-            gone.extend(victims.iter().cloned());
-            if !gone.is_empty() {
-                index_writes.push(plan::prune(&index, &gone));
-            }
-            index_writes.extend(plan::index_writes(&pending.new_session()));
-            let replies = ex.run(&plan::transaction(index_writes))?;
-            if exec_result(&replies).settle("login")?.is_none() {
-                ex.out.summary(RETRYING);
-                continue;
-            }
-            let replies = ex.run(&plan::transaction(plan::session_writes(&pending.new_session())))?;
-            if matches!(exec_result(&replies), Exec::Aborted) {
-                return Err(err(format!(
-                    "session {} was created by someone else meanwhile; its index entry will be pruned",
-                    pending.id
-                )));
-            }
-            self.finish_login(ex, &pending, &replies)?;
-            return self.audit_after(ex, evicted);
-        }
-        Err(err(format!(
-            "login gave up after {MAX_ATTEMPTS} concurrent changes to user {user_id}'s sessions"
-        )))
-    }
-
-    /// Each listed session's login time (oldest first); ids whose session is gone come back as dead.
-    fn login_times(
-        &mut self,
-        ex: &mut Executor,
-        members: &[String],
-    ) -> Result<(Vec<LiveSession>, Vec<String>), Error> {
-        if members.is_empty() {
-            return Ok((vec![], vec![]));
-        }
-        let reads: Vec<Args> =
-            members.iter().map(|m| args(["HGET", &keys::session_key_of_stored(m), "login_time"])).collect();
-        let replies = ex.run(&reads)?;
-        let mut live = Vec::new();
-        let mut dead = Vec::new();
-        for (m, r) in members.iter().zip(&replies) {
-            match int(Some(r)) {
-                Some(t) => live.push((m.clone(), t.max(0) as u64)),
-                None => dead.push(m.clone()),
-            }
-        }
-        live.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
-        Ok((live, dead))
     }
 
     fn no_such(&self, id: &str) -> Error {
@@ -996,47 +735,6 @@ impl Store {
         let created = exec_result(&ex.run(&plan::transaction(plan::copy_writes(new, fields, pttl)))?);
         ex.run(&[args(["SREM", &index, old])])?;
         Ok(created)
-    }
-}
-
-/// A login whose commands are sent and whose replies are still to come.
-#[derive(Debug, Clone)]
-pub struct PendingLogin {
-    pub id: String,
-    stored: String,
-    index: String,
-    user_id: String,
-    username: Vec<u8>,
-    role: Vec<u8>,
-    ip: Vec<u8>,
-    login_time: u64,
-    ttl: u64,
-}
-
-impl PendingLogin {
-    /// The login as a command again (a fresh id is drawn when it runs).
-    pub fn to_command(&self) -> Command {
-        Command::Login {
-            user_id: self.user_id.clone(),
-            username: self.username.clone(),
-            role: self.role.clone(),
-            ip: Some(self.ip.clone()),
-            id: None,
-            ttl: Some(self.ttl),
-        }
-    }
-
-    fn new_session(&self) -> NewSession<'_> {
-        NewSession {
-            stored_id: &self.stored,
-            user_id: &self.user_id,
-            index: &self.index,
-            username: &self.username,
-            role: &self.role,
-            login_time: self.login_time,
-            ip: &self.ip,
-            ttl: self.ttl,
-        }
     }
 }
 

@@ -230,8 +230,10 @@ pub fn transaction(mut writes: Vec<Args>) -> Vec<Args> {
 /// Seconds a touch may give a session: the idle timeout, capped by the absolute deadline.
 /// Zero or less means the deadline has passed.
 pub fn touch_ttl(now: u64, login_time: u64, idle: u64, absolute: u64) -> i64 {
-    let deadline = login_time.saturating_add(absolute) as i64;
-    (idle as i64).min(deadline - now as i64)
+    // Saturating: a huge --absolute-ttl means "no deadline", never a negative one.
+    let secs = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let deadline = secs(login_time.saturating_add(absolute));
+    secs(idle).min(deadline.saturating_sub(secs(now)))
 }
 
 // The write lists below are in the order that is safe when each command runs on its own (a
@@ -435,6 +437,8 @@ mod tests {
         assert_eq!(touch_ttl(1000 + 28000, 1000, 1800, 28800), 800);
         assert_eq!(touch_ttl(1000 + 28800, 1000, 1800, 28800), 0);
         assert_eq!(touch_ttl(1000 + 30000, 1000, 1800, 28800), -1200);
+        assert_eq!(touch_ttl(1000, 1000, 1800, i64::MAX as u64), 1800, "a huge deadline is no deadline");
+        assert_eq!(touch_ttl(1000, 1000, 1800, u64::MAX), 1800);
         assert_eq!(
             lines(&touch_writes("abc123", "user_sessions:101", 1800)),
             ["EXPIRE user_sessions:101 1800 GT", "EXPIRE session:abc123 1800"]

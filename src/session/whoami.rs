@@ -46,8 +46,9 @@ impl Machine for Whoami {
                 "session {id} is malformed: login_time is not a number"
             )));
         };
-        let absolute_left =
-            login_time.saturating_add(self.ctx.settings.absolute_ttl) as i64 - self.ctx.now as i64;
+        let secs = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        let absolute_left = secs(login_time.saturating_add(self.ctx.settings.absolute_ttl))
+            .saturating_sub(secs(self.ctx.now));
         if absolute_left <= 0 {
             return Step::Done(Outcome::failed(format!("session {id} is past its absolute timeout")));
         }
@@ -136,5 +137,11 @@ mod tests {
             vec![vec![Reply::Int(1), session("1000000"), Reply::Int(5)]],
         );
         assert_eq!(late.1.error.unwrap(), "session x is past its absolute timeout");
+        let huge = crate::session::Settings { absolute_ttl: i64::MAX as u64, ..Default::default() };
+        let forever = run(
+            Whoami::new("x".into(), crate::session::plan::testing::ctx_with(2_000_000, huge)),
+            vec![vec![Reply::Int(1), session("1000000"), Reply::Int(5)]],
+        );
+        assert_eq!(forever.1.error, None, "a huge --absolute-ttl does not overflow into the past");
     }
 }
