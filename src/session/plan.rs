@@ -347,7 +347,8 @@ pub mod testing {
 
     pub fn ctx_with(now: u64, settings: Settings) -> Context {
         let layout = Layout { hash_ids: settings.hash_ids, tagged: settings.tagged };
-        Context { settings, layout, now, current: None, ip: "10.0.0.1".into() }
+        let cluster = settings.cluster;
+        Context { settings, layout, now, current: None, ip: "10.0.0.1".into(), cluster }
     }
 
     /// Echo lines as redis-cli would show them (without prompt).
