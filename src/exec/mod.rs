@@ -59,8 +59,10 @@ impl Output {
     }
 
     /// A human summary line, kept apart from replies by a leading `# ` (and colour on a terminal).
+    /// Whatever it quotes from a server or a user is escaped, so it can neither run terminal
+    /// escapes nor forge a line.
     pub fn summary(&mut self, text: &str) {
-        let line = format!("# {text}");
+        let line = format!("# {}", crate::redis::escape::escape(text));
         if self.color {
             let styled = line.cyan().to_string();
             self.write(styled.as_bytes());

@@ -2,6 +2,7 @@
 //! arguments are secrets, and how a cluster spreads keys over slots.
 
 pub mod cluster;
+pub mod escape;
 pub mod format;
 pub mod redact;
 pub mod reply;
