@@ -7,6 +7,7 @@ mod hardening;
 mod harness;
 mod inspect;
 mod pipeline;
+mod promises;
 mod pty;
 mod redis_cli_parity;
 mod scripts;

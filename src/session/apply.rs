@@ -84,6 +84,70 @@ pub fn settle(tx: Tx, what: &str) -> Result<Vec<Reply>, String> {
     }
 }
 
+/// Keys a command is about to write, each with the type it must hold (or not exist yet), read
+/// with `TYPE` before anything is written: a write that would fail inside EXEC (WRONGTYPE) while
+/// the others ran is refused up front instead.
+#[derive(Debug)]
+pub struct Checks {
+    keys: Vec<(String, &'static str)>,
+    /// On a cluster the keys live in different slots: one per batch.
+    apart: bool,
+    /// Keys already checked.
+    done: usize,
+}
+
+impl Checks {
+    /// The first batch of checks; `None` when there is nothing to check.
+    pub fn start(keys: Vec<(String, &'static str)>, apart: bool) -> Option<(Checks, Batch)> {
+        let mut checks = Checks { keys, apart, done: 0 };
+        let batch = checks.next()?;
+        Some((checks, batch))
+    }
+
+    fn next(&mut self) -> Option<Batch> {
+        let left = &self.keys[self.done.min(self.keys.len())..];
+        let take = if self.apart { left.len().min(1) } else { left.len() };
+        if take == 0 {
+            return None;
+        }
+        Some(Batch::of(left[..take].iter().map(|(key, _)| args(["TYPE", key])).collect()))
+    }
+
+    /// The next batch of checks (`Ok(Some)`), all passed (`Ok(None)`), or why not.
+    pub fn resume(&mut self, replies: &[Reply]) -> Result<Option<Batch>, String> {
+        let checked = &self.keys[self.done.min(self.keys.len())..];
+        if let Some(wrong) = wrong_type(checked, replies) {
+            return Err(wrong);
+        }
+        self.done += replies.len();
+        Ok(self.next())
+    }
+}
+
+/// The first key that holds another type than the one the command writes (`none` is fine: the
+/// write creates it), as `user_sessions:101 holds a string, not a set`.
+fn wrong_type(keys: &[(String, &'static str)], replies: &[Reply]) -> Option<String> {
+    keys.iter().zip(replies).find_map(|((key, want), reply)| {
+        if let Some(e) = reply.error_text() {
+            return Some(format!("TYPE {key}: {}", String::from_utf8_lossy(e)));
+        }
+        let found = reply.text().unwrap_or_default();
+        (found != "none" && found != *want).then(|| format!("{key} holds a {found}, not a {want}"))
+    })
+}
+
+/// The keys a change writes besides the session itself: the user's index, and the audit stream.
+pub fn written(index: Option<&str>, stream: Option<&str>) -> Vec<(String, &'static str)> {
+    let mut keys = Vec::new();
+    if let Some(index) = index {
+        keys.push((index.to_owned(), "set"));
+    }
+    if let Some(stream) = stream {
+        keys.push((stream.to_owned(), "stream"));
+    }
+    keys
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,5 +186,25 @@ mod tests {
         let (mut a, _) = Apply::start(cmds(&["DEL k"]), vec![], false, true);
         let refused = vec![ok(), Reply::Error(b"OOM".to_vec()), Reply::Error(b"EXECABORT x".to_vec())];
         assert!(matches!(a.resume(refused), Applied::Done(Tx::Refused(_))));
+    }
+
+    #[test]
+    fn types_are_checked_before_writing() {
+        let keys = written(Some("user_sessions:1"), Some("audit"));
+        let status = |s: &str| Reply::Status(s.as_bytes().to_vec());
+        let (mut c, first) = Checks::start(keys.clone(), false).unwrap();
+        assert_eq!(lines(&first.cmds), ["TYPE user_sessions:1", "TYPE audit"]);
+        assert_eq!(c.resume(&[status("set"), status("none")]), Ok(None));
+        let (mut c, _) = Checks::start(keys.clone(), false).unwrap();
+        assert_eq!(
+            c.resume(&[status("none"), status("string")]),
+            Err("audit holds a string, not a stream".into())
+        );
+        let (mut c, first) = Checks::start(keys, true).unwrap();
+        assert_eq!(lines(&first.cmds), ["TYPE user_sessions:1"]);
+        let next = c.resume(&[status("set")]).unwrap().unwrap();
+        assert_eq!(lines(&next.cmds), ["TYPE audit"]);
+        assert_eq!(c.resume(&[status("stream")]), Ok(None));
+        assert!(Checks::start(vec![], true).is_none());
     }
 }

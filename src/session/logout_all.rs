@@ -5,9 +5,9 @@ use std::collections::VecDeque;
 
 use crate::exec::{Args, args};
 use crate::redis::reply::Reply;
-use crate::session::apply::{Applied, Apply, settle};
+use crate::session::apply::{Applied, Apply, Checks, settle, written};
 use crate::session::keys::session_key_of_stored;
-use crate::session::plan::{Batch, CurrentChange, Machine, Outcome, Step, transaction};
+use crate::session::plan::{Batch, CurrentChange, Machine, Outcome, Step, Tx, prune, transaction};
 use crate::session::{Context, audit};
 
 pub struct LogoutAll {
@@ -19,6 +19,11 @@ pub struct LogoutAll {
 
 enum State {
     Read,
+    /// The audit stream is checked before anything is written (the WATCH still stands).
+    Check {
+        checks: Checks,
+        members: Vec<String>,
+    },
     /// One server (or one slot): sessions and index in one transaction.
     Together {
         apply: Apply,
@@ -37,11 +42,20 @@ enum State {
         deleted: i64,
         entries: Vec<Args>,
     },
+    /// Redis refused the transaction for lack of memory: plain DELs, then one SREM of the ids.
+    Plain {
+        members: Vec<String>,
+        deleted: i64,
+        left: VecDeque<Args>,
+    },
     /// The change is done; its audit entries were being appended.
     Audited {
         outcome: Outcome,
     },
 }
+
+/// Said when Redis was out of memory and the sessions were destroyed without a transaction.
+const OUT_OF_MEMORY: &str = " (Redis is out of memory: DEL and SREM sent without a transaction)";
 
 impl LogoutAll {
     pub fn new(uid: String, ctx: Context) -> LogoutAll {
@@ -49,6 +63,13 @@ impl LogoutAll {
     }
 
     fn read(&mut self, replies: &[Reply]) -> Step {
+        if let Some(e) = replies.first().and_then(Reply::error_text) {
+            let e = String::from_utf8_lossy(e);
+            return Step::Done(Outcome::failed(format!(
+                "logout-all failed, nothing was written: {}: {e}",
+                self.index
+            )));
+        }
         let members: Vec<String> = replies
             .first()
             .map(Reply::elements)
@@ -59,6 +80,16 @@ impl LogoutAll {
         if members.is_empty() {
             return Step::Done(Outcome::ok(format!("user {} has no sessions", self.uid)));
         }
+        match Checks::start(written(None, self.ctx.settings.audit_stream.as_deref()), self.ctx.cluster) {
+            Some((checks, batch)) => {
+                self.state = State::Check { checks, members };
+                Step::Send(batch)
+            }
+            None => self.write(members),
+        }
+    }
+
+    fn write(&mut self, members: Vec<String>) -> Step {
         let count = members.len().to_string();
         let stream = self.ctx.settings.audit_stream.as_deref();
         let entries = audit::entries(
@@ -81,10 +112,29 @@ impl LogoutAll {
         Step::Send(batch)
     }
 
-    fn revoked(&self, members: Vec<String>, deleted: i64) -> Outcome {
+    /// Out of memory: the sessions with plain DELs (one per node on a cluster), then their ids
+    /// SREMed from the index (not DEL: a login may have added one meanwhile).
+    fn plain(&mut self, members: Vec<String>, sessions_left: bool, deleted: i64) -> Step {
+        let mut left = VecDeque::new();
+        if sessions_left {
+            if self.ctx.settings.cluster {
+                left.extend(members.iter().map(|m| args(["DEL", &session_key_of_stored(m)])));
+            } else {
+                let mut del = args(["DEL"]);
+                del.extend(members.iter().map(|id| session_key_of_stored(id).into_bytes()));
+                left.push_back(del);
+            }
+        }
+        left.push_back(prune(&self.index, &members));
+        let first = left.pop_front().unwrap_or_default();
+        self.state = State::Plain { members, deleted, left };
+        Step::Send(Batch::of(vec![first]))
+    }
+
+    fn revoked(&self, members: Vec<String>, deleted: i64, note: &str) -> Outcome {
         Outcome {
             current: CurrentChange::EndedStored(members),
-            ..Outcome::ok(format!("revoked {} live session(s) of user {}", deleted.max(0), self.uid))
+            ..Outcome::ok(format!("revoked {} live session(s) of user {}{note}", deleted.max(0), self.uid))
         }
     }
 }
@@ -98,15 +148,26 @@ impl Machine for LogoutAll {
     fn resume(&mut self, replies: Vec<Reply>) -> Step {
         match std::mem::replace(&mut self.state, State::Read) {
             State::Read => self.read(&replies),
+            State::Check { mut checks, members } => match checks.resume(&replies) {
+                Ok(Some(batch)) => {
+                    self.state = State::Check { checks, members };
+                    Step::Send(batch)
+                }
+                Ok(None) => self.write(members),
+                Err(wrong) => {
+                    Step::Done(Outcome::failed(format!("logout-all failed, nothing was written: {wrong}")))
+                }
+            },
             State::Together { mut apply, members } => match apply.resume(replies) {
                 Applied::Send(batch) => {
                     self.state = State::Together { apply, members };
                     Step::Send(batch)
                 }
+                Applied::Done(tx) if tx.out_of_memory() => self.plain(members, true, 0),
                 Applied::Done(tx) => match settle(tx, "logout-all") {
                     Ok(items) => {
                         let deleted = items.first().and_then(Reply::int).unwrap_or(0) - 1;
-                        Step::Done(self.revoked(members, deleted))
+                        Step::Done(self.revoked(members, deleted, ""))
                     }
                     Err(e) => Step::Done(Outcome::failed(e)),
                 },
@@ -123,10 +184,14 @@ impl Machine for LogoutAll {
                 Step::Send(batch)
             }
             State::IndexGone { members, deleted, entries } => {
-                match settle(crate::session::plan::Tx::of(&replies), "logout-all") {
+                let tx = Tx::of(&replies);
+                if tx.out_of_memory() {
+                    return self.plain(members, false, deleted);
+                }
+                match settle(tx, "logout-all") {
                     Ok(items) => {
                         let deleted = deleted + items.first().and_then(Reply::int).unwrap_or(0) - 1;
-                        let outcome = self.revoked(members, deleted);
+                        let outcome = self.revoked(members, deleted, "");
                         if entries.is_empty() {
                             return Step::Done(outcome);
                         }
@@ -134,6 +199,27 @@ impl Machine for LogoutAll {
                         Step::Send(Batch::of(entries))
                     }
                     Err(e) => Step::Done(Outcome::failed(e)),
+                }
+            }
+            State::Plain { members, deleted, mut left } => {
+                if let Some(e) = replies.first().and_then(Reply::error_text) {
+                    return Step::Done(Outcome::failed(format!(
+                        "logout-all failed: {}",
+                        String::from_utf8_lossy(e)
+                    )));
+                }
+                // Every reply but the last (the SREM's) counts deleted sessions.
+                let deleted = if left.is_empty() {
+                    deleted
+                } else {
+                    deleted + replies.first().and_then(Reply::int).unwrap_or(0)
+                };
+                match left.pop_front() {
+                    Some(next) => {
+                        self.state = State::Plain { members, deleted, left };
+                        Step::Send(Batch::of(vec![next]))
+                    }
+                    None => Step::Done(self.revoked(members, deleted, OUT_OF_MEMORY)),
                 }
             }
             State::Audited { outcome } => Step::Done(outcome),
@@ -145,10 +231,14 @@ impl Machine for LogoutAll {
 mod tests {
     use super::*;
     use crate::session::Settings;
-    use crate::session::plan::testing::{bulk, ctx, ctx_with, lines, ok, run, tx};
+    use crate::session::plan::testing::{bulk, ctx, ctx_with, lines, ok, queued, run, tx};
 
     fn members(ids: &[&str]) -> Vec<Reply> {
         vec![Reply::Array(ids.iter().map(|i| bulk(i)).collect())]
+    }
+
+    fn oom() -> Reply {
+        Reply::Error(b"OOM command not allowed when used memory > 'maxmemory'.".to_vec())
     }
 
     #[test]
@@ -172,25 +262,63 @@ mod tests {
     #[test]
     fn the_transaction_is_started_over_when_the_index_changes() {
         let mut m = LogoutAll::new("3".into(), ctx(0));
-        let Step::Send(read) = m.start() else { panic!() };
+        let Step::Send(read) = m.start() else { panic!("a read") };
         assert!(read.watch);
-        let Step::Send(write) = m.resume(members(&["a"])) else { panic!() };
+        let Step::Send(write) = m.resume(members(&["a"])) else { panic!("a write") };
         assert!(write.retry, "a nil EXEC starts the command over");
         // The executor calls start() again: the machine reads afresh.
-        let Step::Send(again) = m.start() else { panic!() };
+        let Step::Send(again) = m.start() else { panic!("a read") };
         assert_eq!(lines(&again.cmds), ["WATCH user_sessions:3", "SMEMBERS user_sessions:3"]);
-        let Step::Done(outcome) = m.resume(members(&[])) else { panic!() };
+        let Step::Done(outcome) = m.resume(members(&[])) else { panic!("done") };
         assert_eq!(outcome.summary, ["user 3 has no sessions"]);
     }
 
     #[test]
-    fn errors_inside_exec_and_refusals_are_reported() {
+    fn an_index_or_stream_of_another_type_is_refused_before_writing() {
+        let wrong =
+            Reply::Error(b"WRONGTYPE Operation against a key holding the wrong kind of value".to_vec());
+        let (sent, outcome) = run(LogoutAll::new("3".into(), ctx(0)), vec![vec![wrong]]);
+        assert_eq!(sent.len(), 2);
+        assert_eq!(
+            outcome.error.unwrap(),
+            "logout-all failed, nothing was written: user_sessions:3: WRONGTYPE Operation against a key holding the wrong kind of value"
+        );
+        let settings = Settings { audit_stream: Some("audit".into()), ..Settings::default() };
+        let (sent, outcome) = run(
+            LogoutAll::new("3".into(), ctx_with(0, settings)),
+            vec![members(&["a"]), vec![Reply::Status(b"string".to_vec())]],
+        );
+        assert_eq!(lines(&sent)[2..], ["TYPE audit"]);
+        assert_eq!(
+            outcome.error.unwrap(),
+            "logout-all failed, nothing was written: audit holds a string, not a stream"
+        );
+    }
+
+    #[test]
+    fn out_of_memory_sessions_go_with_plain_dels_then_their_ids() {
+        let refused = vec![ok(), oom(), Reply::Error(b"EXECABORT y".to_vec())];
+        let (sent, outcome) = run(
+            LogoutAll::new("3".into(), ctx(0)),
+            vec![members(&["a", "b"]), refused, vec![Reply::Int(2)], vec![Reply::Int(2)]],
+        );
+        assert_eq!(lines(&sent)[5..], ["DEL session:a session:b", "SREM user_sessions:3 a b"]);
+        assert_eq!(
+            outcome.summary,
+            [
+                "revoked 2 live session(s) of user 3 (Redis is out of memory: DEL and SREM sent without a transaction)"
+            ]
+        );
+    }
+
+    #[test]
+    fn errors_inside_exec_and_other_refusals_are_reported() {
         let wrong = Reply::Error(b"WRONGTYPE x".to_vec());
         let (_, outcome) = run(LogoutAll::new("3".into(), ctx(0)), vec![members(&["a"]), tx(vec![wrong])]);
         assert_eq!(outcome.error.unwrap(), "logout-all failed: WRONGTYPE x");
-        let refused = vec![ok(), Reply::Error(b"OOM x".to_vec()), Reply::Error(b"EXECABORT y".to_vec())];
+        let refused = vec![ok(), Reply::Error(b"ERR x".to_vec()), Reply::Error(b"EXECABORT y".to_vec())];
         let (_, outcome) = run(LogoutAll::new("3".into(), ctx(0)), vec![members(&["a"]), refused]);
-        assert_eq!(outcome.error.unwrap(), "logout-all failed, nothing was written: EXECABORT y");
+        assert_eq!(outcome.error.unwrap(), "logout-all failed, nothing was written: EXECABORT y (ERR x)");
     }
 
     #[test]
@@ -200,6 +328,7 @@ mod tests {
             LogoutAll::new("3".into(), ctx_with(0, settings)),
             vec![
                 members(&["a", "b"]),
+                vec![Reply::Status(b"none".to_vec())],
                 vec![Reply::Int(1)],
                 vec![Reply::Int(0)],
                 tx(vec![Reply::Int(1)]),
@@ -209,6 +338,7 @@ mod tests {
         assert_eq!(
             lines(&sent)[2..],
             [
+                "TYPE audit",
                 "DEL session:a",
                 "DEL session:b",
                 "MULTI",
@@ -218,5 +348,24 @@ mod tests {
             ]
         );
         assert_eq!(outcome.summary, ["revoked 1 live session(s) of user 3"]);
+    }
+
+    #[test]
+    fn on_a_cluster_out_of_memory_the_ids_are_removed_from_the_index() {
+        let settings = Settings { cluster: true, ..Settings::default() };
+        let (sent, outcome) = run(
+            LogoutAll::new("3".into(), ctx_with(0, settings)),
+            vec![
+                members(&["a"]),
+                vec![Reply::Int(1)],
+                vec![ok(), oom(), Reply::Error(b"EXECABORT y".to_vec())],
+                vec![Reply::Int(1)],
+            ],
+        );
+        assert_eq!(lines(&sent).last().unwrap(), "SREM user_sessions:3 a");
+        assert!(
+            outcome.summary[0].starts_with("revoked 1 live session(s) of user 3 (Redis is out of memory")
+        );
+        let _ = queued();
     }
 }

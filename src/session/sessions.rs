@@ -3,7 +3,7 @@
 
 use crate::exec::{Args, args};
 use crate::redis::reply::Reply;
-use crate::session::apply::{Applied, Apply, settle};
+use crate::session::apply::{Applied, Apply, Checks, settle, written};
 use crate::session::events::Owner;
 use crate::session::keys::short;
 use crate::session::plan::{Batch, Machine, Outcome, Step, describe_reads, prune};
@@ -21,6 +21,12 @@ enum State {
     Describe {
         members: Vec<String>,
     },
+    /// The audit stream is checked before pruning.
+    Check {
+        checks: Checks,
+        dead: Vec<String>,
+        listing: Box<Outcome>,
+    },
     /// Pruning dead ids; the listing is shown once that is done.
     Prune {
         apply: Option<Box<Apply>>,
@@ -28,10 +34,11 @@ enum State {
     },
 }
 
-/// A listed session that is alive: its stored id, login time, ip and TTL.
+/// A listed session that is alive: its stored id, login time (or the text that is not one), ip
+/// and TTL.
 struct Live {
     member: String,
-    login_time: i64,
+    login_time: Result<i64, String>,
     ip: String,
     ttl: i64,
 }
@@ -42,6 +49,13 @@ impl Sessions {
     }
 
     fn describe(&mut self, replies: &[Reply]) -> Step {
+        if let Some(e) = replies.first().and_then(Reply::error_text) {
+            return Step::Done(Outcome::failed(format!(
+                "sessions: {}: {}",
+                self.index,
+                String::from_utf8_lossy(e)
+            )));
+        }
         let mut members: Vec<String> = replies
             .first()
             .map(Reply::elements)
@@ -64,18 +78,34 @@ impl Sessions {
         for (member, pair) in members.iter().zip(replies.chunks(2)) {
             let info = pair.first().map(Reply::elements).unwrap_or_default();
             let ttl = pair.get(1).and_then(Reply::int).unwrap_or(-2);
-            match info.first().and_then(|r| r.int()) {
-                Some(login_time) if ttl != -2 => {
-                    let ip = info.get(1).and_then(|r| r.text()).unwrap_or_else(|| "?".into());
-                    live.push(Live { member: member.clone(), login_time, ip, ttl });
-                }
-                _ => dead.push(member.clone()),
+            // Only a session Redis no longer has is dead: a live one with damaged fields is
+            // listed as such, never pruned by a read.
+            if ttl == -2 {
+                dead.push(member.clone());
+                continue;
             }
+            let ip = info.get(1).and_then(|r| r.text()).unwrap_or_else(|| "?".into());
+            let login_time = match info.first() {
+                Some(r) => r.int().ok_or_else(|| r.text().unwrap_or_default()),
+                None => Err(String::new()),
+            };
+            live.push(Live { member: member.clone(), login_time, ip, ttl });
         }
         let listing = self.listing(live, dead.len());
         if dead.is_empty() {
             return Step::Done(listing);
         }
+        let stream = self.ctx.settings.audit_stream.as_deref();
+        match Checks::start(written(None, stream), self.ctx.cluster) {
+            Some((checks, batch)) => {
+                self.state = State::Check { checks, dead, listing: Box::new(listing) };
+                Step::Send(batch)
+            }
+            None => self.prune(dead, listing),
+        }
+    }
+
+    fn prune(&mut self, dead: Vec<String>, listing: Outcome) -> Step {
         let stream = self.ctx.settings.audit_stream.as_deref();
         let entries: Vec<Args> = dead
             .iter()
@@ -98,10 +128,10 @@ impl Sessions {
     fn listing(&self, mut live: Vec<Live>, dead: usize) -> Outcome {
         let pruned = if dead == 0 { String::new() } else { format!(" ({dead} expired id(s) pruned)") };
         let mut outcome = Outcome::ok(format!("user {}: {} live session(s){pruned}", self.uid, live.len()));
-        live.sort_by_key(|s| s.login_time);
+        live.sort_by_key(|s| s.login_time.clone().unwrap_or(i64::MAX));
         for s in live {
             let owner = Owner {
-                login_time: u64::try_from(s.login_time).ok(),
+                login_time: s.login_time.as_ref().ok().and_then(|t| u64::try_from(*t).ok()),
                 ip: Some(s.ip.clone()),
                 ..Owner::new(&self.uid)
             };
@@ -115,14 +145,15 @@ impl Sessions {
             };
             let idle =
                 if s.ttl < 0 { "no idle timeout".to_owned() } else { format!("idle {} left", human(s.ttl)) };
-            let absolute =
-                s.login_time.saturating_add(self.ctx.settings.absolute_ttl as i64) - self.ctx.now as i64;
-            outcome.summary.push(format!(
-                "  {}  from {}, {idle}, absolute {} left",
-                short(&id),
-                s.ip,
-                human(absolute)
-            ));
+            let absolute = match s.login_time {
+                Ok(t) => {
+                    let left =
+                        i128::from(t) + i128::from(self.ctx.settings.absolute_ttl) - i128::from(self.ctx.now);
+                    format!("absolute {} left", human(left.clamp(0, i128::from(i64::MAX)) as i64))
+                }
+                Err(bad) => format!("malformed: login_time '{bad}' is not a number (`fsck` reports it)"),
+            };
+            outcome.summary.push(format!("  {}  from {}, {idle}, {absolute}", short(&id), s.ip));
         }
         outcome
     }
@@ -138,6 +169,23 @@ impl Machine for Sessions {
         match std::mem::replace(&mut self.state, State::Members) {
             State::Members => self.describe(&replies),
             State::Describe { members } => self.list(&members, &replies),
+            State::Check { mut checks, dead, listing } => match checks.resume(&replies) {
+                Ok(Some(batch)) => {
+                    self.state = State::Check { checks, dead, listing };
+                    Step::Send(batch)
+                }
+                Ok(None) => self.prune(dead, *listing),
+                // The listing stands; only the pruning (a write) is refused.
+                Err(wrong) => {
+                    let mut listing = *listing;
+                    if let Some(first) = listing.summary.first_mut() {
+                        *first = first.replace("expired id(s) pruned", "expired id(s), not pruned");
+                    }
+                    listing.error =
+                        Some(format!("sessions: {} expired id(s) not pruned: {wrong}", dead.len()));
+                    Step::Done(listing)
+                }
+            },
             State::Prune { apply: None, listing } => Step::Done(*listing),
             State::Prune { apply: Some(mut apply), listing } => match apply.resume(replies) {
                 Applied::Send(batch) => {
@@ -216,13 +264,15 @@ mod tests {
     #[test]
     fn audited_pruning_is_one_transaction_and_its_failure_is_reported() {
         let settings = Settings { audit_stream: Some("audit".into()), ..Settings::default() };
+        let stream = || vec![Reply::Status(b"stream".to_vec())];
         let (sent, outcome) = run(
             Sessions::new("5".into(), ctx_with(0, settings.clone())),
-            vec![members(&["b"]), gone().to_vec(), tx(vec![Reply::Int(1), bulk("1-1")])],
+            vec![members(&["b"]), gone().to_vec(), stream(), tx(vec![Reply::Int(1), bulk("1-1")])],
         );
         assert_eq!(
             lines(&sent)[3..],
             [
+                "TYPE audit",
                 "MULTI",
                 "SREM user_sessions:5 b",
                 "XADD audit MAXLEN ~ 10000 * event expired id b user 5 seen sessions",
@@ -233,9 +283,50 @@ mod tests {
         let wrong = Reply::Error(b"WRONGTYPE x".to_vec());
         let (_, outcome) = run(
             Sessions::new("5".into(), ctx_with(0, settings)),
-            vec![members(&["b"]), gone().to_vec(), tx(vec![Reply::Int(1), wrong])],
+            vec![members(&["b"]), gone().to_vec(), stream(), tx(vec![Reply::Int(1), wrong])],
         );
         assert_eq!(outcome.error.unwrap(), "sessions failed: WRONGTYPE x");
+    }
+
+    #[test]
+    fn a_stream_of_another_type_leaves_the_index_as_it_was() {
+        let settings = Settings { audit_stream: Some("audit".into()), ..Settings::default() };
+        let (sent, outcome) = run(
+            Sessions::new("5".into(), ctx_with(0, settings)),
+            vec![members(&["b"]), gone().to_vec(), vec![Reply::Status(b"string".to_vec())]],
+        );
+        assert_eq!(lines(&sent).last().unwrap(), "TYPE audit", "no SREM");
+        assert_eq!(outcome.summary, ["user 5: 0 live session(s) (1 expired id(s), not pruned)"]);
+        assert_eq!(
+            outcome.error.unwrap(),
+            "sessions: 1 expired id(s) not pruned: audit holds a string, not a stream"
+        );
+    }
+
+    #[test]
+    fn a_live_session_with_a_malformed_login_time_is_listed_never_pruned() {
+        let mut described = Vec::new();
+        described.extend(info("1.7e9", "10.0.0.9", 100));
+        let (sent, outcome) = run(Sessions::new("5".into(), ctx(0)), vec![members(&["m"]), described]);
+        assert_eq!(sent.len(), 3, "no SREM");
+        assert_eq!(
+            outcome.summary,
+            [
+                "user 5: 1 live session(s)",
+                "  m  from 10.0.0.9, idle 1m40s left, malformed: login_time '1.7e9' is not a number (`fsck` reports it)"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_index_of_another_type_is_an_error_not_an_empty_list() {
+        let wrong =
+            Reply::Error(b"WRONGTYPE Operation against a key holding the wrong kind of value".to_vec());
+        let (_, outcome) = run(Sessions::new("5".into(), ctx(0)), vec![vec![wrong]]);
+        assert_eq!(
+            outcome.error.unwrap(),
+            "sessions: user_sessions:5: WRONGTYPE Operation against a key holding the wrong kind of value"
+        );
     }
 
     #[test]

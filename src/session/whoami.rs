@@ -45,8 +45,9 @@ impl Machine for Whoami {
                 "session {id} is malformed: login_time is not a number"
             )));
         };
-        let absolute_left =
-            login_time.saturating_add(self.ctx.settings.absolute_ttl) as i64 - self.ctx.now as i64;
+        let absolute_left = (i128::from(login_time) + i128::from(self.ctx.settings.absolute_ttl)
+            - i128::from(self.ctx.now))
+        .clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
         if absolute_left <= 0 {
             return Step::Done(Outcome::failed(format!("session {id} is past its absolute timeout")));
         }
