@@ -243,3 +243,89 @@ fn malformed_stored_data_is_reported_never_destroyed() {
     assert!(run.stdout.contains("# session big extended: expires in 30m\n"), "{}", run.stdout);
     assert_eq!(srv.get(&["EXISTS", "session:big"]), "1");
 }
+
+mod cluster {
+    use crate::harness::{Cluster, Redsh, Run};
+
+    fn redsh(c: &Cluster, flags: &[&str], input: &str) -> Run {
+        Redsh::new().port(c.nodes[0].port).args(&["-c"]).args(flags).stdin(input).run()
+    }
+
+    fn int(c: &Cluster, args: &[&str]) -> i64 {
+        c.cli(args).parse().unwrap_or_else(|_| panic!("{args:?}: {}", c.cli(args)))
+    }
+
+    #[test]
+    fn on_a_cluster_keys_of_another_type_are_refused_before_any_write() {
+        let c = Cluster::start();
+        redsh(&c, &["--no-echo"], "login 101 suhel teacher --id c1\nlogin 202 amy r --id c2\n").success();
+        c.cli(&["SET", "audit", "not-a-stream"]);
+        for cmd in ["touch c1", "renew c1", "logout c1"] {
+            let run = redsh(&c, &["--audit-stream", "audit"], &format!("{cmd}\n")).code(1);
+            assert!(
+                run.stderr.contains("nothing was written: audit holds a string, not a stream"),
+                "{cmd}: {}",
+                run.stderr
+            );
+            assert!(!run.stdout.contains("MULTI") && !run.stdout.contains("DEL "), "{cmd}:\n{}", run.stdout);
+        }
+        assert_eq!(c.cli(&["SMEMBERS", "user_sessions:101"]), "c1");
+        assert_eq!(c.cli(&["EXISTS", "session:c1"]), "1");
+        c.cli(&["DEL", "user_sessions:202"]);
+        c.cli(&["SET", "user_sessions:202", "notaset"]);
+        let run = redsh(&c, &[], "renew c2\n").code(1);
+        assert!(
+            run.stderr
+                .contains("renew failed, nothing was written: user_sessions:202 holds a string, not a set")
+        );
+        assert_eq!(c.cli(&["EXISTS", "session:c2"]), "1");
+        assert_eq!(c.dbsize(), 5, "two sessions, two indexes, the string: nothing new");
+    }
+
+    #[test]
+    fn on_a_cluster_touch_and_renew_hold_the_deadline_and_the_index_covers_them() {
+        let c = Cluster::start();
+        let flags = ["--ttl", "10", "--absolute-ttl", "6"];
+        for layout in ["plain", "tagged"] {
+            let id = if layout == "tagged" { "101~t1" } else { "t1" };
+            let key = if layout == "tagged" { "session:{101}:t1" } else { "session:t1" };
+            let index = if layout == "tagged" { "user_sessions:{101}" } else { "user_sessions:101" };
+            let with_layout = [&flags[..], &["--key-layout", layout]].concat();
+            redsh(&c, &with_layout, "login 101 suhel teacher --id t1\n").success();
+            let deadline_ms = (int(&c, &["HGET", key, "login_time"]) + 6) * 1000;
+            let run = redsh(&c, &with_layout, &format!("touch {id}\nrenew {id}\n")).success();
+            let new_id = run
+                .stdout
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("# session {id} renewed as ")))
+                .unwrap();
+            let new_id = new_id.split(':').next().unwrap();
+            let new_key = match new_id.split_once('~') {
+                Some((u, sid)) => format!("session:{{{u}}}:{sid}"),
+                None => format!("session:{new_id}"),
+            };
+            let at = int(&c, &["PEXPIRETIME", &new_key]);
+            assert!(at > 0 && at <= deadline_ms, "{layout}: {at} past {deadline_ms}");
+            assert!(int(&c, &["PEXPIRETIME", index]) >= at, "{layout}: the index outlives the session");
+            c.flush();
+        }
+    }
+
+    #[test]
+    fn on_a_full_cluster_logout_and_logout_all_still_destroy_sessions() {
+        let c = Cluster::start();
+        redsh(&c, &["--no-echo"], "login 1 a r --id p1\nlogin 2 b r --id p2\nlogin 2 b r --id p3\n")
+            .success();
+        let tagged = ["--key-layout", "tagged", "--no-echo"];
+        redsh(&c, &tagged, "login 3 c r --id q1\nlogin 4 d r --id q2\n").success();
+        for n in &c.nodes {
+            n.cli(&["CONFIG", "SET", "maxmemory-policy", "noeviction"]);
+            n.cli(&["CONFIG", "SET", "maxmemory", "1"]);
+        }
+        let probe = String::from_utf8_lossy(&c.nodes[0].cli_stdin(&["-c"], b"SET {x}probe 1\n")).into_owned();
+        assert!(probe.contains("OOM"), "{probe}");
+        redsh(&c, &[], "logout p1\nlogout-all 2\n").success();
+        redsh(&c, &["--key-layout", "tagged"], "logout 3~q1\nlogout-all 4\n").success();
+        assert_eq!(c.dbsize(), 0, "every session and index is gone");
+    }
+}
