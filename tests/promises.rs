@@ -96,6 +96,19 @@ fn a_string_audit_stream_refuses_every_change_before_it_is_made() {
     assert_eq!(int(&srv, &["SCARD", "user_sessions:101"]), 2);
 }
 
+#[test]
+fn logout_all_revokes_a_session_whose_id_is_not_utf8() {
+    let srv = Server::start();
+    let plant = b"HSET \"session:\\xff\\xfe\" user_id 7 username a role r login_time 1764600000 ip 1\n\
+                  EXPIRE \"session:\\xff\\xfe\" 1000\nSADD user_sessions:7 \"\\xff\\xfe\"\n";
+    srv.cli_stdin(&[], plant);
+    assert_eq!(srv.get(&["DBSIZE"]), "2");
+    let run = script(&srv, &[], "sessions 7\nlogout-all 7\n").success();
+    assert!(run.stdout.contains("# user 7: 1 live session(s)\n"), "{}", run.stdout);
+    assert!(run.stdout.contains("# revoked 1 live session(s) of user 7\n"), "{}", run.stdout);
+    assert_eq!(srv.get(&["DBSIZE"]), "0", "no live session is left outside its index");
+}
+
 /// A server with noeviction, filled with data until writes are refused (OOM).
 fn full_server() -> Server {
     let srv = Server::with_args(&["--maxmemory", "4mb", "--maxmemory-policy", "noeviction"]);

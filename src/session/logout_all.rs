@@ -6,8 +6,8 @@ use std::collections::VecDeque;
 use crate::exec::{Args, args};
 use crate::redis::reply::Reply;
 use crate::session::apply::{Applied, Apply, Checks, settle, written};
-use crate::session::keys::session_key_of_stored;
-use crate::session::plan::{Batch, CurrentChange, Machine, Outcome, Step, Tx, prune, transaction};
+use crate::session::keys::session_key_of_member;
+use crate::session::plan::{Batch, CurrentChange, Machine, Outcome, Step, Tx, transaction};
 use crate::session::{Context, audit};
 
 pub struct LogoutAll {
@@ -22,29 +22,29 @@ enum State {
     /// The audit stream is checked before anything is written (the WATCH still stands).
     Check {
         checks: Checks,
-        members: Vec<String>,
+        members: Vec<Vec<u8>>,
     },
     /// One server (or one slot): sessions and index in one transaction.
     Together {
         apply: Apply,
-        members: Vec<String>,
+        members: Vec<Vec<u8>>,
     },
     /// Plain layout on a cluster: each session deleted on its own node first; the index goes last,
     /// under its WATCH.
     Apart {
-        left: VecDeque<String>,
-        members: Vec<String>,
+        left: VecDeque<Vec<u8>>,
+        members: Vec<Vec<u8>>,
         deleted: i64,
         entries: Vec<Args>,
     },
     IndexGone {
-        members: Vec<String>,
+        members: Vec<Vec<u8>>,
         deleted: i64,
         entries: Vec<Args>,
     },
     /// Redis refused the transaction for lack of memory: plain DELs, then one SREM of the ids.
     Plain {
-        members: Vec<String>,
+        members: Vec<Vec<u8>>,
         deleted: i64,
         left: VecDeque<Args>,
     },
@@ -56,6 +56,11 @@ enum State {
 
 /// Said when Redis was out of memory and the sessions were destroyed without a transaction.
 const OUT_OF_MEMORY: &str = " (Redis is out of memory: DEL and SREM sent without a transaction)";
+
+/// `DEL session:<member>`.
+fn del_one(member: &[u8]) -> Args {
+    vec![b"DEL".to_vec(), session_key_of_member(member)]
+}
 
 impl LogoutAll {
     pub fn new(uid: String, ctx: Context) -> LogoutAll {
@@ -70,12 +75,12 @@ impl LogoutAll {
                 self.index
             )));
         }
-        let members: Vec<String> = replies
+        let members: Vec<Vec<u8>> = replies
             .first()
             .map(Reply::elements)
             .unwrap_or_default()
             .iter()
-            .filter_map(|r| r.text())
+            .filter_map(|r| r.bytes().map(<[u8]>::to_vec))
             .collect();
         if members.is_empty() {
             return Step::Done(Outcome::ok(format!("user {} has no sessions", self.uid)));
@@ -89,7 +94,7 @@ impl LogoutAll {
         }
     }
 
-    fn write(&mut self, members: Vec<String>) -> Step {
+    fn write(&mut self, members: Vec<Vec<u8>>) -> Step {
         let count = members.len().to_string();
         let stream = self.ctx.settings.audit_stream.as_deref();
         let entries = audit::entries(
@@ -98,13 +103,13 @@ impl LogoutAll {
             &[("user", self.uid.as_bytes()), ("sessions", count.as_bytes())],
         );
         if self.ctx.settings.cluster {
-            let mut left: VecDeque<String> = members.iter().cloned().collect();
+            let mut left: VecDeque<Vec<u8>> = members.iter().cloned().collect();
             let first = left.pop_front().unwrap_or_default();
             self.state = State::Apart { left, members, deleted: 0, entries };
-            return Step::Send(Batch::of(vec![args(["DEL", &session_key_of_stored(&first)])]));
+            return Step::Send(Batch::of(vec![del_one(&first)]));
         }
         let mut del = args(["DEL"]);
-        del.extend(members.iter().map(|id| session_key_of_stored(id).into_bytes()));
+        del.extend(members.iter().map(|id| session_key_of_member(id)));
         del.push(self.index.as_bytes().to_vec());
         let (apply, mut batch) = Apply::start(vec![del], entries, false, self.ctx.cluster);
         batch.retry = true;
@@ -114,26 +119,30 @@ impl LogoutAll {
 
     /// Out of memory: the sessions with plain DELs (one per node on a cluster), then their ids
     /// SREMed from the index (not DEL: a login may have added one meanwhile).
-    fn plain(&mut self, members: Vec<String>, sessions_left: bool, deleted: i64) -> Step {
+    fn plain(&mut self, members: Vec<Vec<u8>>, sessions_left: bool, deleted: i64) -> Step {
         let mut left = VecDeque::new();
         if sessions_left {
             if self.ctx.settings.cluster {
-                left.extend(members.iter().map(|m| args(["DEL", &session_key_of_stored(m)])));
+                left.extend(members.iter().map(|m| del_one(m)));
             } else {
                 let mut del = args(["DEL"]);
-                del.extend(members.iter().map(|id| session_key_of_stored(id).into_bytes()));
+                del.extend(members.iter().map(|id| session_key_of_member(id)));
                 left.push_back(del);
             }
         }
-        left.push_back(prune(&self.index, &members));
+        let mut srem = args(["SREM", &self.index]);
+        srem.extend(members.iter().cloned());
+        left.push_back(srem);
         let first = left.pop_front().unwrap_or_default();
         self.state = State::Plain { members, deleted, left };
         Step::Send(Batch::of(vec![first]))
     }
 
-    fn revoked(&self, members: Vec<String>, deleted: i64, note: &str) -> Outcome {
+    fn revoked(&self, members: Vec<Vec<u8>>, deleted: i64, note: &str) -> Outcome {
         Outcome {
-            current: CurrentChange::EndedStored(members),
+            current: CurrentChange::EndedStored(
+                members.iter().map(|m| String::from_utf8_lossy(m).into_owned()).collect(),
+            ),
             ..Outcome::ok(format!("revoked {} live session(s) of user {}{note}", deleted.max(0), self.uid))
         }
     }
@@ -176,7 +185,7 @@ impl Machine for LogoutAll {
                 let deleted = deleted + replies.first().and_then(Reply::int).unwrap_or(0);
                 if let Some(next) = left.pop_front() {
                     self.state = State::Apart { left, members, deleted, entries };
-                    return Step::Send(Batch::of(vec![args(["DEL", &session_key_of_stored(&next)])]));
+                    return Step::Send(Batch::of(vec![del_one(&next)]));
                 }
                 self.state = State::IndexGone { members, deleted, entries };
                 let mut batch = Batch::of(transaction(vec![args(["DEL", &self.index])]));
@@ -257,6 +266,13 @@ mod tests {
         );
         assert_eq!(outcome.summary, ["revoked 2 live session(s) of user 3"]);
         assert_eq!(outcome.current, CurrentChange::EndedStored(vec!["a".into(), "b".into()]));
+    }
+
+    #[test]
+    fn a_member_that_is_not_utf8_names_its_own_key() {
+        let binary = vec![Reply::Array(vec![Reply::Bulk(vec![0xff, 0xfe])])];
+        let (sent, _) = run(LogoutAll::new("7".into(), ctx(0)), vec![binary, tx(vec![Reply::Int(2)])]);
+        assert_eq!(sent[3], vec![b"DEL".to_vec(), b"session:\xff\xfe".to_vec(), b"user_sessions:7".to_vec()]);
     }
 
     #[test]

@@ -5,8 +5,8 @@ use crate::exec::{Args, args};
 use crate::redis::reply::Reply;
 use crate::session::apply::{Applied, Apply, Checks, settle, written};
 use crate::session::events::Owner;
-use crate::session::keys::short;
-use crate::session::plan::{Batch, Machine, Outcome, Step, describe_reads, prune};
+use crate::session::keys::{session_key_of_member, short};
+use crate::session::plan::{Batch, Machine, Outcome, Step};
 use crate::session::{Context, audit, human};
 
 pub struct Sessions {
@@ -19,12 +19,12 @@ pub struct Sessions {
 enum State {
     Members,
     Describe {
-        members: Vec<String>,
+        members: Vec<Vec<u8>>,
     },
     /// The audit stream is checked before pruning.
     Check {
         checks: Checks,
-        dead: Vec<String>,
+        dead: Vec<Vec<u8>>,
         listing: Box<Outcome>,
     },
     /// Pruning dead ids; the listing is shown once that is done.
@@ -56,23 +56,30 @@ impl Sessions {
                 String::from_utf8_lossy(e)
             )));
         }
-        let mut members: Vec<String> = replies
+        let mut members: Vec<Vec<u8>> = replies
             .first()
             .map(Reply::elements)
             .unwrap_or_default()
             .iter()
-            .filter_map(|r| r.text())
+            .filter_map(|r| r.bytes().map(<[u8]>::to_vec))
             .collect();
         members.sort();
         if members.is_empty() {
             return Step::Done(Outcome::ok(format!("user {} has no live sessions", self.uid)));
         }
-        let reads = describe_reads(&members);
+        // By the member's bytes: one that is not UTF-8 still names its own key.
+        let reads = members
+            .iter()
+            .flat_map(|m| {
+                let key = session_key_of_member(m);
+                [args([b"HMGET".as_slice(), &key, b"login_time", b"ip"]), args([b"TTL".as_slice(), &key])]
+            })
+            .collect();
         self.state = State::Describe { members };
         Step::Send(Batch::of(reads))
     }
 
-    fn list(&mut self, members: &[String], replies: &[Reply]) -> Step {
+    fn list(&mut self, members: &[Vec<u8>], replies: &[Reply]) -> Step {
         let mut live = Vec::new();
         let mut dead = Vec::new();
         for (member, pair) in members.iter().zip(replies.chunks(2)) {
@@ -89,7 +96,8 @@ impl Sessions {
                 Some(r) => r.int().ok_or_else(|| r.text().unwrap_or_default()),
                 None => Err(String::new()),
             };
-            live.push(Live { member: member.clone(), login_time, ip, ttl });
+            let member = String::from_utf8_lossy(member).into_owned();
+            live.push(Live { member, login_time, ip, ttl });
         }
         let listing = self.listing(live, dead.len());
         if dead.is_empty() {
@@ -105,17 +113,19 @@ impl Sessions {
         }
     }
 
-    fn prune(&mut self, dead: Vec<String>, listing: Outcome) -> Step {
+    fn prune(&mut self, dead: Vec<Vec<u8>>, listing: Outcome) -> Step {
         let stream = self.ctx.settings.audit_stream.as_deref();
         let entries: Vec<Args> = dead
             .iter()
             .flat_map(|d| {
                 let fields =
-                    [("id", d.as_bytes()), ("user", self.uid.as_bytes()), ("seen", b"sessions".as_slice())];
+                    [("id", d.as_slice()), ("user", self.uid.as_bytes()), ("seen", b"sessions".as_slice())];
                 audit::entries(stream, "expired", &fields)
             })
             .collect();
-        let writes = vec![prune(&self.index, &dead)];
+        let mut srem = args(["SREM", &self.index]);
+        srem.extend(dead.iter().cloned());
+        let writes = vec![srem];
         if entries.is_empty() {
             self.state = State::Prune { apply: None, listing: Box::new(listing) };
             return Step::Send(Batch::of(writes));
