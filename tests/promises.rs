@@ -249,6 +249,20 @@ fn malformed_stored_data_is_reported_never_destroyed() {
     assert!(run.stderr.contains("session m1 is malformed: no login_time"), "{}", run.stderr);
     assert_eq!(srv.get(&["EXISTS", "session:m1"]), "1");
 
+    // A user_id that cannot name an index (written by another client) decides no write.
+    plant(&srv, "u1", "5", "ann", "r", &(now() - 10).to_string(), "1");
+    srv.cli(&["HSET", "session:u1", "user_id", "1 2"]);
+    let keys = srv.get(&["DBSIZE"]);
+    for cmd in ["touch u1", "renew u1", "logout u1"] {
+        let run = script(&srv, &[], &format!("{cmd}\n")).code(1);
+        assert!(
+            run.stderr.contains("session u1 is malformed: user_id '1 2' contains whitespace"),
+            "{cmd}: {}",
+            run.stderr
+        );
+        assert_eq!(srv.get(&["DBSIZE"]), keys, "{cmd} wrote nothing");
+    }
+
     // A huge --absolute-ttl saturates: the session is extended, not ended.
     let huge = i64::MAX.to_string();
     script(&srv, &[], "login 6 bo r --id big\n").success();

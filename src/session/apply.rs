@@ -84,6 +84,20 @@ pub fn settle(tx: Tx, what: &str) -> Result<Vec<Reply>, String> {
     }
 }
 
+/// The user a stored session names, checked before it decides which index is written: it becomes
+/// part of a key, so it must be a valid id; in the tagged layout it must be the user the session id
+/// carries (else the index would be in another slot, or another user's).
+pub fn user_of(id: &str, tagged: bool, user_id: &[u8]) -> Result<String, String> {
+    let uid = crate::session::keys::check_id("user_id", user_id)?;
+    if tagged
+        && let Some((user, _)) = id.rsplit_once(crate::session::keys::TAG_SEPARATOR)
+        && user != uid
+    {
+        return Err(format!("user_id {uid} is not the user its id names ({user})"));
+    }
+    Ok(uid)
+}
+
 /// Keys a command is about to write, each with the type it must hold (or not exist yet), read
 /// with `TYPE` before anything is written: a write that would fail inside EXEC (WRONGTYPE) while
 /// the others ran is refused up front instead.
@@ -206,5 +220,18 @@ mod tests {
         assert_eq!(lines(&next.cmds), ["TYPE audit"]);
         assert_eq!(c.resume(&[status("stream")]), Ok(None));
         assert!(Checks::start(vec![], true).is_none());
+    }
+
+    #[test]
+    fn a_stored_user_id_must_be_an_id_and_match_the_tag() {
+        assert_eq!(user_of("abc", false, b"101"), Ok("101".into()));
+        assert!(user_of("abc", false, b"1 2").unwrap_err().contains("whitespace"));
+        assert!(user_of("abc", false, b"a:b").is_err());
+        assert!(user_of("abc", false, &[0xff]).is_err());
+        assert_eq!(user_of("101~abc", true, b"101"), Ok("101".into()));
+        assert_eq!(
+            user_of("101~abc", true, b"102"),
+            Err("user_id 102 is not the user its id names (101)".into())
+        );
     }
 }

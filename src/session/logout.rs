@@ -2,7 +2,7 @@
 
 use crate::exec::args;
 use crate::redis::reply::Reply;
-use crate::session::apply::{Applied, Apply, Checks, settle, written};
+use crate::session::apply::{Applied, Apply, Checks, settle, user_of, written};
 use crate::session::keys::{session_key_of_stored, short};
 use crate::session::plan::{Batch, CurrentChange, Machine, Outcome, Step, Tx, logout_writes};
 use crate::session::{Context, audit, no_such};
@@ -41,8 +41,14 @@ impl Logout {
     }
 
     fn read(&mut self, replies: &[Reply]) -> Step {
-        let Some(uid) = replies.first().and_then(Reply::text) else {
+        let Some(uid) = replies.first().and_then(Reply::bytes) else {
             return Step::Done(Outcome::failed(no_such(&self.id)));
+        };
+        let uid = match user_of(&self.id, self.ctx.layout.tagged, uid) {
+            Ok(uid) => uid,
+            Err(e) => {
+                return Step::Done(Outcome::failed(format!("session {} is malformed: {e}", short(&self.id))));
+            }
         };
         let keys = written(Some(&self.index(&uid)), self.ctx.settings.audit_stream.as_deref());
         match Checks::start(keys, self.ctx.cluster) {

@@ -4,7 +4,7 @@
 
 use crate::exec::{Args, args};
 use crate::redis::reply::Reply;
-use crate::session::apply::{Applied, Apply, Checks, settle, written};
+use crate::session::apply::{Applied, Apply, Checks, settle, user_of, written};
 use crate::session::events::Owner;
 use crate::session::keys::{new_id, session_key_of_stored, short};
 use crate::session::plan::{
@@ -97,11 +97,17 @@ impl Renew {
             return Step::Done(Outcome::failed(no_such(&self.id)));
         }
         let get = |f: &str| fields.iter().find(|(k, _)| k == f.as_bytes()).map(|(_, v)| v.clone());
-        let Some(uid) = get("user_id").map(|u| String::from_utf8_lossy(&u).into_owned()) else {
+        let Some(uid) = get("user_id") else {
             return Step::Done(Outcome::failed(format!(
                 "session {} is malformed: no user_id",
                 short(&self.id)
             )));
+        };
+        let uid = match user_of(&self.id, self.ctx.layout.tagged, &uid) {
+            Ok(uid) => uid,
+            Err(e) => {
+                return Step::Done(Outcome::failed(format!("session {} is malformed: {e}", short(&self.id))));
+            }
         };
         let owner = Owner::from_fields(get);
         // A session without a TTL (damaged by hand) gets the idle timeout back.

@@ -3,7 +3,7 @@
 
 use crate::exec::{Args, args};
 use crate::redis::reply::Reply;
-use crate::session::apply::{Applied, Apply, Checks, settle, written};
+use crate::session::apply::{Applied, Apply, Checks, settle, user_of, written};
 use crate::session::keys::{session_key_of_stored, short};
 use crate::session::plan::{
     Batch, CurrentChange, Machine, Outcome, Step, deadline_ms, logout_writes, slide_writes, touch_ttl,
@@ -45,8 +45,14 @@ impl Touch {
 
     fn read(&mut self, replies: &[Reply]) -> Step {
         let items = replies.first().map(Reply::elements).unwrap_or_default();
-        let Some(uid) = items.first().and_then(|r| r.text()) else {
+        let Some(uid) = items.first().and_then(|r| r.bytes()) else {
             return Step::Done(Outcome::failed(no_such(&self.id)));
+        };
+        let uid = match user_of(&self.id, self.ctx.layout.tagged, uid) {
+            Ok(uid) => uid,
+            Err(e) => {
+                return Step::Done(Outcome::failed(format!("session {} is malformed: {e}", short(&self.id))));
+            }
         };
         // Malformed data is reported, never acted on (a wrong login_time could end a live session).
         let Some(login_time) = items.get(1).and_then(|r| r.int()).and_then(|t| u64::try_from(t).ok()) else {
