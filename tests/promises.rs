@@ -114,6 +114,7 @@ fn full_server() -> Server {
     let srv = Server::with_args(&["--maxmemory", "4mb", "--maxmemory-policy", "noeviction"]);
     script(&srv, &[], "login 101 suhel teacher --id s1\nlogin 7 ann r --id a\nlogin 7 ann r --id b\n")
         .success();
+    plant(&srv, "old1", "8", "o", "r", &(now() - 9 * 3600).to_string(), "1");
     let value = "x".repeat(64 * 1024);
     let fill: String = (0..120).map(|i| format!("SET filler:{i} {value}\n")).collect();
     let out = String::from_utf8_lossy(&srv.cli_stdin(&[], fill.as_bytes())).into_owned();
@@ -150,6 +151,11 @@ fn logout_and_logout_all_work_when_redis_is_out_of_memory() {
         run.stdout
     );
     assert_eq!(srv.get(&["EXISTS", "session:a", "session:b", "user_sessions:7"]), "0");
+
+    // A touch past the absolute deadline ends the session, full or not.
+    let run = script(&srv, &[], "touch old1\n").code(1);
+    assert_eq!(run.stderr, "redsh: line 1: session old1 reached its absolute timeout and was ended\n");
+    assert_eq!(srv.get(&["EXISTS", "session:old1", "user_sessions:8"]), "0");
 }
 
 /// Writes are held back by the server (`CLIENT PAUSE … WRITE`) for 1.5 s after a command's read:

@@ -6,7 +6,7 @@ use crate::redis::reply::Reply;
 use crate::session::apply::{Applied, Apply, Checks, settle, user_of, written};
 use crate::session::keys::{session_key_of_stored, short};
 use crate::session::plan::{
-    Batch, CurrentChange, Machine, Outcome, Step, deadline_ms, logout_writes, slide_writes, touch_ttl,
+    Batch, CurrentChange, Machine, Outcome, Step, Tx, deadline_ms, logout_writes, slide_writes, touch_ttl,
 };
 use crate::session::{Context, audit, human, no_such};
 
@@ -35,7 +35,11 @@ enum State {
     Write {
         apply: Apply,
         ttl: i64,
+        /// The writes, to send without a transaction should Redis refuse one for lack of memory.
+        writes: Vec<Args>,
     },
+    /// Ending the session with plain `DEL` then `SREM`: Redis was out of memory.
+    Plain,
 }
 
 impl Touch {
@@ -95,9 +99,10 @@ impl Touch {
     }
 
     fn write(&mut self, plan: Plan) -> Step {
+        let writes = plan.writes.clone();
         let (apply, batch) =
             Apply::start(plan.writes, plan.entries, self.ctx.settings.cluster, self.ctx.cluster);
-        self.state = State::Write { apply, ttl: plan.ttl };
+        self.state = State::Write { apply, ttl: plan.ttl, writes };
         Step::Send(batch)
     }
 
@@ -146,13 +151,19 @@ impl Machine for Touch {
                     Step::Done(Outcome::failed(format!("touch failed, nothing was written: {wrong}")))
                 }
             },
-            State::Write { mut apply, ttl } => match apply.resume(replies) {
+            State::Write { mut apply, ttl, writes } => match apply.resume(replies) {
                 Applied::Send(batch) => {
-                    self.state = State::Write { apply, ttl };
+                    self.state = State::Write { apply, ttl, writes };
                     Step::Send(batch)
+                }
+                // Past its deadline the session is destroyed, even when Redis is out of memory.
+                Applied::Done(tx) if ttl <= 0 && tx.out_of_memory() => {
+                    self.state = State::Plain;
+                    Step::Send(Batch::of(writes))
                 }
                 Applied::Done(tx) => Step::Done(self.finish(settle(tx, "touch"), ttl)),
             },
+            State::Plain => Step::Done(self.finish(settle(Tx::Ran(replies), "touch"), 0)),
         }
     }
 }
@@ -254,6 +265,18 @@ mod tests {
         );
         assert_eq!(outcome.error.unwrap(), "session old1 reached its absolute timeout and was ended");
         assert_eq!(outcome.current, CurrentChange::Ended { id: "old1".into(), to: None });
+    }
+
+    #[test]
+    fn past_the_deadline_a_full_redis_still_ends_the_session() {
+        let oom = Reply::Error(b"OOM command not allowed".to_vec());
+        let refused = vec![ok(), oom.clone(), oom, Reply::Error(b"EXECABORT x".to_vec())];
+        let (sent, outcome) = run(
+            Touch::new("old1".into(), ctx(1000 + 9 * 3600)),
+            vec![owner("7", "1000"), vec![status("set")], refused, vec![Reply::Int(1), Reply::Int(1)]],
+        );
+        assert_eq!(lines(&sent)[6..], ["DEL session:old1", "SREM user_sessions:7 old1"]);
+        assert_eq!(outcome.error.unwrap(), "session old1 reached its absolute timeout and was ended");
     }
 
     #[test]
