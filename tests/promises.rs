@@ -241,6 +241,19 @@ fn hostile_stored_data_never_reaches_the_terminal_raw() {
 }
 
 #[test]
+fn messages_quoting_a_key_name_are_escaped_too() {
+    let srv = Server::start();
+    script(&srv, &[], "login 101 suhel teacher --id e1\n").success();
+    let stream = "audit\x1b]0;PWNED\x07\nredsh: line 9: forged";
+    srv.cli(&["SET", stream, "x"]);
+    let run = script(&srv, &["--audit-stream", stream], "touch e1\n").code(1);
+    assert_eq!(
+        run.stderr,
+        "redsh: line 1: touch failed, nothing was written: audit\\x1b]0;PWNED\\x07\\nredsh: line 9: forged holds a string, not a stream\n"
+    );
+}
+
+#[test]
 fn malformed_stored_data_is_reported_never_destroyed() {
     let srv = Server::start();
     plant(&srv, "m1", "5", "ann", "r", "1.7e9", "10.0.0.5");

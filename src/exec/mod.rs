@@ -81,7 +81,7 @@ impl Output {
             self.write(format!("{e}\n").as_bytes());
             if let Some(n) = line {
                 self.flush();
-                eprintln!("redsh: line {n}: {}", e.describe());
+                eprintln!("redsh: line {n}: {}", crate::redis::escape::escape(&e.describe()));
             }
             return;
         }
@@ -90,6 +90,8 @@ impl Output {
             Some(n) => format!("redsh: line {n}: {e}"),
             None => e.to_string(),
         };
+        // A message may quote a key name, a stored value or a server's error text.
+        let text = crate::redis::escape::escape(&text);
         if self.color {
             eprintln!("{}", text.red());
         } else {
