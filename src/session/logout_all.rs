@@ -6,8 +6,10 @@ use std::collections::VecDeque;
 use crate::exec::{Args, args};
 use crate::redis::reply::Reply;
 use crate::session::apply::{Applied, Apply, Checks, settle, written};
-use crate::session::keys::session_key_of_member;
-use crate::session::plan::{Batch, CurrentChange, Machine, Outcome, Step, Tx, transaction};
+use crate::session::plan::{
+    Batch, CurrentChange, Machine, Outcome, Step, Tx, delete_all, delete_sessions, forget, logout_all_writes,
+    transaction,
+};
 use crate::session::{Context, audit};
 
 pub struct LogoutAll {
@@ -32,7 +34,7 @@ enum State {
     /// Plain layout on a cluster: each session deleted on its own node first; the index goes last,
     /// under its WATCH.
     Apart {
-        left: VecDeque<Vec<u8>>,
+        left: VecDeque<Args>,
         members: Vec<Vec<u8>>,
         deleted: i64,
         entries: Vec<Args>,
@@ -56,11 +58,6 @@ enum State {
 
 /// Said when Redis was out of memory and the sessions were destroyed without a transaction.
 const OUT_OF_MEMORY: &str = " (Redis is out of memory: DEL and SREM sent without a transaction)";
-
-/// `DEL session:<member>`.
-fn del_one(member: &[u8]) -> Args {
-    vec![b"DEL".to_vec(), session_key_of_member(member)]
-}
 
 impl LogoutAll {
     pub fn new(uid: String, ctx: Context) -> LogoutAll {
@@ -103,15 +100,13 @@ impl LogoutAll {
             &[("user", self.uid.as_bytes()), ("sessions", count.as_bytes())],
         );
         if self.ctx.settings.cluster {
-            let mut left: VecDeque<Vec<u8>> = members.iter().cloned().collect();
+            let mut left: VecDeque<Args> = delete_sessions(&members).into();
             let first = left.pop_front().unwrap_or_default();
             self.state = State::Apart { left, members, deleted: 0, entries };
-            return Step::Send(Batch::of(vec![del_one(&first)]));
+            return Step::Send(Batch::of(vec![first]));
         }
-        let mut del = args(["DEL"]);
-        del.extend(members.iter().map(|id| session_key_of_member(id)));
-        del.push(self.index.as_bytes().to_vec());
-        let (apply, mut batch) = Apply::start(vec![del], entries, false, self.ctx.cluster);
+        let writes = logout_all_writes(&self.index, &members);
+        let (apply, mut batch) = Apply::start(writes, entries, false, self.ctx.cluster);
         batch.retry = true;
         self.state = State::Together { apply, members };
         Step::Send(batch)
@@ -123,16 +118,13 @@ impl LogoutAll {
         let mut left = VecDeque::new();
         if sessions_left {
             if self.ctx.settings.cluster {
-                left.extend(members.iter().map(|m| del_one(m)));
+                left.extend(delete_sessions(&members));
             } else {
-                let mut del = args(["DEL"]);
-                del.extend(members.iter().map(|id| session_key_of_member(id)));
-                left.push_back(del);
+                // The sessions alone: the index may have gained an id meanwhile.
+                left.push_back(delete_all(&members));
             }
         }
-        let mut srem = args(["SREM", &self.index]);
-        srem.extend(members.iter().cloned());
-        left.push_back(srem);
+        left.push_back(forget(&self.index, &members));
         let first = left.pop_front().unwrap_or_default();
         self.state = State::Plain { members, deleted, left };
         Step::Send(Batch::of(vec![first]))
@@ -185,7 +177,7 @@ impl Machine for LogoutAll {
                 let deleted = deleted + replies.first().and_then(Reply::int).unwrap_or(0);
                 if let Some(next) = left.pop_front() {
                     self.state = State::Apart { left, members, deleted, entries };
-                    return Step::Send(Batch::of(vec![del_one(&next)]));
+                    return Step::Send(Batch::of(vec![next]));
                 }
                 self.state = State::IndexGone { members, deleted, entries };
                 let mut batch = Batch::of(transaction(vec![args(["DEL", &self.index])]));

@@ -10,7 +10,7 @@
 
 use crate::exec::{Args, args};
 use crate::redis::reply::Reply;
-use crate::session::keys::session_key_of_stored;
+use crate::session::keys::{session_key_of_member, session_key_of_stored};
 
 /// What a step machine asks for next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -272,13 +272,14 @@ pub fn whoami_reads(stored_id: &str) -> Vec<Args> {
     vec![args(["EXISTS", &key]), args(["HGETALL", &key]), args(["TTL", &key])]
 }
 
-/// Per listed id: its login time and ip, and its TTL.
-pub fn describe_reads(stored_ids: &[String]) -> Vec<Args> {
-    stored_ids
+/// Per listed index member: its session's login time and ip, and its TTL. Members are bytes as the
+/// server gave them: one that is not UTF-8 (written by another client) still names its own key.
+pub fn describe_reads(members: &[Vec<u8>]) -> Vec<Args> {
+    members
         .iter()
-        .flat_map(|id| {
-            let key = session_key_of_stored(id);
-            [args(["HMGET", &key, "login_time", "ip"]), args(["TTL", &key])]
+        .flat_map(|m| {
+            let key = session_key_of_member(m);
+            [args([b"HMGET".as_slice(), &key, b"login_time", b"ip"]), args([b"TTL".as_slice(), &key])]
         })
         .collect()
 }
@@ -290,17 +291,30 @@ pub fn prune(index: &str, dead: &[String]) -> Args {
     cmd
 }
 
-/// Deletes every listed session and the index itself, in one DEL.
-pub fn logout_all_writes(index: &str, stored_ids: &[String]) -> Vec<Args> {
-    let mut del = args(["DEL"]);
-    del.extend(stored_ids.iter().map(|id| session_key_of_stored(id).into_bytes()));
+/// Deletes every listed session (index members, as bytes) and the index itself, in one DEL.
+pub fn logout_all_writes(index: &str, members: &[Vec<u8>]) -> Vec<Args> {
+    let mut del = delete_all(members);
     del.push(index.as_bytes().to_vec());
-    transaction(vec![del])
+    vec![del]
+}
+
+/// Deletes every listed session in one DEL (one server, or one slot).
+pub fn delete_all(members: &[Vec<u8>]) -> Args {
+    let mut del = args(["DEL"]);
+    del.extend(members.iter().map(|m| session_key_of_member(m)));
+    del
 }
 
 /// On a cluster, where those keys live in different slots: one DEL per session.
-pub fn delete_sessions(stored_ids: &[String]) -> Vec<Args> {
-    stored_ids.iter().map(|id| args(["DEL", &session_key_of_stored(id)])).collect()
+pub fn delete_sessions(members: &[Vec<u8>]) -> Vec<Args> {
+    members.iter().map(|m| vec![b"DEL".to_vec(), session_key_of_member(m)]).collect()
+}
+
+/// Removes listed members (as bytes) from an index.
+pub fn forget(index: &str, members: &[Vec<u8>]) -> Args {
+    let mut cmd = args(["SREM", index]);
+    cmd.extend(members.iter().cloned());
+    cmd
 }
 
 /// When a session copied under a new id expires.
@@ -521,8 +535,14 @@ mod tests {
             ["DEL session:abc123", "SREM user_sessions:101 abc123"]
         );
         assert_eq!(
-            lines(&logout_all_writes("user_sessions:101", &["a".into(), "b".into()])),
-            ["MULTI", "DEL session:a session:b user_sessions:101", "EXEC"]
+            lines(&logout_all_writes("user_sessions:101", &[b"a".to_vec(), b"b".to_vec()])),
+            ["DEL session:a session:b user_sessions:101"]
+        );
+        assert_eq!(lines(&delete_sessions(&[b"a".to_vec()])), ["DEL session:a"]);
+        assert_eq!(lines(&[forget("user_sessions:101", &[b"a".to_vec()])]), ["SREM user_sessions:101 a"]);
+        assert_eq!(
+            lines(&describe_reads(&[b"a".to_vec()])),
+            ["HMGET session:a login_time ip", "TTL session:a"]
         );
     }
 
@@ -630,7 +650,7 @@ mod tests {
                 let index = crate::session::keys::index_key(&uid);
                 well_formed(&touch_writes(&a, &index, ttl))?;
                 well_formed(&logout_writes(&a, &index))?;
-                well_formed(&logout_all_writes(&index, &[a.clone(), b.clone()]))?;
+                well_formed(&logout_all_writes(&index, &[a.clone().into_bytes(), b.clone().into_bytes()]))?;
                 well_formed(&transaction(renew_writes(&a, &b, &index, &fields, Expiry::AtMs(ttl))))?;
                 well_formed(&renew_undo(&a, &b, &index, &fields, Some(ttl)))?;
                 well_formed(&slide_writes(&a, &index, 1800, ttl))?;

@@ -5,8 +5,8 @@ use crate::exec::{Args, args};
 use crate::redis::reply::Reply;
 use crate::session::apply::{Applied, Apply, Checks, settle, written};
 use crate::session::events::Owner;
-use crate::session::keys::{session_key_of_member, short};
-use crate::session::plan::{Batch, Machine, Outcome, Step};
+use crate::session::keys::short;
+use crate::session::plan::{Batch, Machine, Outcome, Step, describe_reads, forget};
 use crate::session::{Context, audit, human};
 
 pub struct Sessions {
@@ -67,14 +67,7 @@ impl Sessions {
         if members.is_empty() {
             return Step::Done(Outcome::ok(format!("user {} has no live sessions", self.uid)));
         }
-        // By the member's bytes: one that is not UTF-8 still names its own key.
-        let reads = members
-            .iter()
-            .flat_map(|m| {
-                let key = session_key_of_member(m);
-                [args([b"HMGET".as_slice(), &key, b"login_time", b"ip"]), args([b"TTL".as_slice(), &key])]
-            })
-            .collect();
+        let reads = describe_reads(&members);
         self.state = State::Describe { members };
         Step::Send(Batch::of(reads))
     }
@@ -123,9 +116,7 @@ impl Sessions {
                 audit::entries(stream, "expired", &fields)
             })
             .collect();
-        let mut srem = args(["SREM", &self.index]);
-        srem.extend(dead.iter().cloned());
-        let writes = vec![srem];
+        let writes = vec![forget(&self.index, &dead)];
         if entries.is_empty() {
             self.state = State::Prune { apply: None, listing: Box::new(listing) };
             return Step::Send(Batch::of(writes));
