@@ -240,11 +240,13 @@ pub fn deadline_ms(login_time: u64, absolute: u64) -> i64 {
 /// Sliding expiry enforced with the server's clock: the index extended to the idle timeout (never
 /// shortened), the session given the idle timeout, then held to its absolute deadline (`LT`: a
 /// deadline already past deletes it at once). No client delay or clock skew can extend it.
-pub fn slide_writes(stored_id: &str, index: &str, idle: u64, deadline_ms: i64) -> Vec<Args> {
+/// `index_idle` is the idle timeout, or a second more where the index is written in a step of its
+/// own (a cluster), before the session: it must not end a millisecond before it.
+pub fn slide_writes(stored_id: &str, index: &str, idle: u64, index_idle: u64, deadline_ms: i64) -> Vec<Args> {
     let key = session_key_of_stored(stored_id);
     let idle = idle.to_string();
     vec![
-        args(["EXPIRE", index, &idle, "GT"]),
+        args(["EXPIRE", index, &index_idle.to_string(), "GT"]),
         args(["EXPIRE", &key, &idle]),
         args(["PEXPIREAT", &key, &deadline_ms.to_string(), "LT"]),
     ]
@@ -580,7 +582,7 @@ mod tests {
     #[test]
     fn touch_holds_the_deadline_with_the_servers_clock() {
         assert_eq!(
-            lines(&slide_writes("abc", "user_sessions:1", 1800, deadline_ms(1000, 28800))),
+            lines(&slide_writes("abc", "user_sessions:1", 1800, 1800, deadline_ms(1000, 28800))),
             [
                 "EXPIRE user_sessions:1 1800 GT",
                 "EXPIRE session:abc 1800",
@@ -653,7 +655,7 @@ mod tests {
                 well_formed(&logout_all_writes(&index, &[a.clone().into_bytes(), b.clone().into_bytes()]))?;
                 well_formed(&transaction(renew_writes(&a, &b, &index, &fields, Expiry::AtMs(ttl))))?;
                 well_formed(&renew_undo(&a, &b, &index, &fields, Some(ttl)))?;
-                well_formed(&slide_writes(&a, &index, 1800, ttl))?;
+                well_formed(&slide_writes(&a, &index, 1800, 1801, ttl))?;
                 well_formed(&whoami_reads(&a))?;
                 well_formed(&evict_writes(&index, std::slice::from_ref(&a)))?;
             }

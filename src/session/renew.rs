@@ -268,9 +268,15 @@ impl Machine for Renew {
             }
             State::Created { plan } => {
                 let created = Tx::of(&replies);
-                let drop_old = args(["SREM", &plan.index, &self.old]);
+                // The new id is announced again now that its session exists: a `sessions` or a
+                // `logout-all` that saw the entry without its hash in between may have removed it.
+                let mut last = Vec::new();
+                if created.failure().is_none() && matches!(created, Tx::Ran(_)) {
+                    last.extend(announce_writes(&plan.new, &plan.index, plan.expiry));
+                }
+                last.push(args(["SREM", &plan.index, &self.old]));
                 self.state = State::Dropped { plan, created };
-                Step::Send(Batch::of(vec![drop_old]))
+                Step::Send(Batch::of(last))
             }
             State::Dropped { plan, created } => match (created.failure(), &created) {
                 (None, Tx::Ran(_)) => self.audited(plan),
@@ -431,7 +437,7 @@ mod tests {
                 vec![Reply::Int(1); 3],
                 tx(vec![Reply::Int(1)]),
                 tx(vec![Reply::Int(3), Reply::Int(1)]),
-                vec![Reply::Int(1)],
+                vec![Reply::Int(0), Reply::Int(0), Reply::Int(0), Reply::Int(1)],
             ],
         );
         assert_eq!(
@@ -447,6 +453,9 @@ mod tests {
                 "HSET session:NEW user_id 101 username \"a b\" login_time 1000",
                 "PEXPIREAT session:NEW 1500000",
                 "EXEC",
+                "SADD user_sessions:101 NEW",
+                "PEXPIREAT user_sessions:101 1500000 NX",
+                "PEXPIREAT user_sessions:101 1500000 GT",
                 "SREM user_sessions:101 old"
             ]
         );

@@ -81,8 +81,9 @@ impl Touch {
             let ttl_text = ttl.to_string();
             let fields = [who[0], who[1], ("ttl", ttl_text.as_bytes())];
             let deadline = deadline_ms(login_time, s.absolute_ttl);
+            let index_idle = if s.cluster { s.idle_ttl.saturating_add(1) } else { s.idle_ttl };
             let plan = Plan {
-                writes: slide_writes(&self.stored, &index, s.idle_ttl, deadline),
+                writes: slide_writes(&self.stored, &index, s.idle_ttl, index_idle, deadline),
                 entries: audit::entries(stream, "touch", &fields),
                 ttl,
             };
@@ -328,7 +329,7 @@ mod tests {
             lines(&sent)[1..],
             [
                 "TYPE audit",
-                "EXPIRE user_sessions:1 1800 GT",
+                "EXPIRE user_sessions:1 1801 GT",
                 "EXPIRE session:a 1800",
                 "PEXPIREAT session:a 28800000 LT",
                 "XADD audit MAXLEN ~ 10000 * event touch id a user 1 ttl 1800"
