@@ -34,12 +34,24 @@ enum State {
     /// Plain layout on a cluster: each session deleted on its own node first; the index goes last,
     /// under its WATCH.
     Apart {
+        sent: Args,
         left: VecDeque<Args>,
+        /// DELs that found no session: maybe a login in flight (index entry first, then session).
+        missing: Vec<Args>,
         members: Vec<Vec<u8>>,
         deleted: i64,
         entries: Vec<Args>,
     },
     IndexGone {
+        missing: Vec<Args>,
+        members: Vec<Vec<u8>>,
+        deleted: i64,
+        entries: Vec<Args>,
+    },
+    /// The index is gone: the ids that had no session are deleted once more, so that a login that
+    /// was in flight is revoked too rather than left outside any index.
+    Again {
+        left: VecDeque<Args>,
         members: Vec<Vec<u8>>,
         deleted: i64,
         entries: Vec<Args>,
@@ -102,7 +114,8 @@ impl LogoutAll {
         if self.ctx.settings.cluster {
             let mut left: VecDeque<Args> = delete_sessions(&members).into();
             let first = left.pop_front().unwrap_or_default();
-            self.state = State::Apart { left, members, deleted: 0, entries };
+            let sent = first.clone();
+            self.state = State::Apart { sent, left, missing: vec![], members, deleted: 0, entries };
             return Step::Send(Batch::of(vec![first]));
         }
         let writes = logout_all_writes(&self.index, &members);
@@ -128,6 +141,16 @@ impl LogoutAll {
         let first = left.pop_front().unwrap_or_default();
         self.state = State::Plain { members, deleted, left };
         Step::Send(Batch::of(vec![first]))
+    }
+
+    /// The outcome, after the audit entries (on a cluster they follow the change).
+    fn finish(&mut self, members: Vec<Vec<u8>>, deleted: i64, entries: Vec<Args>) -> Step {
+        let outcome = self.revoked(members, deleted, "");
+        if entries.is_empty() {
+            return Step::Done(outcome);
+        }
+        self.state = State::Audited { outcome };
+        Step::Send(Batch::of(entries))
     }
 
     fn revoked(&self, members: Vec<Vec<u8>>, deleted: i64, note: &str) -> Outcome {
@@ -173,18 +196,23 @@ impl Machine for LogoutAll {
                     Err(e) => Step::Done(Outcome::failed(e)),
                 },
             },
-            State::Apart { mut left, members, deleted, entries } => {
-                let deleted = deleted + replies.first().and_then(Reply::int).unwrap_or(0);
+            State::Apart { sent, mut left, mut missing, members, deleted, entries } => {
+                let gone = replies.first().and_then(Reply::int).unwrap_or(0);
+                if gone == 0 {
+                    missing.push(sent);
+                }
+                let deleted = deleted + gone;
                 if let Some(next) = left.pop_front() {
-                    self.state = State::Apart { left, members, deleted, entries };
+                    let sent = next.clone();
+                    self.state = State::Apart { sent, left, missing, members, deleted, entries };
                     return Step::Send(Batch::of(vec![next]));
                 }
-                self.state = State::IndexGone { members, deleted, entries };
+                self.state = State::IndexGone { missing, members, deleted, entries };
                 let mut batch = Batch::of(transaction(vec![args(["DEL", &self.index])]));
                 batch.retry = true;
                 Step::Send(batch)
             }
-            State::IndexGone { members, deleted, entries } => {
+            State::IndexGone { missing, members, deleted, entries } => {
                 let tx = Tx::of(&replies);
                 if tx.out_of_memory() {
                     return self.plain(members, false, deleted);
@@ -192,14 +220,26 @@ impl Machine for LogoutAll {
                 match settle(tx, "logout-all") {
                     Ok(items) => {
                         let deleted = deleted + items.first().and_then(Reply::int).unwrap_or(0) - 1;
-                        let outcome = self.revoked(members, deleted, "");
-                        if entries.is_empty() {
-                            return Step::Done(outcome);
+                        let mut left: VecDeque<Args> = missing.into();
+                        match left.pop_front() {
+                            Some(first) => {
+                                self.state = State::Again { left, members, deleted, entries };
+                                Step::Send(Batch::of(vec![first]))
+                            }
+                            None => self.finish(members, deleted, entries),
                         }
-                        self.state = State::Audited { outcome };
-                        Step::Send(Batch::of(entries))
                     }
                     Err(e) => Step::Done(Outcome::failed(e)),
+                }
+            }
+            State::Again { mut left, members, deleted, entries } => {
+                let deleted = deleted + replies.first().and_then(Reply::int).unwrap_or(0);
+                match left.pop_front() {
+                    Some(next) => {
+                        self.state = State::Again { left, members, deleted, entries };
+                        Step::Send(Batch::of(vec![next]))
+                    }
+                    None => self.finish(members, deleted, entries),
                 }
             }
             State::Plain { members, deleted, mut left } => {
@@ -340,6 +380,7 @@ mod tests {
                 vec![Reply::Int(1)],
                 vec![Reply::Int(0)],
                 tx(vec![Reply::Int(1)]),
+                vec![Reply::Int(1)],
                 vec![bulk("1-1")],
             ],
         );
@@ -352,10 +393,15 @@ mod tests {
                 "MULTI",
                 "DEL user_sessions:3",
                 "EXEC",
+                "DEL session:b",
                 "XADD audit MAXLEN ~ 10000 * event logout-all user 3 sessions 2"
             ]
         );
-        assert_eq!(outcome.summary, ["revoked 1 live session(s) of user 3"]);
+        assert_eq!(
+            outcome.summary,
+            ["revoked 2 live session(s) of user 3"],
+            "b's session appeared meanwhile (a login in flight): revoked too"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use crate::exec::{Args, args};
 use crate::redis::reply::Reply;
 use crate::session::apply::{Applied, Apply, Checks, settle, written};
 use crate::session::events::Owner;
-use crate::session::keys::short;
+use crate::session::keys::{session_key_of_member, short};
 use crate::session::plan::{Batch, Machine, Outcome, Step, describe_reads, forget};
 use crate::session::{Context, audit, human};
 
@@ -21,6 +21,12 @@ enum State {
     Describe {
         members: Vec<Vec<u8>>,
     },
+    /// Ids that looked dead, read again under a WATCH of the index and of their keys, so that
+    /// one that comes back meanwhile (the same id logged in again) is never pruned.
+    Recheck {
+        dead: Vec<Vec<u8>>,
+        live: Vec<Live>,
+    },
     /// The audit stream is checked before pruning.
     Check {
         checks: Checks,
@@ -29,7 +35,7 @@ enum State {
     },
     /// Pruning dead ids; the listing is shown once that is done.
     Prune {
-        apply: Option<Box<Apply>>,
+        apply: Box<Apply>,
         listing: Box<Outcome>,
     },
 }
@@ -92,6 +98,35 @@ impl Sessions {
             let member = String::from_utf8_lossy(member).into_owned();
             live.push(Live { member, login_time, ip, ttl });
         }
+        if dead.is_empty() {
+            return Step::Done(self.listing(live, 0));
+        }
+        // Plain layout on a cluster: a login writes the index entry before its session (another
+        // slot), so an entry without its hash may be a login in flight. Pruning it could leave that
+        // session outside its index; a stale entry is harmless (the index expires with its
+        // longest session, and `fsck --repair` removes it).
+        if self.ctx.settings.cluster {
+            let mut listing = self.listing(live, dead.len());
+            if let Some(first) = listing.summary.first_mut() {
+                *first = first.replace(
+                    "expired id(s) pruned)",
+                    "id(s) without a session, not pruned: on a cluster a login in flight looks the same)",
+                );
+            }
+            return Step::Done(listing);
+        }
+        let mut watch = args(["WATCH", &self.index]);
+        watch.extend(dead.iter().map(|d| session_key_of_member(d)));
+        let mut cmds = vec![watch];
+        cmds.extend(dead.iter().map(|d| vec![b"EXISTS".to_vec(), session_key_of_member(d)]));
+        self.state = State::Recheck { dead, live };
+        Step::Send(Batch { cmds, watch: true, ..Batch::default() })
+    }
+
+    /// After the recheck: the ids still without a session are pruned, if the stream allows.
+    fn rechecked(&mut self, dead: Vec<Vec<u8>>, live: Vec<Live>, replies: &[Reply]) -> Step {
+        let dead: Vec<Vec<u8>> =
+            dead.into_iter().zip(replies).filter(|(_, r)| r.int() == Some(0)).map(|(d, _)| d).collect();
         let listing = self.listing(live, dead.len());
         if dead.is_empty() {
             return Step::Done(listing);
@@ -117,12 +152,11 @@ impl Sessions {
             })
             .collect();
         let writes = vec![forget(&self.index, &dead)];
-        if entries.is_empty() {
-            self.state = State::Prune { apply: None, listing: Box::new(listing) };
-            return Step::Send(Batch::of(writes));
-        }
-        let (apply, batch) = Apply::start(writes, entries, self.ctx.settings.cluster, self.ctx.cluster);
-        self.state = State::Prune { apply: Some(Box::new(apply)), listing: Box::new(listing) };
+        // In a transaction under the WATCH: should an id come back before EXEC, nothing is pruned
+        // and the command starts over.
+        let (apply, mut batch) = Apply::start(writes, entries, false, self.ctx.cluster);
+        batch.retry = true;
+        self.state = State::Prune { apply: Box::new(apply), listing: Box::new(listing) };
         Step::Send(batch)
     }
 
@@ -170,6 +204,7 @@ impl Machine for Sessions {
         match std::mem::replace(&mut self.state, State::Members) {
             State::Members => self.describe(&replies),
             State::Describe { members } => self.list(&members, &replies),
+            State::Recheck { dead, live } => self.rechecked(dead, live, &replies),
             State::Check { mut checks, dead, listing } => match checks.resume(&replies) {
                 Ok(Some(batch)) => {
                     self.state = State::Check { checks, dead, listing };
@@ -187,10 +222,9 @@ impl Machine for Sessions {
                     Step::Done(listing)
                 }
             },
-            State::Prune { apply: None, listing } => Step::Done(*listing),
-            State::Prune { apply: Some(mut apply), listing } => match apply.resume(replies) {
+            State::Prune { mut apply, listing } => match apply.resume(replies) {
                 Applied::Send(batch) => {
-                    self.state = State::Prune { apply: Some(apply), listing };
+                    self.state = State::Prune { apply, listing };
                     Step::Send(batch)
                 }
                 Applied::Done(tx) => match settle(tx, "sessions") {
@@ -228,7 +262,7 @@ mod tests {
         described.extend(info("1000", "10.0.0.1", -1));
         let (sent, outcome) = run(
             Sessions::new("5".into(), ctx(2000)),
-            vec![members(&["c", "b", "a"]), described, vec![Reply::Int(1)]],
+            vec![members(&["c", "b", "a"]), described, vec![Reply::Int(0)], tx(vec![Reply::Int(1)])],
         );
         assert_eq!(
             lines(&sent),
@@ -240,7 +274,11 @@ mod tests {
                 "TTL session:b",
                 "HMGET session:c login_time ip",
                 "TTL session:c",
+                "WATCH user_sessions:5 session:b",
+                "EXISTS session:b",
+                "MULTI",
                 "SREM user_sessions:5 b",
+                "EXEC",
             ]
         );
         assert_eq!(
@@ -256,6 +294,37 @@ mod tests {
     }
 
     #[test]
+    fn an_id_that_came_back_meanwhile_is_not_pruned_and_a_change_starts_over() {
+        let (sent, outcome) = run(
+            Sessions::new("5".into(), ctx(0)),
+            vec![members(&["b"]), gone().to_vec(), vec![Reply::Int(1)]],
+        );
+        assert_eq!(lines(&sent)[3..], ["WATCH user_sessions:5 session:b", "EXISTS session:b"]);
+        assert_eq!(outcome.summary, ["user 5: 0 live session(s)"]);
+        let mut m = Sessions::new("5".into(), ctx(0));
+        m.start();
+        m.resume(members(&["b"]));
+        let Step::Send(recheck) = m.resume(gone().to_vec()) else { panic!("a recheck") };
+        assert!(recheck.watch);
+        let Step::Send(prune) = m.resume(vec![Reply::Int(0)]) else { panic!("a prune") };
+        assert!(prune.retry, "the index or the session changed before EXEC: start over");
+    }
+
+    #[test]
+    fn on_a_plain_cluster_entries_without_a_session_are_not_pruned() {
+        let settings = Settings { cluster: true, ..Settings::default() };
+        let (sent, outcome) =
+            run(Sessions::new("5".into(), ctx_with(0, settings)), vec![members(&["b"]), gone().to_vec()]);
+        assert_eq!(sent.len(), 3, "no SREM");
+        assert_eq!(
+            outcome.summary,
+            [
+                "user 5: 0 live session(s) (1 id(s) without a session, not pruned: on a cluster a login in flight looks the same)"
+            ]
+        );
+    }
+
+    #[test]
     fn no_members_no_reads() {
         let (sent, outcome) = run(Sessions::new("5".into(), ctx(0)), vec![members(&[])]);
         assert_eq!(sent.len(), 1);
@@ -268,10 +337,16 @@ mod tests {
         let stream = || vec![Reply::Status(b"stream".to_vec())];
         let (sent, outcome) = run(
             Sessions::new("5".into(), ctx_with(0, settings.clone())),
-            vec![members(&["b"]), gone().to_vec(), stream(), tx(vec![Reply::Int(1), bulk("1-1")])],
+            vec![
+                members(&["b"]),
+                gone().to_vec(),
+                vec![Reply::Int(0)],
+                stream(),
+                tx(vec![Reply::Int(1), bulk("1-1")]),
+            ],
         );
         assert_eq!(
-            lines(&sent)[3..],
+            lines(&sent)[5..],
             [
                 "TYPE audit",
                 "MULTI",
@@ -284,7 +359,13 @@ mod tests {
         let wrong = Reply::Error(b"WRONGTYPE x".to_vec());
         let (_, outcome) = run(
             Sessions::new("5".into(), ctx_with(0, settings)),
-            vec![members(&["b"]), gone().to_vec(), stream(), tx(vec![Reply::Int(1), wrong])],
+            vec![
+                members(&["b"]),
+                gone().to_vec(),
+                vec![Reply::Int(0)],
+                stream(),
+                tx(vec![Reply::Int(1), wrong]),
+            ],
         );
         assert_eq!(outcome.error.unwrap(), "sessions failed: WRONGTYPE x");
     }
@@ -294,7 +375,12 @@ mod tests {
         let settings = Settings { audit_stream: Some("audit".into()), ..Settings::default() };
         let (sent, outcome) = run(
             Sessions::new("5".into(), ctx_with(0, settings)),
-            vec![members(&["b"]), gone().to_vec(), vec![Reply::Status(b"string".to_vec())]],
+            vec![
+                members(&["b"]),
+                gone().to_vec(),
+                vec![Reply::Int(0)],
+                vec![Reply::Status(b"string".to_vec())],
+            ],
         );
         assert_eq!(lines(&sent).last().unwrap(), "TYPE audit", "no SREM");
         assert_eq!(outcome.summary, ["user 5: 0 live session(s) (1 expired id(s), not pruned)"]);
