@@ -44,7 +44,8 @@ pub const COMMANDS: &[Spec] = &[
         name: "sessions",
         args: "user_id",
         summary: "list a user's live sessions with their time left; prune ids whose session is gone",
-        sends: "SMEMBERS user_sessions:<uid>, then HMGET and TTL per session, and SREM of the dead ones",
+        sends: "SMEMBERS user_sessions:<uid>, then HMGET and TTL per session; for dead ids WATCH of the index and \
+                their keys, EXISTS each again, then MULTI, SREM of those still gone, EXEC (not on a plain cluster)",
     },
     Spec {
         name: "logout-all",
