@@ -362,16 +362,30 @@ impl Store {
             Command::Whoami(given) => Box::new(whoami::Whoami::new(id(given, "whoami")?, ctx)),
             Command::Login { user_id, username, role, ip, id, ttl } => {
                 let req = login::Request { user_id, username, role, ip, id, ttl };
-                // Pipelined windows run on one server (a cluster runs each command on its own).
-                Box::new(login::Login::new(req, ctx, new_id().map_err(err)?, false).map_err(err)?)
+                let cluster = ctx.cluster;
+                Box::new(login::Login::new(req, ctx, new_id().map_err(err)?, cluster).map_err(err)?)
             }
+            Command::Touch(given) => Box::new(touch::Touch::new(id(given, "touch")?, ctx)),
+            Command::Logout(given) => Box::new(logout::Logout::new(id(given, "logout")?, ctx)),
+            Command::Renew(given) => Box::new(renew::Renew::new(id(given, "renew")?, ctx)),
+            Command::Sessions(uid) => Box::new(sessions::Sessions::new(uid, ctx)),
+            Command::LogoutAll(uid) => Box::new(logout_all::LogoutAll::new(uid, ctx)),
             _ => return Ok(None),
         }))
     }
 
     /// Whether a command can join a pipelined window (it is a step machine).
     pub fn pipelines(&self, cmd: &Command) -> bool {
-        matches!(cmd, Command::Whoami(_) | Command::Login { .. })
+        matches!(
+            cmd,
+            Command::Whoami(_)
+                | Command::Login { .. }
+                | Command::Touch(_)
+                | Command::Logout(_)
+                | Command::Renew(_)
+                | Command::Sessions(_)
+                | Command::LogoutAll(_)
+        )
     }
 
     /// The `--audit-stream` entry of an event (`None` without the flag). Ids go in as stored: under
