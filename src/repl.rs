@@ -37,7 +37,7 @@ pub fn prompt(shell: &Shell) -> String {
     let base = shell.ex.conn.prompt();
     match &shell.store.current {
         Some(cur) => {
-            let who = cur.username.clone().unwrap_or_else(|| "?".into());
+            let who = cur.username.as_deref().map(crate::redis::escape::escape).unwrap_or("?".into());
             let head = base.strip_suffix("> ").unwrap_or(&base);
             format!("{head} ({who}@{})> ", crate::session::keys::short(&cur.id))
         }

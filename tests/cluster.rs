@@ -236,7 +236,8 @@ fn the_tagged_layout_keeps_each_user_in_one_slot_and_every_step_in_one_transacti
     // Every write of a session command is one MULTI/EXEC: no write is echoed outside a transaction.
     for line in run.stdout.lines().filter(|l| l.starts_with("127.0.0.1:")) {
         let cmd = line.split_once("> ").unwrap().1;
-        let write = ["HSET", "EXPIRE", "PEXPIRE", "SADD", "SREM", "DEL"].iter().any(|w| cmd.starts_with(w));
+        let word = cmd.split(' ').next().unwrap_or_default();
+        let write = ["HSET", "EXPIRE", "PEXPIRE", "PEXPIREAT", "SADD", "SREM", "DEL"].contains(&word);
         assert!(!write || line.contains("(TX)> "), "a write outside MULTI: {line}");
     }
     for u in 0..12 {

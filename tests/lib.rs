@@ -10,6 +10,7 @@ mod harness;
 mod inspect;
 mod login;
 mod pipeline;
+mod promises;
 mod pty;
 mod redis_cli_parity;
 mod redis_cli_suite;

@@ -260,6 +260,35 @@ fn prompt_shows_the_session_and_transactions() {
     assert_exit_0(&quit(t));
 }
 
+#[test]
+fn a_hostile_username_is_escaped_in_the_prompt() {
+    let server = Server::start();
+    let t0 =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs().to_string();
+    let name = "evil\x1b]0;PWNED\x07\nroot";
+    server.cli(&[
+        "HSET",
+        "session:h1",
+        "user_id",
+        "9",
+        "username",
+        name,
+        "role",
+        "r",
+        "login_time",
+        &t0,
+        "ip",
+        "1",
+    ]);
+    server.cli(&["EXPIRE", "session:h1", "1000"]);
+    let mut t = terminal(&server, &[], &[]);
+    enter(&mut t, "use h1");
+    t.exp_string("(?@h1)> ").unwrap();
+    enter(&mut t, "whoami");
+    t.exp_string(&format!("127.0.0.1:{} (evil\\x1b]0;PWNED\\x07\\nroot@h1)> ", server.port)).unwrap();
+    assert_exit_0(&quit(t));
+}
+
 /// `redsh --step -f SCRIPT` on a terminal, without colours (the keys' hint is then plain text).
 fn stepping(server: &Server, script: &str) -> (PtySession, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();

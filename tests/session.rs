@@ -116,14 +116,16 @@ fn touch_slides_the_idle_timeout(kind: Kind) {
     script(&srv, &[], "login 101 suhel teacher --id abc123\n").success();
     srv.cli(&["EXPIRE", "session:abc123", "100"]);
     let run = script(&srv, &[], "touch abc123\n").success();
+    let login_time: u64 = srv.get(&["HGET", "session:abc123", "login_time"]).parse().unwrap();
     assert_eq!(
         echoed(&run.stdout, srv.port),
         [
-            "HMGET session:abc123 user_id login_time",
-            "MULTI",
-            "EXPIRE user_sessions:101 1800 GT",
-            "EXPIRE session:abc123 1800",
-            "EXEC"
+            "HMGET session:abc123 user_id login_time".to_owned(),
+            "MULTI".to_owned(),
+            "EXPIRE user_sessions:101 1800 GT".to_owned(),
+            "EXPIRE session:abc123 1800".to_owned(),
+            format!("PEXPIREAT session:abc123 {} LT", (login_time + 8 * 3600) * 1000),
+            "EXEC".to_owned()
         ]
     );
     assert!(ttl(&srv, "session:abc123") > 1790);
@@ -204,9 +206,10 @@ fn logout_deletes_the_session_and_its_index_entry(kind: Kind) {
     .success();
     let cmds = echoed(&run.stdout, srv.port);
     assert_eq!(
-        cmds[cmds.len() - 5..],
+        cmds[cmds.len() - 6..],
         [
             "HGET session:abc123 user_id",
+            "TYPE user_sessions:101",
             "MULTI",
             "DEL session:abc123",
             "SREM user_sessions:101 abc123",

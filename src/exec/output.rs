@@ -71,8 +71,10 @@ impl Output {
         self.scratch = buf;
     }
 
+    /// Whatever a summary quotes from a server or a user is escaped, so it can neither run
+    /// terminal escapes nor forge a line.
     pub fn render_summary(&self, buf: &mut Vec<u8>, text: &str) {
-        let line = format!("# {text}");
+        let line = format!("# {}", crate::redis::escape::escape(text));
         if self.color {
             buf.extend_from_slice(line.cyan().to_string().as_bytes());
         } else {
@@ -139,7 +141,7 @@ impl Output {
             self.write(format!("{e}\n").as_bytes());
             if let Some(n) = line {
                 self.flush();
-                eprintln!("redsh: line {n}: {}", e.describe());
+                eprintln!("redsh: line {n}: {}", crate::redis::escape::escape(&e.describe()));
             }
             return;
         }
@@ -148,6 +150,8 @@ impl Output {
             Some(n) => format!("redsh: line {n}: {e}"),
             None => e.to_string(),
         };
+        // A message may quote a key name, a stored value or a server's error text.
+        let text = crate::redis::escape::escape(&text);
         if self.color {
             eprintln!("{}", text.red());
         } else {

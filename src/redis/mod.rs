@@ -3,6 +3,7 @@
 
 pub mod cluster;
 pub mod commands;
+pub mod escape;
 pub mod format;
 pub mod redact;
 pub mod reply;

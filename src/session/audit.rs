@@ -22,6 +22,11 @@ pub fn entry(stream: &str, event: &str, fields: &[(&str, &[u8])]) -> Args {
     cmd
 }
 
+/// The entry of an event when there is a stream (`--audit-stream`), else none.
+pub fn entries(stream: Option<&str>, event: &str, fields: &[(&str, &[u8])]) -> Vec<Args> {
+    stream.map(|s| entry(s, event, fields)).into_iter().collect()
+}
+
 /// Puts entries into a transaction just before its EXEC (the last command).
 pub fn inside(mut tx: Vec<Args>, entries: Vec<Args>) -> Vec<Args> {
     let at = tx.len().saturating_sub(1);

@@ -30,34 +30,37 @@ pub const COMMANDS: &[Spec] = &[
         name: "touch",
         args: "[ID]",
         summary: "sliding expiry: extend a session on activity, never past its absolute deadline",
-        sends: "HMGET session:<id> user_id login_time, then MULTI, EXPIRE session:<id> <ttl>, \
-                EXPIRE user_sessions:<uid> <ttl> GT, EXEC",
+        sends: "HMGET session:<id> user_id login_time, then MULTI, EXPIRE user_sessions:<uid> <idle> GT, \
+                EXPIRE session:<id> <idle>, PEXPIREAT session:<id> <deadline ms> LT, EXEC",
     },
     Spec {
         name: "logout",
         args: "[ID]",
         summary: "destroy a session and remove it from its user's index",
-        sends: "HGET session:<id> user_id, then MULTI, DEL session:<id>, SREM user_sessions:<uid> <id>, EXEC",
+        sends: "HGET session:<id> user_id, TYPE user_sessions:<uid>, then MULTI, DEL session:<id>, \
+                SREM user_sessions:<uid> <id>, EXEC (out of memory: DEL, then SREM, without MULTI)",
     },
     Spec {
         name: "sessions",
         args: "user_id",
         summary: "list a user's live sessions with their time left; prune ids whose session is gone",
-        sends: "SMEMBERS user_sessions:<uid>, then HMGET and TTL per session, and SREM of the dead ones",
+        sends: "SMEMBERS user_sessions:<uid>, then HMGET and TTL per session; for dead ids WATCH of the index and \
+                their keys, EXISTS each again, then MULTI, SREM of those still gone, EXEC (not on a plain cluster)",
     },
     Spec {
         name: "logout-all",
         args: "user_id",
         summary: "revoke every session of a user, and the index",
-        sends: "WATCH user_sessions:<uid>, SMEMBERS user_sessions:<uid>, then MULTI, DEL session:<id>… user_sessions:<uid>, EXEC",
+        sends: "WATCH user_sessions:<uid>, SMEMBERS user_sessions:<uid>, then MULTI, DEL session:<id>… user_sessions:<uid>, EXEC \
+                (out of memory: DEL session:<id>…, then SREM user_sessions:<uid> <id>…, without MULTI)",
     },
     Spec {
         name: "renew",
         args: "[ID]",
         summary: "rotate the session id and keep its data and deadlines (session-fixation defence)",
-        sends: "WATCH session:<old>, HGETALL session:<old>, PTTL session:<old>, then MULTI, HSET session:<new> …, \
-                PEXPIRE session:<new> <ms>, SADD user_sessions:<uid> <new>, SREM user_sessions:<uid> <old>, \
-                DEL session:<old>, EXEC",
+        sends: "WATCH session:<old>, HGETALL, PTTL, PEXPIRETIME session:<old>, TYPE user_sessions:<uid>, then MULTI, \
+                HSET session:<new> …, PEXPIREAT session:<new> <the old one's expiry>, SADD user_sessions:<uid> <new>, \
+                PEXPIREAT user_sessions:<uid> <expiry> NX, … GT, SREM user_sessions:<uid> <old>, DEL session:<old>, EXEC",
     },
     Spec { name: "use", args: "ID", summary: "make a session current (client side only)", sends: "nothing" },
     Spec {

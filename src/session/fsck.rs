@@ -9,7 +9,7 @@
 //! echoed (see `scan`). Index members are ids as stored, so with `--hash-ids` fsck never needs a token.
 //!
 //! Repairs: stale and misplaced entries are removed (`SREM`), a wrong-type index is deleted, an index
-//! gets the TTL of its longest session (`EXPIRE`); a malformed session, or one past its deadline, is
+//! gets the TTL of its longest session (`EXPIRE … NX`, `EXPIRE … GT`: only ever extended); a malformed session, or one past its deadline, is
 //! ended as `logout` ends one (`DEL`, `SREM`), since nothing about it can be trusted; a session
 //! without a TTL gets the one `touch` would give it; a session missing from its index is added back
 //! (`SADD`, `EXPIRE … NX`, `EXPIRE … GT`, as `login` does).
@@ -169,7 +169,11 @@ impl Finding {
                 vec![args(["SREM", index, member])]
             }
             Finding::IndexType { index, .. } => vec![args(["DEL", index])],
-            Finding::IndexTtl { index, needed, .. } => vec![args(["EXPIRE", index, &needed.to_string()])],
+            // Only ever extended: a login racing with the repair may have just made it longer.
+            Finding::IndexTtl { index, needed, .. } => {
+                let ttl = needed.to_string();
+                vec![args(["EXPIRE", index, &ttl, "NX"]), args(["EXPIRE", index, &ttl, "GT"])]
+            }
             Finding::SessionType { stored, .. } | Finding::Malformed { stored, user_id: None, .. } => {
                 vec![args(["DEL", &session_key_of_stored(stored)])]
             }
@@ -651,7 +655,7 @@ mod tests {
         let f = Finding::Malformed { stored: "abc".into(), user_id: None, problems: vec![] };
         assert_eq!(line(f.repair()), ["DEL session:abc"]);
         let f = Finding::IndexTtl { index: "i".into(), ttl: -1, needed: 5 };
-        assert_eq!(line(f.repair()), ["EXPIRE i 5"]);
+        assert_eq!(line(f.repair()), ["EXPIRE i 5 NX", "EXPIRE i 5 GT"], "never shortened");
     }
 
     #[test]

@@ -79,6 +79,12 @@ pub fn session_key_of_stored(stored: &str) -> String {
     format!("session:{stored}")
 }
 
+/// The session key for an index member as the server gave it: bytes, so that a member that is not
+/// UTF-8 (written by another client) still names its own key.
+pub fn session_key_of_member(member: &[u8]) -> Vec<u8> {
+    [b"session:".as_slice(), member].concat()
+}
+
 /// `user_sessions:<user_id>`: the set of a user's session ids.
 pub fn index_key(user_id: &str) -> String {
     format!("user_sessions:{user_id}")

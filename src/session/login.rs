@@ -913,7 +913,13 @@ mod tests {
         replies.extend((0..4).map(|_| queued()));
         replies.push(err(oom));
         let (_, outcome) = run(login(None, Settings::default()), vec![replies]);
-        assert_eq!(outcome.error.unwrap(), format!("login failed, nothing was written: {oom}"));
+        // The refused command's own error says why the transaction was discarded.
+        assert_eq!(
+            outcome.error.unwrap(),
+            format!(
+                "login failed, nothing was written: {oom} (OOM command not allowed when used memory > 'maxmemory'.)"
+            )
+        );
     }
 
     #[test]

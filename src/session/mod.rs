@@ -1,16 +1,22 @@
 //! The session store: session commands (parsed in `parse`), planned (see `plan`) and run through the executor,
 //! each followed by one human summary line.
 
+mod apply;
 pub mod audit;
 pub mod commands;
 pub mod events;
 pub mod fsck;
 pub mod keys;
 pub mod login;
+pub mod logout;
+pub mod logout_all;
 pub mod parse;
 pub mod plan;
+pub mod renew;
 mod scan;
+pub mod sessions;
 pub mod stats;
+pub mod touch;
 pub mod watch;
 pub mod whoami;
 
@@ -19,7 +25,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::redis::reply::Reply;
 
 use crate::error::Error;
-use crate::exec::{Args, Executor, Footprint, args};
+use crate::exec::{Args, Executor, Footprint};
 use keys::{Layout, new_id, short};
 pub use parse::{Command, parse};
 
@@ -105,22 +111,6 @@ fn elements(v: Option<&Reply>) -> Vec<Reply> {
     }
 }
 
-/// Field/value pairs of an HGETALL reply, in the server's order.
-fn pairs(v: Option<&Reply>) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let items = elements(v);
-    items
-        .chunks(2)
-        .filter_map(|kv| match kv {
-            [Reply::Bulk(k), Reply::Bulk(v)] => Some((k.clone(), v.clone())),
-            _ => None,
-        })
-        .collect()
-}
-
-fn field<'a>(fields: &'a [(Vec<u8>, Vec<u8>)], name: &str) -> Option<&'a [u8]> {
-    fields.iter().find(|(k, _)| k == name.as_bytes()).map(|(_, v)| v.as_slice())
-}
-
 /// The result of a MULTI … EXEC: each queued command's reply, or why the transaction did not run.
 enum Exec {
     Ran(Vec<Reply>),
@@ -154,27 +144,11 @@ impl Exec {
     }
 }
 
-/// Said when a transaction is tried again because another client changed what it WATCHed.
-const RETRYING: &str = "a concurrent change touched this user's sessions; trying again";
-
 fn first_error(items: &[Reply]) -> Option<String> {
     items.iter().find_map(|v| match v {
         Reply::Error(e) => Some(String::from_utf8_lossy(e).into_owned()),
         _ => None,
     })
-}
-
-/// How often a transaction whose WATCHed keys changed is tried again before giving up.
-const MAX_ATTEMPTS: usize = 32;
-
-/// Waits a random moment before retrying an aborted transaction, longer after each attempt, so two
-/// clients retrying against each other fall out of step instead of colliding forever.
-fn back_off(attempt: usize) {
-    let mut b = [0u8; 2];
-    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
-    let ceiling_us = 200u64 << attempt.min(6);
-    let us = u64::from(u16::from_le_bytes(b)) % ceiling_us;
-    std::thread::sleep(std::time::Duration::from_micros(us));
 }
 
 fn err(msg: impl Into<String>) -> Error {
@@ -192,6 +166,8 @@ pub struct Context {
     pub current: Option<String>,
     /// The address the server sees this client at (a login's default ip).
     pub ip: String,
+    /// The server is a Redis Cluster (`-c`, any key layout): the audit stream has a slot of its own.
+    pub cluster: bool,
 }
 
 impl Context {
@@ -273,29 +249,38 @@ impl Store {
         match cmd {
             Command::Login { user_id, username, role, ip, id, ttl } => {
                 let req = login::Request { user_id, username, role, ip, id, ttl };
-                let ctx = self.context(&ex.conn.target.address);
+                let ctx = self.context(&ex.conn.target.address, ex.conn.target.cluster);
                 let drawn = new_id().map_err(err)?;
                 let mut m = login::Login::new(req, ctx, drawn, ex.conn.target.cluster).map_err(err)?;
                 self.drive(ex, &mut m)
             }
             Command::Whoami(id) => {
                 let id = self.id_or_current(id, "whoami")?;
-                let ctx = self.context(&ex.conn.target.address);
+                let ctx = self.context(&ex.conn.target.address, ex.conn.target.cluster);
                 self.drive(ex, &mut whoami::Whoami::new(id, ctx))
             }
             Command::Touch(id) => {
                 let id = self.id_or_current(id, "touch")?;
-                self.touch(ex, &id)
+                let ctx = self.context(&ex.conn.target.address, ex.conn.target.cluster);
+                self.drive(ex, &mut touch::Touch::new(id, ctx))
             }
             Command::Logout(id) => {
                 let id = self.id_or_current(id, "logout")?;
-                self.logout(ex, &id)
+                let ctx = self.context(&ex.conn.target.address, ex.conn.target.cluster);
+                self.drive(ex, &mut logout::Logout::new(id, ctx))
             }
-            Command::Sessions(uid) => self.sessions(ex, &uid),
-            Command::LogoutAll(uid) => self.logout_all(ex, &uid),
+            Command::Sessions(uid) => {
+                let ctx = self.context(&ex.conn.target.address, ex.conn.target.cluster);
+                self.drive(ex, &mut sessions::Sessions::new(uid, ctx))
+            }
+            Command::LogoutAll(uid) => {
+                let ctx = self.context(&ex.conn.target.address, ex.conn.target.cluster);
+                self.drive(ex, &mut logout_all::LogoutAll::new(uid, ctx))
+            }
             Command::Renew(id) => {
                 let id = self.id_or_current(id, "renew")?;
-                self.renew(ex, &id)
+                let ctx = self.context(&ex.conn.target.address, ex.conn.target.cluster);
+                self.drive(ex, &mut renew::Renew::new(id, ctx))
             }
             Command::Use(id) => {
                 self.layout.check(&id).map_err(err)?;
@@ -317,13 +302,14 @@ impl Store {
     }
 
     /// What a command starting now may know.
-    pub fn context(&mut self, server: &crate::exec::conn::Address) -> Context {
+    pub fn context(&mut self, server: &crate::exec::conn::Address, cluster: bool) -> Context {
         Context {
             settings: self.settings.clone(),
             layout: self.layout,
             now: unix_now(),
             current: self.current.as_ref().map(|c| c.id.clone()),
             ip: self.ip_for(server),
+            cluster,
         }
     }
 
@@ -376,28 +362,36 @@ impl Store {
             Command::Whoami(given) => Box::new(whoami::Whoami::new(id(given, "whoami")?, ctx)),
             Command::Login { user_id, username, role, ip, id, ttl } => {
                 let req = login::Request { user_id, username, role, ip, id, ttl };
-                // Pipelined windows run on one server (a cluster runs each command on its own).
-                Box::new(login::Login::new(req, ctx, new_id().map_err(err)?, false).map_err(err)?)
+                let cluster = ctx.cluster;
+                Box::new(login::Login::new(req, ctx, new_id().map_err(err)?, cluster).map_err(err)?)
             }
+            Command::Touch(given) => Box::new(touch::Touch::new(id(given, "touch")?, ctx)),
+            Command::Logout(given) => Box::new(logout::Logout::new(id(given, "logout")?, ctx)),
+            Command::Renew(given) => Box::new(renew::Renew::new(id(given, "renew")?, ctx)),
+            Command::Sessions(uid) => Box::new(sessions::Sessions::new(uid, ctx)),
+            Command::LogoutAll(uid) => Box::new(logout_all::LogoutAll::new(uid, ctx)),
             _ => return Ok(None),
         }))
     }
 
     /// Whether a command can join a pipelined window (it is a step machine).
     pub fn pipelines(&self, cmd: &Command) -> bool {
-        matches!(cmd, Command::Whoami(_) | Command::Login { .. })
+        matches!(
+            cmd,
+            Command::Whoami(_)
+                | Command::Login { .. }
+                | Command::Touch(_)
+                | Command::Logout(_)
+                | Command::Renew(_)
+                | Command::Sessions(_)
+                | Command::LogoutAll(_)
+        )
     }
 
     /// The `--audit-stream` entry of an event (`None` without the flag). Ids go in as stored: under
     /// `--hash-ids` their hash, never the token.
     fn audit_entry(&self, event: &str, fields: &[(&str, &[u8])]) -> Option<Args> {
         self.settings.audit_stream.as_deref().map(|stream| audit::entry(stream, event, fields))
-    }
-
-    /// Audit entries that go inside the change's own transaction: on one server. On a cluster the
-    /// stream is in a slot of its own, so they are written after the change (`audit_after`).
-    fn audit_inside(&self, ex: &Executor, entries: impl IntoIterator<Item = Args>) -> Vec<Args> {
-        if ex.conn.target.cluster { Vec::new() } else { entries.into_iter().collect() }
     }
 
     /// On a cluster, the audit entries of a change that succeeded, each on its own.
@@ -446,295 +440,6 @@ impl Store {
             items.extend(ex.run(&[w])?);
         }
         Ok(Exec::Ran(items))
-    }
-
-    fn no_such(&self, id: &str) -> Error {
-        err(no_such(id))
-    }
-
-    /// The user id and login time of a session, or `None` when it is gone.
-    fn owner(&mut self, ex: &mut Executor, stored: &str) -> Result<Option<(String, Option<u64>)>, Error> {
-        let replies =
-            ex.run(&[args(["HMGET", &keys::session_key_of_stored(stored), "user_id", "login_time"])])?;
-        let items = elements(replies.first());
-        let uid = items.first().and_then(text);
-        let login_time = int(items.get(1)).map(|t| t.max(0) as u64);
-        Ok(uid.map(|u| (u, login_time)))
-    }
-
-    fn touch(&mut self, ex: &mut Executor, id: &str) -> Result<(), Error> {
-        let stored = self.layout.stored_id(id);
-        let Some((uid, login_time)) = self.owner(ex, &stored)? else {
-            return Err(self.no_such(id));
-        };
-        let login_time =
-            login_time.ok_or_else(|| err(format!("session {} is malformed: no login_time", short(id))))?;
-        let ttl = plan::touch_ttl(unix_now(), login_time, self.settings.idle_ttl, self.settings.absolute_ttl);
-        let who = [("id", stored.as_bytes()), ("user", uid.as_bytes())];
-        if ttl <= 0 {
-            let entry = self.audit_entry("timeout", &who);
-            self.apply_audited(
-                ex,
-                plan::logout_writes(&stored, &self.layout.index_key(&uid)),
-                entry.into_iter().collect(),
-            )?;
-            if self.is_current(id) {
-                self.current = None;
-            }
-            return Err(err(format!("session {} reached its absolute timeout and was ended", short(id))));
-        }
-        let entry = self.audit_entry("touch", &[who[0], who[1], ("ttl", ttl.to_string().as_bytes())]);
-        match self
-            .apply_audited(
-                ex,
-                plan::touch_writes(&stored, &self.layout.index_key(&uid), ttl),
-                entry.into_iter().collect(),
-            )?
-            .settle("touch")?
-        {
-            Some(items) if int(items.get(1)) == Some(1) => {
-                let capped = if (ttl as u64) < self.settings.idle_ttl {
-                    " (capped by the absolute timeout)"
-                } else {
-                    ""
-                };
-                ex.out.summary(&format!("session {} extended: expires in {}{capped}", short(id), human(ttl)));
-                Ok(())
-            }
-            Some(_) => Err(self.no_such(id)),
-            None => Err(err("touch failed: the transaction was aborted")),
-        }
-    }
-
-    fn logout(&mut self, ex: &mut Executor, id: &str) -> Result<(), Error> {
-        let stored = self.layout.stored_id(id);
-        let replies = ex.run(&[args(["HGET", &keys::session_key_of_stored(&stored), "user_id"])])?;
-        let Some(uid) = replies.first().and_then(text) else {
-            return Err(self.no_such(id));
-        };
-        let entry = self.audit_entry("logout", &[("id", stored.as_bytes()), ("user", uid.as_bytes())]);
-        let writes = plan::logout_writes(&stored, &self.layout.index_key(&uid));
-        let Some(items) = self.apply_audited(ex, writes, entry.into_iter().collect())?.settle("logout")?
-        else {
-            return Err(err("logout failed: the transaction was aborted"));
-        };
-        if self.is_current(id) {
-            self.current = None;
-        }
-        if int(items.first()) != Some(1) {
-            return Err(self.no_such(id));
-        }
-        ex.out.summary(&format!("logged out: session {} of user {uid}", short(id)));
-        Ok(())
-    }
-
-    fn sessions(&mut self, ex: &mut Executor, uid: &str) -> Result<(), Error> {
-        let index = self.layout.index_key(uid);
-        let replies = ex.run(&[args(["SMEMBERS", &index])])?;
-        let mut members: Vec<String> = elements(replies.first()).iter().filter_map(text).collect();
-        members.sort();
-        if members.is_empty() {
-            ex.out.summary(&format!("user {uid} has no live sessions"));
-            return Ok(());
-        }
-        let replies = ex.run(&plan::describe_reads(&members))?;
-        let now = unix_now() as i64;
-        let mut live = Vec::new();
-        let mut dead = Vec::new();
-        for (m, pair) in members.iter().zip(replies.chunks(2)) {
-            let info = elements(pair.first());
-            let ttl = int(pair.get(1)).unwrap_or(-2);
-            let login_time = int(info.first());
-            match login_time {
-                Some(t) if ttl != -2 => {
-                    let ip = info.get(1).and_then(text).unwrap_or_else(|| "?".into());
-                    live.push((m.clone(), t, ip, ttl));
-                }
-                _ => dead.push(m.clone()),
-            }
-        }
-        if !dead.is_empty() {
-            let entries: Vec<Args> = dead
-                .iter()
-                .filter_map(|d| {
-                    self.audit_entry(
-                        "expired",
-                        &[("id", d.as_bytes()), ("user", uid.as_bytes()), ("seen", b"sessions")],
-                    )
-                })
-                .collect();
-            if entries.is_empty() {
-                ex.run(&[plan::prune(&index, &dead)])?;
-            } else {
-                self.apply_audited(ex, vec![plan::prune(&index, &dead)], entries)?.settle("sessions")?;
-            }
-        }
-        let pruned =
-            if dead.is_empty() { String::new() } else { format!(" ({} expired id(s) pruned)", dead.len()) };
-        ex.out.summary(&format!("user {uid}: {} live session(s){pruned}", live.len()));
-        live.sort_by_key(|s| s.1);
-        for (member, login_time, ip, ttl) in live {
-            let owner = events::Owner {
-                login_time: u64::try_from(login_time).ok(),
-                ip: Some(ip.clone()),
-                ..events::Owner::new(uid)
-            };
-            self.learn_owner(&member, owner);
-            let id = match self.layout.token_of(uid, &member) {
-                Some(token) => {
-                    self.remember(&token);
-                    token
-                }
-                None => member,
-            };
-            let idle =
-                if ttl < 0 { "no idle timeout".to_owned() } else { format!("idle {} left", human(ttl)) };
-            let absolute = login_time + self.settings.absolute_ttl as i64 - now;
-            ex.out.summary(&format!(
-                "  {}  from {ip}, {idle}, absolute {} left",
-                short(&id),
-                human(absolute)
-            ));
-        }
-        Ok(())
-    }
-
-    fn logout_all(&mut self, ex: &mut Executor, uid: &str) -> Result<(), Error> {
-        let index = self.layout.index_key(uid);
-        for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0 {
-                back_off(attempt);
-            }
-            let replies = ex.run(&[args(["WATCH", &index]), args(["SMEMBERS", &index])])?;
-            let members: Vec<String> = elements(replies.get(1)).iter().filter_map(text).collect();
-            if members.is_empty() {
-                ex.run(&[args(["UNWATCH"])])?;
-                ex.out.summary(&format!("user {uid} has no sessions"));
-                return Ok(());
-            }
-            // On a cluster each session is deleted on its own node first; the index goes last, under
-            // its WATCH, so a login that slipped in meanwhile makes us go round again.
-            let mut deleted_first = 0;
-            let entry = self.audit_entry(
-                "logout-all",
-                &[("user", uid.as_bytes()), ("sessions", members.len().to_string().as_bytes())],
-            );
-            let writes = if self.settings.cluster {
-                for del in plan::delete_sessions(&members) {
-                    deleted_first += int(ex.run(&[del])?.first()).unwrap_or(0);
-                }
-                plan::transaction(vec![args(["DEL", &index])])
-            } else {
-                plan::logout_all_writes(&index, &members)
-            };
-            let writes = audit::inside(writes, self.audit_inside(ex, entry.clone()));
-            let Some(items) = exec_result(&ex.run(&writes)?).settle("logout-all")? else {
-                ex.out.summary(RETRYING);
-                continue;
-            };
-            self.audit_after(ex, entry)?;
-            let deleted = deleted_first + int(items.first()).unwrap_or(0) - 1;
-            if let Some(cur) = &self.current
-                && members.contains(&self.layout.stored_id(&cur.id))
-            {
-                self.current = None;
-            }
-            ex.out.summary(&format!("revoked {} live session(s) of user {uid}", deleted.max(0)));
-            return Ok(());
-        }
-        Err(err(format!("logout-all gave up after {MAX_ATTEMPTS} concurrent changes")))
-    }
-
-    fn renew(&mut self, ex: &mut Executor, id: &str) -> Result<(), Error> {
-        let old = self.layout.stored_id(id);
-        let old_key = keys::session_key_of_stored(&old);
-        for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0 {
-                back_off(attempt);
-            }
-            let replies =
-                ex.run(&[args(["WATCH", &old_key]), args(["HGETALL", &old_key]), args(["PTTL", &old_key])])?;
-            let fields = pairs(replies.get(1));
-            let pttl = int(replies.get(2)).unwrap_or(-2);
-            if fields.is_empty() || pttl == -2 {
-                ex.run(&[args(["UNWATCH"])])?;
-                return Err(self.no_such(id));
-            }
-            let Some(uid) = field(&fields, "user_id").map(|u| String::from_utf8_lossy(u).into_owned()) else {
-                ex.run(&[args(["UNWATCH"])])?;
-                return Err(err(format!("session {} is malformed: no user_id", short(id))));
-            };
-            // Known before its deletion is notified, so `events` can pair it with its new id.
-            let owner = events::Owner::from_fields(|f| field(&fields, f).map(<[u8]>::to_vec));
-            if let Some(owner) = &owner {
-                self.learn_owner(&old, owner.clone());
-            }
-            // A session without a TTL (damaged by hand) gets the idle timeout back.
-            let pttl = if pttl < 0 { self.settings.idle_ttl as i64 * 1000 } else { pttl };
-            let new_id = self.layout.full_id(&uid, &new_id().map_err(err)?);
-            let new = self.layout.stored_id(&new_id);
-            let entry = self.audit_entry(
-                "renew",
-                &[("id", new.as_bytes()), ("old", old.as_bytes()), ("user", uid.as_bytes())],
-            );
-            let outcome = if self.settings.cluster {
-                self.renew_on_cluster(ex, &old, &new, &uid, &fields, pttl)?
-            } else {
-                let writes = plan::renew_writes(&old, &new, &self.layout.index_key(&uid), &fields, pttl);
-                exec_result(&ex.run(&audit::inside(writes, self.audit_inside(ex, entry.clone())))?)
-            };
-            if outcome.settle("renew")?.is_none() {
-                ex.out.summary("the session changed while renewing; trying again");
-                continue;
-            }
-            self.audit_after(ex, entry)?;
-            if let Some(owner) = owner {
-                self.learn_owner(&new, owner);
-            }
-            if self.is_current(id) {
-                let username = self.current.as_ref().and_then(|c| c.username.clone());
-                self.current = Some(Current { id: new_id.clone(), username });
-            }
-            self.remember(&new_id);
-            ex.out.summary(&format!(
-                "session {} renewed as {new_id}: same data, expires in {}; the old id is gone",
-                short(id),
-                human(pttl / 1000)
-            ));
-            return Ok(());
-        }
-        Err(err(format!("renew gave up after {MAX_ATTEMPTS} concurrent changes")))
-    }
-
-    /// Renew across slots: announce the new id in the index, take the old session away (under its
-    /// WATCH, so a concurrent touch or logout makes us start again), then create the new one and
-    /// drop the old id. A failure part-way loses the session (as a logout would) and leaves only
-    /// stale index entries; it never revives a session nor leaves one outside the index.
-    fn renew_on_cluster(
-        &mut self,
-        ex: &mut Executor,
-        old: &str,
-        new: &str,
-        uid: &str,
-        fields: &[(Vec<u8>, Vec<u8>)],
-        pttl: i64,
-    ) -> Result<Exec, Error> {
-        let index = self.layout.index_key(uid);
-        ex.run(&[args(["SADD", &index, new])])?;
-        let take = plan::transaction(vec![args(["DEL", &keys::session_key_of_stored(old)])]);
-        match exec_result(&ex.run(&take)?) {
-            Exec::Ran(items) if int(items.first()) == Some(1) => {}
-            other => {
-                ex.run(&[args(["SREM", &index, new])])?;
-                return Ok(match other {
-                    Exec::Ran(_) => Exec::Aborted,
-                    other => other,
-                });
-            }
-        }
-        let created = exec_result(&ex.run(&plan::transaction(plan::copy_writes(new, fields, pttl)))?);
-        ex.run(&[args(["SREM", &index, old])])?;
-        Ok(created)
     }
 }
 
@@ -796,7 +501,8 @@ impl crate::exec::Sessions for Store {
         cmd: Command,
         server: &crate::exec::conn::Address,
     ) -> Result<Box<dyn plan::Machine>, Error> {
-        let ctx = self.context(server);
+        // Pipelined windows run on one server (a cluster runs each command on its own).
+        let ctx = self.context(server, false);
         self.machine_for(cmd, ctx)?
             .ok_or_else(|| Error::Other("internal: not a pipelined session command".into()))
     }

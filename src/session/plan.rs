@@ -10,7 +10,7 @@
 
 use crate::exec::{Args, args};
 use crate::redis::reply::Reply;
-use crate::session::keys::session_key_of_stored;
+use crate::session::keys::{session_key_of_member, session_key_of_stored};
 
 /// What a step machine asks for next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,7 +139,15 @@ impl Tx {
     pub fn of(replies: &[Reply]) -> Tx {
         match replies.last() {
             Some(Reply::Array(items)) => Tx::Ran(items.clone()),
-            Some(Reply::Error(e)) => Tx::Refused(String::from_utf8_lossy(e).into_owned()),
+            // EXECABORT only says "previous errors": the queued command's refusal says which.
+            Some(Reply::Error(e)) => {
+                let mut why = String::from_utf8_lossy(e).into_owned();
+                let queued = &replies[..replies.len() - 1];
+                if let Some(q) = queued.iter().find_map(Reply::error_text) {
+                    why.push_str(&format!(" ({})", String::from_utf8_lossy(q)));
+                }
+                Tx::Refused(why)
+            }
             Some(Reply::Nil) | None => Tx::Aborted,
             Some(other) => Tx::Refused(format!("unexpected EXEC reply {other:?}")),
         }
@@ -230,10 +238,31 @@ pub fn transaction(mut writes: Vec<Args>) -> Vec<Args> {
 /// Seconds a touch may give a session: the idle timeout, capped by the absolute deadline.
 /// Zero or less means the deadline has passed.
 pub fn touch_ttl(now: u64, login_time: u64, idle: u64, absolute: u64) -> i64 {
-    // Saturating: a huge --absolute-ttl means "no deadline", never a negative one.
-    let secs = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-    let deadline = secs(login_time.saturating_add(absolute));
-    secs(idle).min(deadline.saturating_sub(secs(now)))
+    let left = i128::from(login_time) + i128::from(absolute) - i128::from(now);
+    let ttl = i128::from(idle).min(left);
+    ttl.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+}
+
+/// A session's absolute deadline as unix milliseconds (login_time + absolute), saturating: a huge
+/// `--absolute-ttl` means "far away", never a wrapped-around past.
+pub fn deadline_ms(login_time: u64, absolute: u64) -> i64 {
+    let ms = (i128::from(login_time) + i128::from(absolute)) * 1000;
+    ms.min(i128::from(i64::MAX)) as i64
+}
+
+/// Sliding expiry enforced with the server's clock: the index extended to the idle timeout (never
+/// shortened), the session given the idle timeout, then held to its absolute deadline (`LT`: a
+/// deadline already past deletes it at once). No client delay or clock skew can extend it.
+/// `index_idle` is the idle timeout, or a second more where the index is written in a step of its
+/// own (a cluster), before the session: it must not end a millisecond before it.
+pub fn slide_writes(stored_id: &str, index: &str, idle: u64, index_idle: u64, deadline_ms: i64) -> Vec<Args> {
+    let key = session_key_of_stored(stored_id);
+    let idle = idle.to_string();
+    vec![
+        args(["EXPIRE", index, &index_idle.to_string(), "GT"]),
+        args(["EXPIRE", &key, &idle]),
+        args(["PEXPIREAT", &key, &deadline_ms.to_string(), "LT"]),
+    ]
 }
 
 // The write lists below are in the order that is safe when each command runs on its own (a
@@ -258,13 +287,14 @@ pub fn whoami_reads(stored_id: &str) -> Vec<Args> {
     vec![args(["EXISTS", &key]), args(["HGETALL", &key]), args(["TTL", &key])]
 }
 
-/// Per listed id: its login time and ip, and its TTL.
-pub fn describe_reads(stored_ids: &[String]) -> Vec<Args> {
-    stored_ids
+/// Per listed index member: its session's login time and ip, and its TTL. Members are bytes as the
+/// server gave them: one that is not UTF-8 (written by another client) still names its own key.
+pub fn describe_reads(members: &[Vec<u8>]) -> Vec<Args> {
+    members
         .iter()
-        .flat_map(|id| {
-            let key = session_key_of_stored(id);
-            [args(["HMGET", &key, "login_time", "ip"]), args(["TTL", &key])]
+        .flat_map(|m| {
+            let key = session_key_of_member(m);
+            [args([b"HMGET".as_slice(), &key, b"login_time", b"ip"]), args([b"TTL".as_slice(), &key])]
         })
         .collect()
 }
@@ -276,45 +306,114 @@ pub fn prune(index: &str, dead: &[String]) -> Args {
     cmd
 }
 
-/// Deletes every listed session and the index itself, in one DEL.
-pub fn logout_all_writes(index: &str, stored_ids: &[String]) -> Vec<Args> {
-    let mut del = args(["DEL"]);
-    del.extend(stored_ids.iter().map(|id| session_key_of_stored(id).into_bytes()));
+/// Deletes every listed session (index members, as bytes) and the index itself, in one DEL.
+pub fn logout_all_writes(index: &str, members: &[Vec<u8>]) -> Vec<Args> {
+    let mut del = delete_all(members);
     del.push(index.as_bytes().to_vec());
-    transaction(vec![del])
+    vec![del]
+}
+
+/// Deletes every listed session in one DEL (one server, or one slot).
+pub fn delete_all(members: &[Vec<u8>]) -> Args {
+    let mut del = args(["DEL"]);
+    del.extend(members.iter().map(|m| session_key_of_member(m)));
+    del
 }
 
 /// On a cluster, where those keys live in different slots: one DEL per session.
-pub fn delete_sessions(stored_ids: &[String]) -> Vec<Args> {
-    stored_ids.iter().map(|id| args(["DEL", &session_key_of_stored(id)])).collect()
+pub fn delete_sessions(members: &[Vec<u8>]) -> Vec<Args> {
+    members.iter().map(|m| vec![b"DEL".to_vec(), session_key_of_member(m)]).collect()
 }
 
-/// Moves a session to a new id: same fields (in their order), same remaining time, index updated.
+/// Removes listed members (as bytes) from an index.
+pub fn forget(index: &str, members: &[Vec<u8>]) -> Args {
+    let mut cmd = args(["SREM", index]);
+    cmd.extend(members.iter().cloned());
+    cmd
+}
+
+/// When a session copied under a new id expires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// At the old session's own expiry (unix ms, from PEXPIRETIME): never later than it was.
+    AtMs(i64),
+    /// The old one had no TTL (damaged by hand): after the idle timeout (seconds).
+    After(u64),
+}
+
+/// Moves a session to a new id: same fields (in their order), same expiry, index updated (and
+/// extended to cover the new id, never shortened), old id gone. Not yet in a transaction.
 pub fn renew_writes(
     old: &str,
     new: &str,
     index: &str,
     fields: &[(Vec<u8>, Vec<u8>)],
-    pttl_ms: i64,
+    expiry: Expiry,
 ) -> Vec<Args> {
-    let mut writes = copy_writes(new, fields, pttl_ms);
-    writes.extend([
-        args(["SADD", index, new]),
-        args(["SREM", index, old]),
-        args(["DEL", &session_key_of_stored(old)]),
-    ]);
-    transaction(writes)
+    let mut writes = copy_writes(new, fields, expiry);
+    writes.extend(announce_writes(new, index, expiry));
+    writes.extend([args(["SREM", index, old]), args(["DEL", &session_key_of_stored(old)])]);
+    writes
 }
 
-/// A session's fields (in their order) under a new id, with the time it had left.
-pub fn copy_writes(new: &str, fields: &[(Vec<u8>, Vec<u8>)], pttl_ms: i64) -> Vec<Args> {
+/// The new id in its index, the index made to live at least as long as it (NX, then GT).
+pub fn announce_writes(new: &str, index: &str, expiry: Expiry) -> Vec<Args> {
+    let mut writes = vec![args(["SADD", index, new])];
+    match expiry {
+        Expiry::AtMs(ms) => {
+            let ms = ms.to_string();
+            writes.push(args(["PEXPIREAT", index, &ms, "NX"]));
+            writes.push(args(["PEXPIREAT", index, &ms, "GT"]));
+        }
+        Expiry::After(secs) => {
+            let secs = secs.to_string();
+            writes.push(args(["EXPIRE", index, &secs, "NX"]));
+            writes.push(args(["EXPIRE", index, &secs, "GT"]));
+        }
+    }
+    writes
+}
+
+/// Takes back a renew whose transaction failed part-way: the old session restored exactly as it
+/// was read (fields, expiry) and back in its index, then the new one removed.
+pub fn renew_undo(
+    old: &str,
+    new: &str,
+    index: &str,
+    fields: &[(Vec<u8>, Vec<u8>)],
+    old_expiry: Option<i64>,
+) -> Vec<Args> {
+    let old_key = session_key_of_stored(old);
+    let mut hset = args(["HSET", &old_key]);
+    for (f, v) in fields {
+        hset.push(f.clone());
+        hset.push(v.clone());
+    }
+    let mut undo = vec![hset];
+    if let Some(ms) = old_expiry {
+        undo.push(args(["PEXPIREAT", &old_key, &ms.to_string()]));
+    }
+    undo.extend([
+        args(["SADD", index, old]),
+        args(["DEL", &session_key_of_stored(new)]),
+        args(["SREM", index, new]),
+    ]);
+    undo
+}
+
+/// A session's fields (in their order) under a new id, with its expiry.
+pub fn copy_writes(new: &str, fields: &[(Vec<u8>, Vec<u8>)], expiry: Expiry) -> Vec<Args> {
     let new_key = session_key_of_stored(new);
     let mut hset = args(["HSET", &new_key]);
     for (f, v) in fields {
         hset.push(f.clone());
         hset.push(v.clone());
     }
-    vec![hset, args(["PEXPIRE", &new_key, &pttl_ms.to_string()])]
+    let expire = match expiry {
+        Expiry::AtMs(ms) => args(["PEXPIREAT", &new_key, &ms.to_string()]),
+        Expiry::After(secs) => args(["EXPIRE", &new_key, &secs.to_string()]),
+    };
+    vec![hset, expire]
 }
 
 /// Evicts the oldest sessions of a user (at the concurrent-session limit) inside a login transaction.
@@ -362,7 +461,8 @@ pub mod testing {
 
     pub fn ctx_with(now: u64, settings: Settings) -> Context {
         let layout = Layout { hash_ids: settings.hash_ids, tagged: settings.tagged };
-        Context { settings, layout, now, current: None, ip: "10.0.0.1".into() }
+        let cluster = settings.cluster;
+        Context { settings, layout, now, current: None, ip: "10.0.0.1".into(), cluster }
     }
 
     /// Echo lines as redis-cli would show them (without prompt).
@@ -452,26 +552,61 @@ mod tests {
             ["DEL session:abc123", "SREM user_sessions:101 abc123"]
         );
         assert_eq!(
-            lines(&logout_all_writes("user_sessions:101", &["a".into(), "b".into()])),
-            ["MULTI", "DEL session:a session:b user_sessions:101", "EXEC"]
+            lines(&logout_all_writes("user_sessions:101", &[b"a".to_vec(), b"b".to_vec()])),
+            ["DEL session:a session:b user_sessions:101"]
+        );
+        assert_eq!(lines(&delete_sessions(&[b"a".to_vec()])), ["DEL session:a"]);
+        assert_eq!(lines(&[forget("user_sessions:101", &[b"a".to_vec()])]), ["SREM user_sessions:101 a"]);
+        assert_eq!(
+            lines(&describe_reads(&[b"a".to_vec()])),
+            ["HMGET session:a login_time ip", "TTL session:a"]
         );
     }
 
     #[test]
-    fn renew_keeps_fields_and_time() {
+    fn renew_keeps_fields_and_the_absolute_expiry() {
         let fields = vec![(b"user_id".to_vec(), b"101".to_vec()), (b"username".to_vec(), b"a b".to_vec())];
         assert_eq!(
-            lines(&renew_writes("old", "new", "user_sessions:101", &fields, 1234)),
+            lines(&renew_writes("old", "new", "user_sessions:101", &fields, Expiry::AtMs(1234))),
             [
-                "MULTI",
                 "HSET session:new user_id 101 username \"a b\"",
-                "PEXPIRE session:new 1234",
+                "PEXPIREAT session:new 1234",
                 "SADD user_sessions:101 new",
+                "PEXPIREAT user_sessions:101 1234 NX",
+                "PEXPIREAT user_sessions:101 1234 GT",
                 "SREM user_sessions:101 old",
                 "DEL session:old",
-                "EXEC",
             ]
         );
+        assert_eq!(
+            lines(&renew_undo("old", "new", "user_sessions:101", &fields, Some(1234))),
+            [
+                "HSET session:old user_id 101 username \"a b\"",
+                "PEXPIREAT session:old 1234",
+                "SADD user_sessions:101 old",
+                "DEL session:new",
+                "SREM user_sessions:101 new",
+            ]
+        );
+        assert_eq!(
+            lines(&copy_writes("new", &fields[..1], Expiry::After(1800))),
+            ["HSET session:new user_id 101", "EXPIRE session:new 1800"]
+        );
+    }
+
+    #[test]
+    fn touch_holds_the_deadline_with_the_servers_clock() {
+        assert_eq!(
+            lines(&slide_writes("abc", "user_sessions:1", 1800, 1800, deadline_ms(1000, 28800))),
+            [
+                "EXPIRE user_sessions:1 1800 GT",
+                "EXPIRE session:abc 1800",
+                "PEXPIREAT session:abc 29800000 LT"
+            ]
+        );
+        assert_eq!(deadline_ms(1_700_000_000, i64::MAX as u64), i64::MAX, "saturates");
+        assert_eq!(touch_ttl(1_700_000_000, 1_700_000_000, 1800, i64::MAX as u64), 1800, "no wrap-around");
+        assert_eq!(touch_ttl(0, u64::MAX, u64::MAX, u64::MAX), i64::MAX);
     }
 
     #[test]
@@ -532,8 +667,10 @@ mod tests {
                 let index = crate::session::keys::index_key(&uid);
                 well_formed(&touch_writes(&a, &index, ttl))?;
                 well_formed(&logout_writes(&a, &index))?;
-                well_formed(&logout_all_writes(&index, &[a.clone(), b.clone()]))?;
-                well_formed(&renew_writes(&a, &b, &index, &fields, ttl))?;
+                well_formed(&logout_all_writes(&index, &[a.clone().into_bytes(), b.clone().into_bytes()]))?;
+                well_formed(&transaction(renew_writes(&a, &b, &index, &fields, Expiry::AtMs(ttl))))?;
+                well_formed(&renew_undo(&a, &b, &index, &fields, Some(ttl)))?;
+                well_formed(&slide_writes(&a, &index, 1800, 1801, ttl))?;
                 well_formed(&whoami_reads(&a))?;
                 well_formed(&evict_writes(&index, std::slice::from_ref(&a)))?;
             }
@@ -544,6 +681,14 @@ mod tests {
                 let ttl = touch_ttl(now, login, idle, absolute);
                 prop_assert!(ttl <= idle as i64);
                 prop_assert!(now as i64 + ttl <= (login + absolute) as i64);
+            }
+
+            #[test]
+            fn deadlines_never_wrap(login in any::<u64>(), absolute in any::<u64>(), now in any::<u64>(), idle in any::<u64>()) {
+                prop_assert!(deadline_ms(login, absolute) >= 0);
+                let ttl = touch_ttl(now, login, idle, absolute);
+                prop_assert!(i128::from(ttl) <= i128::from(idle));
+                prop_assert!(i128::from(ttl) <= i128::from(login) + i128::from(absolute) - i128::from(now) || ttl == i64::MIN);
             }
         }
     }
