@@ -169,10 +169,11 @@ impl Shell {
         self.run(line)
     }
 
-    /// Runs one session command. Those not yet step machines get `--wait` and
-    /// `--read-from-replica` from the executor by this scope (a machine's batches say it themselves).
+    /// Runs one session command. Those not yet step machines (stats, fsck, events) get `--wait`
+    /// and `--read-from-replica` from the executor by this scope; a machine's batches say it
+    /// themselves (`Batch::replica_ok`) and its job adds the WAITs.
     fn session(&mut self, cmd: Command) -> Result<(), Error> {
-        let replica_ok = matches!(cmd, Command::Whoami(_) | Command::Sessions(_) | Command::Stats(_));
+        let replica_ok = matches!(cmd, Command::Stats(_));
         self.ex.session_scope = Some(SessionScope { replica_ok });
         let done = self.store.run(&mut self.ex, cmd);
         self.ex.session_scope = None;

@@ -75,7 +75,8 @@ impl Sessions {
         }
         let reads = describe_reads(&members);
         self.state = State::Describe { members };
-        Step::Send(Batch::of(reads))
+        // Reads only: under --read-from-replica a replica answers them (the pruning re-reads on the master).
+        Step::Send(Batch { replica_ok: true, ..Batch::of(reads) })
     }
 
     fn list(&mut self, members: &[Vec<u8>], replies: &[Reply]) -> Step {
@@ -197,7 +198,7 @@ impl Sessions {
 impl Machine for Sessions {
     fn start(&mut self) -> Step {
         self.state = State::Members;
-        Step::Send(Batch::of(vec![args(["SMEMBERS", &self.index])]))
+        Step::Send(Batch { replica_ok: true, ..Batch::of(vec![args(["SMEMBERS", &self.index])]) })
     }
 
     fn resume(&mut self, replies: Vec<Reply>) -> Step {
