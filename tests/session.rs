@@ -477,6 +477,6 @@ fn the_walkthrough_shows_what_can_go_wrong_and_the_safe_mode() {
         at += found + step.len();
     }
     // The last fsck leaves a clean store: the demo exits 0.
-    let last_fsck = shown.lines().filter(|l| l.starts_with("# fsck: ")).last().unwrap();
+    let last_fsck = shown.lines().rfind(|l| l.starts_with("# fsck: ")).unwrap();
     assert!(last_fsck.ends_with(" repaired"), "{last_fsck}");
 }
