@@ -137,7 +137,7 @@ fn open_script(path: &std::path::Path) -> Result<std::fs::File, Error> {
 fn run_script(shell: &mut Shell, config: &Config, file: Option<std::fs::File>) -> Result<bool, Error> {
     let mut runner = Runner::new(shell, config.stop_on_error, config.pipeline);
     match (&config.input, file) {
-        (Input::Command(words), _) => match shell::classify_words(words.clone()) {
+        (Input::Command(words), _) => match shell::classify_words(words.clone()).map(shell::one_shot) {
             Ok(line) => runner.repeat(line, config.repeat.times, config.repeat.pause),
             Err(e) => runner.report_error(None, &e),
         },

@@ -363,6 +363,11 @@ pub(crate) fn answered_by_push(name: &[u8]) -> bool {
         .any(|n| name.eq_ignore_ascii_case(n))
 }
 
+/// The text of an error reply (empty for any other reply), for `Error::Reply`.
+pub fn reply_text(v: &Reply) -> String {
+    String::from_utf8_lossy(v.error_text().unwrap_or_default()).into_owned()
+}
+
 /// Whether a reply is an error reply (top level).
 pub fn is_error(v: &Reply) -> bool {
     v.is_error()
