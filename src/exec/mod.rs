@@ -134,7 +134,10 @@ impl Executor {
             return self.run_one(cmd);
         }
         let prompt = self.conn.prompt();
-        if let Err(e) = self.conn.ensure() {
+        // The node in use may be gone (a failover): another node gives the map and takes over.
+        if let Err(e) = self.conn.ensure()
+            && self.conn.refresh_slots().is_err()
+        {
             self.out.echo_line(&prompt, &cmd);
             return Err(e);
         }
