@@ -298,6 +298,11 @@ pub struct Args {
     #[arg(long, value_name = "STREAM", help_heading = "Sessions")]
     pub audit_stream: Option<String>,
 
+    /// Session commands send the document's own commands, one at a time and not atomic, each reply
+    /// under its command (for teaching; `literal on|off` switches in the shell and in scripts)
+    #[arg(long, help_heading = "Sessions")]
+    pub literal: bool,
+
     /// In the interactive shell, show session events (expired, deleted, renewed, evicted) from the start
     #[arg(long, help_heading = "Sessions")]
     pub events: bool,

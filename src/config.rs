@@ -295,6 +295,7 @@ impl Config {
             audit_stream: a.audit_stream.clone(),
             enable_notifications: a.enable_notifications,
             events_at_start: a.events,
+            literal: a.literal,
         };
         if a.events && input != Input::Interactive && !(a.interactive && stdin_tty && stdout_tty) {
             return Err(Error::Usage(

@@ -29,8 +29,8 @@ pub enum Error {
     Split,
     /// A repeat count of zero or less (`0 PING`).
     Repeat,
-    /// The server answered with an error reply; it has already been printed.
-    Reply,
+    /// The server answered with an error reply (its text); the reply has already been printed.
+    Reply(String),
     /// A session command was used wrongly or could not do what was asked.
     Session(String),
     /// A script file could not be read.
@@ -58,7 +58,7 @@ impl Error {
 
     /// Whether this error has already been shown (as a reply) and needs no message.
     pub fn is_silent(&self) -> bool {
-        matches!(self, Error::Reply | Error::DryRun)
+        matches!(self, Error::Reply(_) | Error::DryRun)
     }
 
     /// Whether the line still counts as a success (nothing went wrong, there was just nothing to do).
@@ -94,7 +94,7 @@ impl fmt::Display for Error {
             }
             Error::Split => f.write_str("Invalid argument(s)"),
             Error::Repeat => f.write_str("Invalid redis-cli repeat command option value."),
-            Error::Reply => f.write_str("the server replied with an error"),
+            Error::Reply(text) => f.write_str(text),
             Error::Session(m) => write!(f, "{m}"),
             Error::File { path, reason } => write!(f, "cannot read {path}: {reason}"),
             Error::Ephemeral(m) => write!(f, "--ephemeral: {m}"),
@@ -125,7 +125,7 @@ mod tests {
         assert_eq!(e.to_string(), "Could not connect to Redis at 127.0.0.1:6398: Connection refused");
         assert_eq!(Error::Split.to_string(), "Invalid argument(s)");
         assert_eq!(Error::Usage("x".into()).exit_code(), EXIT_USAGE);
-        assert_eq!(Error::Reply.exit_code(), EXIT_FAILURE);
+        assert_eq!(Error::Reply("ERR x".into()).exit_code(), EXIT_FAILURE);
     }
 
     #[test]

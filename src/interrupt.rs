@@ -9,10 +9,55 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// SIGTERM arrived while a [`TermGuard`] lived; kept apart so a [`Guard`] installed later does not
+/// clear it.
+static TERMINATED: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_sigint(_: libc::c_int) {
     // Only an atomic store: anything else is not async-signal-safe.
     INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+extern "C" fn on_sigterm(_: libc::c_int) {
+    TERMINATED.store(true, Ordering::SeqCst);
+}
+
+/// Installs `handler` for `signal` without `SA_RESTART`; returns the action it replaces.
+fn catch(signal: libc::c_int, handler: extern "C" fn(libc::c_int)) -> libc::sigaction {
+    // SAFETY: sigaction with a handler that only stores an atomic; both structs are fully
+    // initialised (zeroed, then the fields that matter set) before the call.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = handler as libc::sighandler_t;
+        action.sa_flags = 0;
+        libc::sigemptyset(&mut action.sa_mask);
+        let mut previous: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(signal, &action, &mut previous);
+        previous
+    }
+}
+
+/// SIGTERM counts as Ctrl-C (see [`pending`]) until dropped: for a command that listens until it
+/// is stopped (`redsh events`) and must still say what it saw.
+pub struct TermGuard {
+    previous: libc::sigaction,
+}
+
+impl TermGuard {
+    pub fn install() -> TermGuard {
+        TERMINATED.store(false, Ordering::SeqCst);
+        TermGuard { previous: catch(libc::SIGTERM, on_sigterm) }
+    }
+}
+
+impl Drop for TermGuard {
+    fn drop(&mut self) {
+        // SAFETY: restores the action saved by `install`.
+        unsafe {
+            libc::sigaction(libc::SIGTERM, &self.previous, std::ptr::null_mut());
+        }
+        TERMINATED.store(false, Ordering::SeqCst);
+    }
 }
 
 /// SIGINT raises the flag instead of ending the process, until dropped.
@@ -46,9 +91,9 @@ impl Drop for Guard {
     }
 }
 
-/// Whether Ctrl-C was pressed since the guard was installed.
+/// Whether Ctrl-C was pressed since the guard was installed (or SIGTERM came, under a [`TermGuard`]).
 pub fn pending() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
+    INTERRUPTED.load(Ordering::SeqCst) || TERMINATED.load(Ordering::SeqCst)
 }
 
 /// Whether Ctrl-C was pressed; clears the flag.
@@ -71,5 +116,19 @@ mod tests {
         assert!(take());
         assert!(!take());
         drop(guard);
+    }
+
+    #[test]
+    fn sigterm_counts_as_ctrl_c_while_its_guard_lives() {
+        let term = TermGuard::install();
+        let guard = Guard::install();
+        // SAFETY: raising a signal whose handler is ours.
+        unsafe {
+            libc::raise(libc::SIGTERM);
+        }
+        assert!(pending());
+        drop(guard);
+        drop(term);
+        assert!(!pending());
     }
 }

@@ -137,7 +137,7 @@ fn open_script(path: &std::path::Path) -> Result<std::fs::File, Error> {
 fn run_script(shell: &mut Shell, config: &Config, file: Option<std::fs::File>) -> Result<bool, Error> {
     let mut runner = Runner::new(shell, config.stop_on_error, config.pipeline);
     match (&config.input, file) {
-        (Input::Command(words), _) => match shell::classify_words(words.clone()) {
+        (Input::Command(words), _) => match shell::classify_words(words.clone()).map(shell::one_shot) {
             Ok(line) => runner.repeat(line, config.repeat.times, config.repeat.pause),
             Err(e) => runner.report_error(None, &e),
         },
@@ -160,7 +160,13 @@ fn start(args: cli::Args) -> Result<i32, Error> {
             panic!("REDSH_PANIC_FOR_TEST is set");
         }
     }
-    // redis-rs leaves rustls without a crypto provider; without one the first TLS connect panics.
+    // A closed pipe (`redsh … | head -1`, `2>&1 | head -1`) ends redsh quietly, as it ends any tool a
+    // pipe reader stops reading: by SIGPIPE, not by a panic on the next write to stderr. Sockets are
+    // written with MSG_NOSIGNAL by std, so a server gone away is still an error, never a signal.
+    // SAFETY: restoring a signal's default disposition, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut config = Config::from_args(args, askpass)?;
     if let (Input::Command(words), Some(how)) = (&config.input, &config.stdin_arg) {
@@ -226,6 +232,10 @@ fn start(args: cli::Args) -> Result<i32, Error> {
         shell.ex.out.flush_each = true;
         shell.echo_typed = false;
         repl::run(&mut shell)?;
+    }
+    // Output that could not be written (a full disk) is a failure, said once.
+    if let Some(reason) = shell.ex.out.take_failure() {
+        return Err(Error::Other(format!("cannot write the output: {reason}")));
     }
     Ok(if failed { EXIT_FAILURE } else { EXIT_OK })
 }

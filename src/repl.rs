@@ -33,15 +33,18 @@ pub fn history_path() -> Option<PathBuf> {
 }
 
 /// The prompt: redis-cli's, with the current session's user and short id when there is one.
+/// In literal mode the prompt says so: `127.0.0.1:6379 literal> `.
 pub fn prompt(shell: &Shell) -> String {
     let base = shell.ex.conn.prompt();
+    let head = base.strip_suffix("> ").unwrap_or(&base);
+    let mode = if shell.store.settings.literal { " literal" } else { "" };
     match &shell.store.current {
         Some(cur) => {
             let who = cur.username.as_deref().map(crate::redis::escape::escape).unwrap_or("?".into());
-            let head = base.strip_suffix("> ").unwrap_or(&base);
-            format!("{head} ({who}@{})> ", crate::session::keys::short(&cur.id))
+            format!("{head}{mode} ({who}@{})> ", crate::session::keys::short(&cur.id))
         }
-        None => base,
+        None if mode.is_empty() => base,
+        None => format!("{head}{mode}> "),
     }
 }
 
@@ -299,7 +302,7 @@ pub fn pageable(line: &[u8]) -> bool {
 
 /// After Redis's own error reply to a line (never changing it), the [`typo_note`] on stderr.
 pub fn note_typo(shell: &mut Shell, line: &str, e: &Error) {
-    if *e != Error::Reply {
+    if !matches!(e, Error::Reply(_)) {
         return;
     }
     if let Some(note) = typo_note(line, &shell.docs()) {
@@ -395,7 +398,7 @@ mod tests {
         assert!(ephemeral_hint(&refused).is_some_and(|h| h.contains("--ephemeral")));
         let other = Error::Connect { addr: "h:1".into(), reason: "Timeout".into() };
         assert_eq!(ephemeral_hint(&other), None);
-        assert_eq!(ephemeral_hint(&Error::Reply), None);
+        assert_eq!(ephemeral_hint(&Error::Reply("ERR x".into())), None);
     }
 
     #[test]

@@ -47,6 +47,7 @@ impl<'a> Runner<'a> {
 
     /// Runs every line of `input`; returns whether to go on (false after `quit` or a stop on error).
     pub fn run_lines<R: Read>(&mut self, mut input: BufReader<R>) -> Result<bool, Error> {
+        self.shell.ex.out.name_reply_errors = true;
         let mut buf = Vec::with_capacity(256);
         let mut line_no = 0;
         loop {
@@ -56,6 +57,12 @@ impl<'a> Runner<'a> {
             }
             line_no += 1;
             let text = trim_line(&buf);
+            if text.starts_with(b"##") && self.shell.ex.out.echo {
+                // A heading: printed in its place, after everything before it.
+                self.drain();
+                self.shell.ex.out.heading(&String::from_utf8_lossy(text));
+                continue;
+            }
             if text.is_empty() || text.first() == Some(&b'#') {
                 continue;
             }

@@ -6,7 +6,7 @@ use std::rc::Rc;
 use crate::docs::Docs;
 use crate::error::Error;
 use crate::exec::conn::Address;
-use crate::exec::{Args, Executor, SessionScope, is_error};
+use crate::exec::{Args, Executor, SessionScope, is_error, reply_text};
 use crate::interrupt;
 use crate::redis::format::Mode;
 use crate::redis::split::split_args;
@@ -34,6 +34,9 @@ pub enum Line {
         cmd: Command,
         count: u64,
     },
+    /// `literal on|off` (`None`: say which mode is on): session commands as the document's plain
+    /// commands, one at a time, or atomic (see `session::literal`).
+    Literal(Option<bool>),
     /// `help` about Redis commands: `help GET`, `help CONFIG SET`, `help @hash`.
     Help(Vec<String>),
     /// A plain Redis command, `count` times (redis-cli's repeat prefix, `3 INCR x`).
@@ -76,6 +79,14 @@ pub fn classify_words(mut words: Vec<Vec<u8>>) -> Result<Line, Error> {
             .ok_or_else(|| Error::Other("Invalid server port.".into()))?;
         return Ok(Line::Connect(Address::Tcp { host, port }));
     }
+    if first.eq_ignore_ascii_case(b"literal") && words.len() <= 2 {
+        return match words.get(1).map(|w| w.to_ascii_lowercase()).as_deref() {
+            None => Ok(Line::Literal(None)),
+            Some(b"on") => Ok(Line::Literal(Some(true))),
+            Some(b"off") => Ok(Line::Literal(Some(false))),
+            Some(_) => Err(Error::Session("usage: literal on|off".into())),
+        };
+    }
     if first.as_slice() == b"?" {
         words[0] = b"help".to_vec();
     }
@@ -87,6 +98,27 @@ pub fn classify_words(mut words: Vec<Vec<u8>>) -> Result<Line, Error> {
         Some(Ok(cmd)) => Ok(Line::Session(cmd)),
         Some(Err(msg)) => Err(Error::Session(msg)),
         None => Ok(Line::Redis { cmd: words, count }),
+    }
+}
+
+/// The command given after the flags: `events` alone listens until Ctrl-C or SIGTERM (in the
+/// shell it would listen in the background, which a one-shot command has none of).
+pub fn one_shot(line: Line) -> Line {
+    match line {
+        Line::Session(Command::Events(session::watch::Request::Background)) => {
+            Line::Session(Command::Events(session::watch::Request::UntilStopped))
+        }
+        other => other,
+    }
+}
+
+/// What `literal on|off` (or plain `literal`) says.
+fn literal_line(on: bool) -> &'static str {
+    if on {
+        "redsh: literal mode on: session commands send the document's commands, one at a time, \
+         not atomic (`literal off` goes back)"
+    } else {
+        "redsh: literal mode off: session commands are atomic again (MULTI/EXEC, WATCH)"
     }
 }
 
@@ -215,6 +247,13 @@ impl Shell {
                 }
                 Ok(Flow::Continue)
             }
+            Line::Literal(mode) => {
+                if let Some(on) = mode {
+                    self.store.settings.literal = on;
+                }
+                self.ex.out.summary(literal_line(self.store.settings.literal));
+                Ok(Flow::Continue)
+            }
             Line::Redis { cmd, count } => {
                 // Inside MULTI the command is only queued; in a dry run nothing is sent.
                 let streaming = streams(&cmd).filter(|_| !self.ex.dry_run && !self.ex.conn.in_transaction());
@@ -230,7 +269,7 @@ impl Shell {
                 for _ in 0..count {
                     match self.ex.run_typed(cmd.clone()) {
                         Ok(reply) if is_error(&reply) => {
-                            failed = Some(Error::Reply);
+                            failed = Some(Error::Reply(reply_text(&reply)));
                             if self.stop_on_error {
                                 break;
                             }
@@ -318,5 +357,19 @@ mod tests {
         assert_eq!(classify(b"? config get").unwrap(), Line::Help(vec!["config".into(), "get".into()]));
         assert_eq!(classify(b"help @hash").unwrap(), Line::Help(vec!["@hash".into()]));
         assert_eq!(classify(b"help").unwrap(), Line::Session(Command::Help(None)));
+        assert_eq!(classify(b"literal on").unwrap(), Line::Literal(Some(true)));
+        assert_eq!(classify(b"LITERAL Off").unwrap(), Line::Literal(Some(false)));
+        assert_eq!(classify(b"literal").unwrap(), Line::Literal(None));
+        assert_eq!(classify(b"literal maybe"), Err(Error::Session("usage: literal on|off".into())));
+        assert!(matches!(classify(b"literal a b"), Ok(Line::Redis { .. })));
+    }
+
+    #[test]
+    fn events_alone_after_the_flags_listens_until_stopped() {
+        use crate::session::watch::Request;
+        let events = classify(b"events").unwrap();
+        assert_eq!(one_shot(events), Line::Session(Command::Events(Request::UntilStopped)));
+        let timed = classify(b"events 3").unwrap();
+        assert_eq!(one_shot(timed.clone()), timed);
     }
 }

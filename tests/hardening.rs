@@ -549,3 +549,50 @@ fn hints_without_a_server_follow_the_typed_arguments() {
     t.exp_string("\x1b[?2004h").unwrap();
     leave(t);
 }
+
+#[test]
+fn output_that_cannot_be_written_fails_and_a_closed_pipe_ends_quietly() {
+    let srv = Server::start();
+    let bin = crate::harness::redsh_bin();
+    // A full disk: the run fails, once, saying why.
+    let full = Command::new("bash")
+        .arg("-c")
+        .arg(format!("printf 'PING\\nPING\\n' | '{}' -p {} > /dev/full", bin.display(), srv.port))
+        .output()
+        .unwrap();
+    assert_eq!(full.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&full.stderr),
+        "redsh: cannot write the output: No space left on device\n"
+    );
+    // A reader that stops after one line, with errors to print on the same pipe: no abort, no
+    // message — the status a pipe reader expects (SIGPIPE: 141 in the shell).
+    let piped = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "for i in $(seq 5000); do echo 'GET x'; echo NOSUCH; done | '{}' -p {} 2>&1 | head -1; echo \"${{PIPESTATUS[1]}}\"",
+            bin.display(),
+            srv.port
+        ))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&piped.stdout);
+    assert_eq!(
+        out,
+        format!("127.0.0.1:{}> GET x\n141\n", srv.port),
+        "{}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
+}
+
+#[test]
+fn tls_against_a_plain_text_port_fails_within_the_connect_timeout() {
+    let srv = Server::start();
+    let run = redsh(&srv).args(&["--tls", "--insecure", "--connect-timeout", "1", "PING"]).run().code(1);
+    assert!(
+        run.stderr.starts_with(&format!("Could not connect to Redis at 127.0.0.1:{}: ", srv.port)),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stdout, "");
+}

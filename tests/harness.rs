@@ -479,7 +479,18 @@ pub struct Cluster {
 impl Cluster {
     #[track_caller]
     pub fn start() -> Cluster {
-        let nodes: Vec<Server> = (0..3)
+        Cluster::build(0, "5000")
+    }
+
+    /// Three masters, each with a replica, that fail over within about a second.
+    #[track_caller]
+    pub fn with_replicas() -> Cluster {
+        Cluster::build(1, "1000")
+    }
+
+    #[track_caller]
+    fn build(replicas: usize, node_timeout: &str) -> Cluster {
+        let nodes: Vec<Server> = (0..3 * (1 + replicas))
             .map(|_| {
                 Server::with_args(&[
                     "--cluster-enabled",
@@ -487,7 +498,7 @@ impl Cluster {
                     "--cluster-config-file",
                     "nodes.conf",
                     "--cluster-node-timeout",
-                    "5000",
+                    node_timeout,
                 ])
             })
             .collect();
@@ -495,13 +506,21 @@ impl Cluster {
         let out = Command::new("redis-cli")
             .args(["--cluster", "create"])
             .args(&addrs)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
             .output()
             .unwrap();
         assert!(out.status.success(), "cluster create failed: {}", String::from_utf8_lossy(&out.stdout));
         wait_until(20, "the cluster did not become ready", || {
             nodes.iter().all(|n| n.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok"))
                 && nodes.iter().all(|n| n.cli(&["CLUSTER", "SLOTS"]).lines().count() > 0)
+        });
+        // A replica that never synced cannot be promoted: wait until each has its master's data.
+        wait_until(20, "the replicas did not sync", || {
+            nodes.iter().filter(|n| n.cli(&["ROLE"]).starts_with("slave")).count() == 3 * replicas
+                && nodes.iter().all(|n| {
+                    let info = n.cli(&["INFO", "replication"]);
+                    !info.contains("role:slave") || info.contains("master_link_status:up")
+                })
         });
         Cluster { nodes }
     }

@@ -2,12 +2,14 @@
 
 mod cluster;
 mod connection;
+mod demo_document;
 mod demo_scripts;
 mod docs;
 mod friendly;
 mod hardening;
 mod harness;
 mod inspect;
+mod literal;
 mod login;
 mod pipeline;
 mod promises;

@@ -563,3 +563,66 @@ fn the_pager_shows_output_taller_than_the_terminal() {
     assert!(!seen.contains("paged:"), "{seen:?}");
     assert_exit_0(&quit(t));
 }
+
+#[test]
+fn the_prompt_shows_literal_mode_and_session_commands_then_send_the_documents_commands() {
+    let server = Server::start();
+    let p = server.port;
+    let mut t = terminal(&server, &[("NO_COLOR", "1")], &[]);
+    enter(&mut t, "literal on");
+    t.exp_string("# redsh: literal mode on").unwrap();
+    t.exp_string(&format!("127.0.0.1:{p} literal> ")).unwrap();
+    enter(&mut t, "login 101 suhel teacher --ip 192.168.1.10 --id abc123");
+    t.exp_string("(integer) 5").unwrap();
+    t.exp_string(&format!("127.0.0.1:{p}> EXPIRE session:abc123 1800\r\n(integer) 1")).unwrap();
+    t.exp_string(&format!("127.0.0.1:{p}> SADD user_sessions:101 abc123\r\n(integer) 1")).unwrap();
+    t.exp_string(&format!("127.0.0.1:{p} literal (suhel@abc123)> ")).unwrap();
+    enter(&mut t, "literal off");
+    t.exp_string(&format!("127.0.0.1:{p} (suhel@abc123)> ")).unwrap();
+    assert_exit_0(&quit(t));
+    assert_eq!(server.get(&["TTL", "session:abc123"]), "1800");
+}
+
+#[test]
+fn literal_from_the_flag_shows_in_the_first_prompt() {
+    let server = Server::start();
+    let mut cmd = Command::new(redsh_bin());
+    cmd.env("TERM", "xterm").env("NO_COLOR", "1").env("REDSH_HISTFILE", "/dev/null").args([
+        "-p",
+        &server.port.to_string(),
+        "--literal",
+    ]);
+    let mut t = spawn_command(cmd, Some(TIMEOUT_MS)).unwrap();
+    t.exp_string(&format!("127.0.0.1:{} literal> ", server.port)).unwrap();
+    enter(&mut t, "touch abc123");
+    t.exp_string("EXPIRE session:abc123 1800\r\n(integer) 0").unwrap();
+    t.exp_string("no such session: abc123").unwrap();
+    assert_exit_0(&quit(t));
+}
+
+#[test]
+fn the_prompt_drops_a_session_seen_gone_and_use_warns_of_one_that_is_not_there() {
+    let server = Server::start();
+    let p = server.port;
+    let mut t = terminal(&server, &[("NO_COLOR", "1")], &[]);
+    enter(&mut t, "login 101 suhel teacher --id abc123");
+    t.exp_string(&format!("127.0.0.1:{p} (suhel@abc123)> ")).unwrap();
+    // Another client ends it; whoami sees it gone and the shell stops acting as it.
+    server.cli(&["DEL", "session:abc123"]);
+    enter(&mut t, "whoami");
+    t.exp_string("no such session: abc123").unwrap();
+    t.exp_string(&format!("127.0.0.1:{p}> ")).unwrap();
+    enter(&mut t, "use nothere");
+    t.exp_string(&format!("127.0.0.1:{p}> EXISTS session:nothere\r\n(integer) 0")).unwrap();
+    t.exp_string(
+        "# warning: session nothere does not exist (expired, logged out, or never created); current anyway",
+    )
+    .unwrap();
+    t.exp_string(&format!("127.0.0.1:{p} (?@nothere)> ")).unwrap();
+    // In literal mode too: a touch that finds it gone drops it.
+    enter(&mut t, "literal on");
+    enter(&mut t, "touch");
+    t.exp_string("EXPIRE session:nothere 1800\r\n(integer) 0").unwrap();
+    t.exp_string(&format!("127.0.0.1:{p} literal> ")).unwrap();
+    assert_exit_0(&quit(t));
+}

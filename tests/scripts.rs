@@ -19,8 +19,38 @@ fn an_error_reply_fails_the_script_but_the_rest_still_runs() {
     let srv = Server::start();
     let run = Redsh::new().port(srv.port).args(&["--no-echo"]).stdin("SET a 1\nLPUSH a x\nSET b 2\n").run();
     let run = run.code(1);
-    assert_eq!((run.stdout, run.stderr.as_str()), (format!("OK\n{WRONGTYPE}\nOK\n"), ""));
+    // stdout is redis-cli's; stderr also names the line and the error.
+    assert_eq!(
+        (run.stdout, run.stderr.as_str()),
+        (
+            format!("OK\n{WRONGTYPE}\nOK\n"),
+            "redsh: line 2: WRONGTYPE Operation against a key holding the wrong kind of value\n"
+        )
+    );
     assert_eq!(srv.get(&["GET", "b"]), "2");
+}
+
+#[test]
+fn an_error_reply_is_named_by_line_whether_pipelined_or_not() {
+    let srv = Server::start();
+    let script = "SET a 1\nLPUSH a x\nGET\nSET b 2\n";
+    let expected = "redsh: line 3: WRONGTYPE Operation against a key holding the wrong kind of value\n\
+                    redsh: line 4: ERR wrong number of arguments for 'get' command\n";
+    for flags in [&[][..], &["--no-pipeline"][..]] {
+        let run =
+            Redsh::new().port(srv.port).args(flags).stdin(format!("# a comment\n{script}")).run().code(1);
+        assert_eq!(run.stderr, expected, "{flags:?}");
+        assert!(run.stdout.contains("(error) ERR wrong number of arguments for 'get' command\n"));
+    }
+}
+
+#[test]
+fn a_command_after_the_flags_prints_its_error_reply_as_redis_cli_does_and_nothing_more() {
+    let srv = Server::start();
+    srv.cli(&["SET", "a", "1"]);
+    let run = Redsh::new().port(srv.port).args(&["LPUSH", "a", "x"]).run().code(1);
+    assert!(run.stdout.contains("WRONGTYPE Operation against a key"), "{}", run.stdout);
+    assert_eq!(run.stderr, "");
 }
 
 #[test]

@@ -53,7 +53,7 @@ impl Executor {
     /// Runs a cluster window of plain commands (`(line, command)`); whether any line failed.
     pub fn run_cluster_window(&mut self, entries: Vec<(usize, Args)>) -> bool {
         if self.conn.slots.is_empty()
-            && let Err(e) = self.conn.ensure().map(|_| ()).and_then(|()| self.conn.refresh_slots())
+            && let Err(e) = self.conn.refresh_slots()
         {
             let mut failed = false;
             for (line, cmd) in entries {
@@ -105,7 +105,7 @@ impl Executor {
                     for item in items.iter_mut().filter(|i| i.node == *node) {
                         item.error = Some(e.clone());
                     }
-                    self.conn.drop_link(node);
+                    self.conn.node_failed(node);
                 }
             }
         }
@@ -129,7 +129,7 @@ impl Executor {
                 }
             }
             if lost.is_some() {
-                self.conn.drop_link(node);
+                self.conn.node_failed(node);
             }
         }
         // Slots that moved meanwhile: followed one command at a time, in input order.

@@ -434,7 +434,31 @@ impl Conn {
 
     /// Cluster mode: asks the node in use which node serves which slot (`CLUSTER SLOTS`).
     /// This routing query is not echoed: it is redsh's bookkeeping, not part of any command.
+    /// When the node in use does not answer (a master killed, its replica promoted), every other
+    /// node known from the last map is asked in turn, and the first that answers becomes the node
+    /// in use: a failover costs the commands in flight, never the session.
     pub fn refresh_slots(&mut self) -> Result<(), Error> {
+        let mut candidates = vec![self.target.address.clone()];
+        for node in self.slots.nodes() {
+            if !candidates.contains(&node) {
+                candidates.push(node);
+            }
+        }
+        let mut last = None;
+        for node in candidates {
+            self.switch_to(node);
+            match self.ask_slots() {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    self.drop_connection();
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::Other("no cluster node answers".into())))
+    }
+
+    fn ask_slots(&mut self) -> Result<(), Error> {
         let host = match &self.target.address {
             Address::Tcp { host, .. } => host.clone(),
             Address::Unix(_) => "127.0.0.1".to_owned(),
@@ -443,8 +467,18 @@ impl Conn {
         pack_into(&mut packed, &["CLUSTER", "SLOTS"]);
         self.send(&packed)?;
         let reply = self.recv()?;
-        self.slots = SlotMap::from_reply(&reply, &host);
+        let map = SlotMap::from_reply(&reply, &host);
+        if map.is_empty() {
+            return Err(Error::Other(format!("{} gave no slot map", self.target.address.label())));
+        }
+        self.slots = map;
         Ok(())
+    }
+
+    /// Cluster mode: a node failed; the next command asks for a fresh slot map first.
+    pub fn node_failed(&mut self, address: &Address) {
+        self.drop_link(address);
+        self.slots.forget_nodes_only();
     }
 
     /// Cluster mode: makes the node serving `slot` the one in use.
@@ -515,6 +549,10 @@ impl Conn {
     fn lost(&mut self, e: &LinkError) -> Error {
         // A late reply would be read as the answer to the next command: start afresh instead.
         self.drop_connection();
+        // On a cluster the node may be gone for good (a failover): the map is asked for again.
+        if self.target.cluster {
+            self.slots.forget_nodes_only();
+        }
         Error::Lost(e.to_string())
     }
 

@@ -228,7 +228,10 @@ impl Executor {
             return self.run_one(cmd);
         }
         let prompt = self.conn.prompt();
-        if let Err(e) = self.conn.ensure() {
+        // The node in use may be gone (a failover): another node gives the map and takes over.
+        if let Err(e) = self.conn.ensure()
+            && self.conn.refresh_slots().is_err()
+        {
             self.out.echo_line(&prompt, &cmd);
             return Err(e);
         }
@@ -474,6 +477,11 @@ pub(crate) fn answered_by_push(name: &[u8]) -> bool {
     [&b"subscribe"[..], b"psubscribe", b"ssubscribe", b"unsubscribe", b"punsubscribe", b"sunsubscribe"]
         .iter()
         .any(|n| name.eq_ignore_ascii_case(n))
+}
+
+/// The text of an error reply (empty for any other reply), for `Error::Reply`.
+pub fn reply_text(v: &Reply) -> String {
+    String::from_utf8_lossy(v.error_text().unwrap_or_default()).into_owned()
 }
 
 /// Whether a reply is an error reply (top level).

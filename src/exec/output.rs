@@ -21,6 +21,9 @@ pub struct Output {
     pub flush_each: bool,
     /// Show RESP3 push messages (as redis-cli does when its stdout is a terminal).
     pub pushes: bool,
+    /// A script: an error reply (printed on stdout as redis-cli prints it) is also named on
+    /// stderr with its line, `redsh: line N: <the error text>`.
+    pub name_reply_errors: bool,
     /// Why writing to stdout failed, if it did (a full disk; a closed pipe ends the process).
     failed: Option<String>,
     scratch: Vec<u8>,
@@ -36,6 +39,7 @@ impl Output {
             color,
             flush_each,
             pushes,
+            name_reply_errors: false,
             failed: None,
             scratch: Vec::with_capacity(1 << 12),
         }
@@ -81,6 +85,14 @@ impl Output {
             buf.extend_from_slice(line.as_bytes());
         }
         buf.push(b'\n');
+    }
+
+    /// A script's `## …` heading, as written (control characters made visible), bold on a terminal.
+    pub fn heading(&mut self, line: &str) {
+        let line = crate::repl::shown_line(line);
+        let line = if self.color { line.bold().to_string() } else { line };
+        self.write(line.as_bytes());
+        self.write(b"\n");
     }
 
     /// The line shown before a command: redis-cli's prompt, then the arguments as it would quote
@@ -134,6 +146,16 @@ impl Output {
 
     /// Reports an error: on stdout where redis-cli prints it there, else on stderr.
     pub fn error(&mut self, line: Option<usize>, e: &Error) {
+        if let (Error::Reply(text), Some(n), true) = (e, line, self.name_reply_errors) {
+            self.flush();
+            let text = format!("redsh: line {n}: {}", crate::repl::shown_line(text));
+            if self.color {
+                eprintln!("{}", text.red());
+            } else {
+                eprintln!("{text}");
+            }
+            return;
+        }
         if e.is_silent() {
             return;
         }

@@ -13,7 +13,7 @@
 use crate::error::Error;
 use crate::exec::conn::{Address, Link};
 use crate::exec::job::{Finish, Job, Kind};
-use crate::exec::{Args, Executor};
+use crate::exec::{Args, Executor, reply_text};
 use crate::redis::commands::{self, Keys};
 use crate::redis::reply::Reply;
 use crate::redis::resp::pack_into;
@@ -259,7 +259,9 @@ impl Executor {
             return;
         }
         match job.finish.take() {
-            Some(Finish::Raw(reply)) if reply.is_error() => slot.error = Some(Error::Reply),
+            Some(Finish::Raw(reply)) if reply.is_error() => {
+                slot.error = Some(Error::Reply(reply_text(&reply)))
+            }
             Some(Finish::Raw(_)) => {}
             Some(Finish::Session(outcome)) => slot.outcome = Some(outcome),
             None => {}

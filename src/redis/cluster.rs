@@ -92,12 +92,15 @@ pub fn redirect(error_text: &str) -> Option<Redirect> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SlotMap {
     ranges: Vec<(u16, u16, Address)>,
+    /// Nodes seen in earlier maps (replicas included), to ask when the map must be rebuilt.
+    known: Vec<Address>,
 }
 
 impl SlotMap {
     /// Reads a `CLUSTER SLOTS` reply: `[[start, end, [host, port, id…], replicas…], …]`.
     pub fn from_reply(reply: &Reply, default_host: &str) -> SlotMap {
         let mut ranges = Vec::new();
+        let mut known = Vec::new();
         let Reply::Array(entries) = reply else { return SlotMap::default() };
         for entry in entries {
             let Reply::Array(parts) = entry else { continue };
@@ -119,9 +122,22 @@ impl SlotMap {
                 continue;
             };
             ranges.push((start, end, Address::Tcp { host, port }));
+            // Replicas: the nodes to ask for a new map if this master goes away.
+            for replica in &parts[3..] {
+                if let Reply::Array(r) = replica
+                    && let (Some(Reply::Int(port)), Some(host)) = (r.get(1), r.first().and_then(Reply::text))
+                    && let Ok(port) = u16::try_from(*port)
+                {
+                    let host = if host.is_empty() || host == "?" { default_host.to_owned() } else { host };
+                    let node = Address::Tcp { host, port };
+                    if !known.contains(&node) {
+                        known.push(node);
+                    }
+                }
+            }
         }
         ranges.sort_by_key(|r| r.0);
-        SlotMap { ranges }
+        SlotMap { ranges, known }
     }
 
     pub fn node(&self, slot: u16) -> Option<&Address> {
@@ -141,6 +157,27 @@ impl SlotMap {
 
     pub fn is_empty(&self) -> bool {
         self.ranges.is_empty()
+    }
+
+    /// Every node the map names, masters and those to ask when they fail alike.
+    pub fn nodes(&self) -> Vec<Address> {
+        let mut out = self.masters();
+        for n in &self.known {
+            if !out.contains(n) {
+                out.push(n.clone());
+            }
+        }
+        out
+    }
+
+    /// Drops the slot ranges (the next command refreshes them) but remembers every node seen, so
+    /// the refresh can ask another one when the node in use is gone.
+    pub fn forget_nodes_only(&mut self) {
+        for (_, _, a) in std::mem::take(&mut self.ranges) {
+            if !self.known.contains(&a) {
+                self.known.push(a);
+            }
+        }
     }
 
     /// Records what a MOVED told us, until the next full refresh.

@@ -7,6 +7,7 @@ pub mod commands;
 pub mod events;
 pub mod fsck;
 pub mod keys;
+pub mod literal;
 pub mod login;
 pub mod logout;
 pub mod logout_all;
@@ -25,7 +26,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::redis::reply::Reply;
 
 use crate::error::Error;
-use crate::exec::{Args, Executor, Footprint};
+use crate::exec::{Args, Executor, Footprint, args};
 use keys::{Layout, new_id, short};
 pub use parse::{Command, parse};
 
@@ -52,6 +53,9 @@ pub struct Settings {
     pub enable_notifications: bool,
     /// `--events`: the interactive shell starts listening for session events at once.
     pub events_at_start: bool,
+    /// `--literal` / `literal on`: session commands send the document's commands one at a time
+    /// (see `literal`).
+    pub literal: bool,
 }
 
 impl Default for Settings {
@@ -67,6 +71,7 @@ impl Default for Settings {
             audit_stream: None,
             enable_notifications: false,
             events_at_start: false,
+            literal: false,
         }
     }
 }
@@ -246,6 +251,11 @@ impl Store {
         if ex.conn.in_transaction() && !matches!(cmd, Command::Use(_) | Command::Help(_)) {
             return Err(err("session commands cannot run inside MULTI: EXEC or DISCARD first"));
         }
+        if self.settings.literal
+            && let Some(mut m) = self.literal_machine(&cmd, &ex.conn.target.address)?
+        {
+            return self.drive(ex, &mut *m);
+        }
         match cmd {
             Command::Login { user_id, username, role, ip, id, ttl } => {
                 let req = login::Request { user_id, username, role, ip, id, ttl };
@@ -285,8 +295,24 @@ impl Store {
             Command::Use(id) => {
                 self.layout.check(&id).map_err(err)?;
                 self.remember(&id);
-                ex.out.summary(&format!("current session: {id} (not checked; `whoami` checks it)"));
-                self.current = Some(Current { id, username: None });
+                self.current = Some(Current { id: id.clone(), username: None });
+                // One EXISTS (not inside MULTI, where it would only be queued): a warning, not a refusal.
+                if ex.conn.in_transaction() {
+                    ex.out.summary(&format!("current session: {id} (not checked inside MULTI)"));
+                    return Ok(());
+                }
+                let exists = match ex.run(&[args(["EXISTS", &self.layout.session_key(&id)])]) {
+                    Err(Error::DryRun) => None,
+                    replies => int(replies?.first()),
+                };
+                match exists {
+                    Some(0) => ex.out.summary(&format!(
+                        "warning: session {} does not exist (expired, logged out, or never created); \
+                         current anyway",
+                        short(&id)
+                    )),
+                    _ => ex.out.summary(&format!("current session: {id}")),
+                }
                 Ok(())
             }
             Command::Help(topic) => {
@@ -376,16 +402,50 @@ impl Store {
 
     /// Whether a command can join a pipelined window (it is a step machine).
     pub fn pipelines(&self, cmd: &Command) -> bool {
-        matches!(
-            cmd,
-            Command::Whoami(_)
-                | Command::Login { .. }
-                | Command::Touch(_)
-                | Command::Logout(_)
-                | Command::Renew(_)
-                | Command::Sessions(_)
-                | Command::LogoutAll(_)
-        )
+        !self.settings.literal
+            && matches!(
+                cmd,
+                Command::Whoami(_)
+                    | Command::Login { .. }
+                    | Command::Touch(_)
+                    | Command::Logout(_)
+                    | Command::Renew(_)
+                    | Command::Sessions(_)
+                    | Command::LogoutAll(_)
+            )
+    }
+
+    /// Literal mode: the machine that sends the document's own commands, one at a time (`None`
+    /// for the commands the document has no steps for: they run as usual).
+    fn literal_machine(
+        &mut self,
+        cmd: &Command,
+        server: &crate::exec::conn::Address,
+    ) -> Result<Option<Box<dyn plan::Machine>>, Error> {
+        let ctx = self.context(server, false);
+        Ok(Some(match cmd.clone() {
+            Command::Login { user_id, username, role, ip, id, ttl } => {
+                let id = match id {
+                    Some(id) => id,
+                    None => new_id().map_err(err)?,
+                };
+                let id = self.layout.full_id(&user_id, &id);
+                let req = literal::LoginRequest { id, user_id, username, role, ip, ttl };
+                Box::new(literal::Login::new(req, &ctx))
+            }
+            Command::Whoami(id) => Box::new(literal::Whoami::new(self.id_or_current(id, "whoami")?, ctx)),
+            Command::Touch(id) => Box::new(literal::Touch::new(self.id_or_current(id, "touch")?, &ctx)),
+            Command::Logout(id) => {
+                let id = self.id_or_current(id, "logout")?;
+                let stored = self.layout.stored_id(&id);
+                let known =
+                    self.watch.cache.lock().ok().and_then(|c| c.get(&stored).map(|o| o.user_id.clone()));
+                let uid = known.or_else(|| events::user_of_stored(&stored).map(str::to_owned));
+                Box::new(literal::Logout::new(id, uid, ctx))
+            }
+            Command::Sessions(uid) => Box::new(literal::Sessions::new(uid, ctx)),
+            _ => return Ok(None),
+        }))
     }
 
     /// The `--audit-stream` entry of an event (`None` without the flag). Ids go in as stored: under

@@ -36,6 +36,9 @@ pub enum Request {
     Off,
     /// `events SECONDS [--count N]`: listen in the foreground; 0 ms means until Ctrl-C.
     For { millis: u64, count: Option<u64> },
+    /// `redsh events` (the command after the flags): listen in the foreground until Ctrl-C or
+    /// SIGTERM, then print the counts line and exit (status 0).
+    UntilStopped,
 }
 
 /// Parses the words after `events`.
@@ -143,14 +146,16 @@ impl Listeners {
     }
 }
 
-/// Keeps Ctrl-C away from this thread: it is meant for the main thread, whose blocked read it must
-/// interrupt (see `interrupt`); here it would only break a listening connection's read.
+/// Keeps Ctrl-C (and SIGTERM) away from this thread: they are meant for the main thread, whose
+/// blocked read they must interrupt (see `interrupt`); here they would only break a listening
+/// connection's read.
 fn block_sigint_here() {
     // SAFETY: a signal mask built from an emptied set, applied to the calling thread only.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
 }
@@ -486,6 +491,11 @@ impl Store {
                 );
                 self.watch.background = Some(self.background(ex, listeners, printer));
                 Ok(())
+            }
+            Request::UntilStopped => {
+                // SIGTERM ends the listening as Ctrl-C does: the counts line is still printed.
+                let _term = interrupt::TermGuard::install();
+                self.events(ex, Request::For { millis: 0, count: None })
             }
             Request::For { millis, count } => {
                 // Before anything is sent, so that a Ctrl-C at any moment ends the listening.

@@ -28,7 +28,10 @@ impl Machine for Whoami {
     fn resume(&mut self, replies: Vec<Reply>) -> Step {
         let id = short(&self.id);
         if replies.first().and_then(Reply::int) != Some(1) {
-            return Step::Done(Outcome::failed(no_such(&self.id)));
+            // Seen gone: the shell stops acting as it.
+            let mut gone = Outcome::failed(no_such(&self.id));
+            gone.current = CurrentChange::Ended { id: self.id.clone(), to: None };
+            return Step::Done(gone);
         }
         let fields = replies.get(1).map(Reply::pairs).unwrap_or_default();
         let ttl = replies.get(2).and_then(Reply::int).unwrap_or(-2);
@@ -124,6 +127,7 @@ mod tests {
             vec![vec![Reply::Int(0), Reply::Array(vec![]), Reply::Int(-2)]],
         );
         assert!(gone.1.error.unwrap().starts_with("no such session: x"));
+        assert_eq!(gone.1.current, CurrentChange::Ended { id: "x".into(), to: None });
         let bad = run(
             Whoami::new("x".into(), ctx(0)),
             vec![vec![Reply::Int(1), Reply::Array(vec![bulk("user_id"), bulk("1")]), Reply::Int(5)]],
