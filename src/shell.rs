@@ -122,24 +122,7 @@ fn literal_line(on: bool) -> &'static str {
     }
 }
 
-/// Commands whose replies keep coming after the first one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
-    /// SUBSCRIBE and friends: messages.
-    Messages,
-    /// MONITOR: every command the server runs.
-    Monitor,
-}
-
-/// Whether a command streams replies (and which kind).
-pub fn streams(cmd: &[Vec<u8>]) -> Option<Stream> {
-    let name = cmd.first()?.to_ascii_lowercase();
-    match name.as_slice() {
-        b"subscribe" | b"psubscribe" | b"ssubscribe" => Some(Stream::Messages),
-        b"monitor" => Some(Stream::Monitor),
-        _ => None,
-    }
-}
+pub use crate::redis::commands::{Stream, streams};
 
 /// What redis-cli prints (unless raw) between a subscription and its first reply.
 const READING_MESSAGES: &[u8] = b"Reading messages... (press Ctrl-C to quit)\n";

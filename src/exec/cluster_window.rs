@@ -184,7 +184,7 @@ impl Executor {
         let name = cmd.first().map(Vec::as_slice).unwrap_or_default();
         loop {
             let reply = self.conn.link_to(node)?.recv().map_err(|e| Error::Lost(e.to_string()))?;
-            if !matches!(reply, Reply::Push(_)) || super::answered_by_push(name) {
+            if !matches!(reply, Reply::Push(_)) || crate::redis::commands::answered_by_push(name) {
                 return Ok(reply);
             }
             self.out.render_push(transcript, &reply);

@@ -179,7 +179,7 @@ impl Executor {
     /// server, so nothing of it ran twice.
     fn run_routed(&mut self, cmds: &[Args]) -> Result<Vec<Reply>, Error> {
         let mut slots: Vec<u16> =
-            cmds.iter().filter_map(|c| cluster::first_key(c)).map(cluster::slot).collect();
+            cmds.iter().filter_map(|c| crate::redis::commands::first_key(c)).map(cluster::slot).collect();
         slots.sort_unstable();
         slots.dedup();
         if slots.len() > 1 {
@@ -442,7 +442,7 @@ impl Executor {
     pub fn recv_reply(&mut self, name: &[u8]) -> Result<Reply, Error> {
         loop {
             let reply = self.conn.recv()?;
-            if !matches!(reply, Reply::Push(_)) || answered_by_push(name) {
+            if !matches!(reply, Reply::Push(_)) || crate::redis::commands::answered_by_push(name) {
                 return Ok(reply);
             }
             let mut buf = std::mem::take(&mut self.scratch);
@@ -470,13 +470,6 @@ impl Executor {
             self.out.write(format!("({:.2}s)\n", elapsed.as_secs_f64()).as_bytes());
         }
     }
-}
-
-/// Commands whose RESP3 reply is itself a push frame.
-pub(crate) fn answered_by_push(name: &[u8]) -> bool {
-    [&b"subscribe"[..], b"psubscribe", b"ssubscribe", b"unsubscribe", b"punsubscribe", b"sunsubscribe"]
-        .iter()
-        .any(|n| name.eq_ignore_ascii_case(n))
 }
 
 /// The text of an error reply (empty for any other reply), for `Error::Reply`.

@@ -409,7 +409,7 @@ impl Executor {
                     _ => return Err(Error::Other("internal: no such connection".into())),
                 }
             };
-            if !matches!(reply, Reply::Push(_)) || super::answered_by_push(name) {
+            if !matches!(reply, Reply::Push(_)) || crate::redis::commands::answered_by_push(name) {
                 return Ok(reply);
             }
             self.out.render_push(transcript, &reply);

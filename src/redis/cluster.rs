@@ -32,36 +32,9 @@ pub fn slot(key: &[u8]) -> u16 {
     crc16(hashed) % SLOTS
 }
 
-/// The first key of a command, for the commands the session store and scripts route by.
-/// Keyless commands (MULTI, EXEC, PING…) have none and go to the node in use.
-pub fn first_key(cmd: &[Vec<u8>]) -> Option<&[u8]> {
-    let name = cmd.first()?.to_ascii_lowercase();
-    let at = match name.as_slice() {
-        b"multi" | b"exec" | b"discard" | b"unwatch" | b"ping" | b"echo" | b"asking" | b"info"
-        | b"dbsize" | b"select" | b"auth" | b"hello" | b"client" | b"cluster" | b"config" | b"command"
-        | b"time" | b"flushall" | b"flushdb" | b"keys" | b"scan" | b"randomkey" | b"debug" | b"memory"
-        | b"acl" | b"script" | b"function" | b"lolwut" | b"monitor" | b"subscribe" | b"psubscribe"
-        | b"publish" | b"quit" | b"reset" | b"role" | b"save" | b"bgsave" | b"shutdown" | b"slowlog"
-        | b"wait" => return None,
-        b"eval" | b"evalsha" | b"eval_ro" | b"evalsha_ro" | b"fcall" | b"fcall_ro" => {
-            let numkeys: usize = std::str::from_utf8(cmd.get(2)?).ok()?.parse().ok()?;
-            if numkeys == 0 {
-                return None;
-            }
-            3
-        }
-        b"xread" | b"xreadgroup" => {
-            let streams = cmd.iter().position(|a| a.eq_ignore_ascii_case(b"streams"))?;
-            streams + 1
-        }
-        _ => 1,
-    };
-    cmd.get(at).map(Vec::as_slice)
-}
-
 /// The slot a batch of commands goes to: that of its first keyed command.
 pub fn batch_slot(cmds: &[Vec<Vec<u8>>]) -> Option<u16> {
-    cmds.iter().find_map(|c| first_key(c)).map(slot)
+    cmds.iter().find_map(|c| crate::redis::commands::first_key(c)).map(slot)
 }
 
 /// A `MOVED`/`ASK` error: where the slot is served now.
@@ -214,12 +187,8 @@ mod tests {
     }
 
     #[test]
-    fn first_keys() {
+    fn batch_slots() {
         let a = |s: &str| s.split(' ').map(|w| w.as_bytes().to_vec()).collect::<Vec<_>>();
-        assert_eq!(first_key(&a("HSET session:x f v")), Some(&b"session:x"[..]));
-        assert_eq!(first_key(&a("MULTI")), None);
-        assert_eq!(first_key(&a("EVAL s 1 k a")), Some(&b"k"[..]));
-        assert_eq!(first_key(&a("EVAL s 0")), None);
         assert_eq!(batch_slot(&[a("MULTI"), a("SET a 1"), a("EXEC")]), Some(15495));
     }
 

@@ -103,6 +103,12 @@ pub fn keys(cmd: &[Vec<u8>]) -> Keys<'_> {
             _ => Keys::Any,
         };
     }
+    // XREAD/XREADGROUP: the first half of what follows STREAMS.
+    if is(cmd, &["xread", "xreadgroup"]) {
+        let Some(at) = cmd.iter().position(|a| a.eq_ignore_ascii_case(b"streams")) else { return Keys::Any };
+        let rest = &cmd[at + 1..];
+        return Keys::Known(rest[..rest.len() / 2].iter().map(Vec::as_slice).collect());
+    }
     if info.movable {
         return Keys::Any;
     }
@@ -152,6 +158,42 @@ pub fn takes_over(cmd: &[Vec<u8>]) -> bool {
             cmd,
             &["monitor", "quit", "shutdown", "sync", "psync", "replicaof", "slaveof", "failover", "debug"],
         )
+}
+
+/// The first key of a command, when the table knows where it is: what routes it on a cluster.
+pub fn first_key(cmd: &[Vec<u8>]) -> Option<&[u8]> {
+    match keys(cmd) {
+        Keys::Known(keys) => keys.first().copied(),
+        Keys::Any => None,
+    }
+}
+
+/// What keeps coming after a command's first reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// SUBSCRIBE and friends: messages.
+    Messages,
+    /// MONITOR: every command the server runs.
+    Monitor,
+}
+
+/// Whether a command streams replies (and which kind).
+pub fn streams(cmd: &[Vec<u8>]) -> Option<Stream> {
+    if is(cmd, &["subscribe", "psubscribe", "ssubscribe"]) {
+        Some(Stream::Messages)
+    } else if is(cmd, &["monitor"]) {
+        Some(Stream::Monitor)
+    } else {
+        None
+    }
+}
+
+/// Commands whose RESP3 reply is itself a push frame (the subscribe family); for every other
+/// command a push that comes first is not its reply.
+pub fn answered_by_push(name: &[u8]) -> bool {
+    ["subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe"]
+        .iter()
+        .any(|n| name.eq_ignore_ascii_case(n.as_bytes()))
 }
 
 /// Commands that change what the connection is (its database, transaction, protocol, user,
@@ -211,6 +253,10 @@ mod tests {
         assert_eq!(known("FLUSHALL"), ["*"]);
         assert_eq!(known("NOSUCHCOMMAND x"), ["*"]);
         assert_eq!(known("ZUNIONSTORE d 2 a b"), ["*"]);
+        assert_eq!(known("XREAD COUNT 2 STREAMS s1 s2 0 0"), ["s1", "s2"]);
+        assert_eq!(first_key(&a("MULTI")), None);
+        assert_eq!(first_key(&a("EVAL s 0")), None);
+        assert_eq!(first_key(&a("EVAL s 1 k a")), Some(&b"k"[..]));
     }
 
     #[test]
@@ -222,6 +268,10 @@ mod tests {
         assert!(takes_over(&a("subscribe ch")));
         assert!(takes_over(&a("MONITOR")));
         assert!(!takes_over(&a("PUBLISH ch x")));
+        assert_eq!(streams(&a("SUBSCRIBE ch")), Some(Stream::Messages));
+        assert_eq!(streams(&a("monitor")), Some(Stream::Monitor));
+        assert_eq!(streams(&a("BLPOP q 0")), None);
+        assert!(answered_by_push(b"UNSUBSCRIBE") && !answered_by_push(b"GET"));
         assert!(changes_state(&a("select 2")));
         assert!(writes(&a("HSET h f v")) && writes(&a("DEL k")) && writes(&a("EVAL s 0")));
         assert!(writes(&a("NOSUCHCOMMAND x")));

@@ -166,7 +166,7 @@ pub fn read_routed(
     }
     let mut groups: HashMap<Option<Address>, Vec<usize>> = HashMap::new();
     for (i, cmd) in cmds.iter().enumerate() {
-        let node = crate::redis::cluster::first_key(cmd)
+        let node = crate::redis::commands::first_key(cmd)
             .and_then(|k| ex.conn.slots.node(crate::redis::cluster::slot(k)).cloned());
         groups.entry(node).or_default().push(i);
     }
