@@ -185,6 +185,14 @@ impl<'m> Job<'m> {
         }
     }
 
+    /// What the command has done so far, for a progress line (see [`Machine::progress`]).
+    pub fn progress(&self) -> Option<(&'static str, u64)> {
+        match &self.kind {
+            Kind::Session(m) => m.progress(),
+            Kind::Raw(_) => None,
+        }
+    }
+
     /// Whether the job's next batch must go on a connection of its own (it WATCHes, or already
     /// does).
     pub fn needs_own_lane(&self, batch: &Batch) -> bool {

@@ -7,6 +7,7 @@ mod cluster_window;
 pub mod conn;
 mod job;
 mod output;
+mod progress;
 pub mod sentinel;
 pub mod transport;
 mod window;
@@ -22,8 +23,8 @@ use crate::redis::format::Mode;
 use crate::redis::redact::dry_run_line;
 use crate::redis::reply::Reply;
 pub use crate::redis::resp::pack_into;
-use crate::session::plan::{Machine, Outcome};
-use conn::Conn;
+use crate::session::plan::{Batch, Machine, Outcome};
+use conn::{Address, Conn};
 use job::Job;
 
 /// One Redis command: its arguments as bytes.
@@ -395,6 +396,71 @@ impl Executor {
         cmds.iter().map(|c| self.recv_reply(&c[0])).collect()
     }
 
+    /// Reads sent quietly (see `run_quiet`) whose keys may live on any node: on a cluster, one
+    /// pipeline per node serving their slots, the replies put back in order. A key whose slot moved
+    /// meanwhile is answered by its MOVED error: the caller counts it, nothing is followed.
+    pub fn read_quiet(&mut self, cmds: &[Args]) -> Result<Vec<Reply>, Error> {
+        if self.dry_run || !self.conn.target.cluster {
+            return self.run_quiet(cmds);
+        }
+        if self.conn.slots.is_empty() {
+            self.conn.refresh_slots()?;
+        }
+        // Nodes in first-use order, so the same reads always go out the same way.
+        let mut groups: Vec<(Option<Address>, Vec<usize>)> = Vec::new();
+        for (i, cmd) in cmds.iter().enumerate() {
+            let node = crate::redis::commands::first_key(cmd)
+                .and_then(|k| self.conn.slots.node(cluster::slot(k)).cloned());
+            match groups.iter_mut().find(|(n, _)| *n == node) {
+                Some((_, at)) => at.push(i),
+                None => groups.push((node, vec![i])),
+            }
+        }
+        let mut replies = vec![Reply::Nil; cmds.len()];
+        for (node, at) in groups {
+            if let Some(address) = node {
+                self.conn.switch_to(address);
+            }
+            let batch: Vec<Args> = at.iter().map(|&i| cmds[i].clone()).collect();
+            for (i, reply) in at.into_iter().zip(self.run_quiet(&batch)?) {
+                replies[i] = reply;
+            }
+        }
+        Ok(replies)
+    }
+
+    /// Cluster mode: every master (`host`, `port`), from an unechoed `CLUSTER SLOTS` asked now;
+    /// empty on a single server.
+    pub fn masters(&mut self) -> Result<Vec<(String, u16)>, Error> {
+        if !self.conn.target.cluster || self.dry_run {
+            return Ok(Vec::new());
+        }
+        self.conn.refresh_slots()?;
+        Ok(self
+            .conn
+            .slots
+            .masters()
+            .into_iter()
+            .filter_map(|a| match a {
+                Address::Tcp { host, port } => Some((host, port)),
+                Address::Unix(_) => None,
+            })
+            .collect())
+    }
+
+    /// Sends one batch of a step machine: to the node it names (on a cluster), else where its
+    /// keys live; echoed and printed, or quietly.
+    fn run_batch(&mut self, batch: &Batch) -> Result<Vec<Reply>, Error> {
+        if batch.replica_ok && self.replica_reads && replica_safe(&batch.cmds) && !self.dry_run {
+            return self.run_replica(&batch.cmds, batch.quiet);
+        }
+        if let (Some((host, port)), true, false) = (&batch.node, self.conn.target.cluster, self.dry_run) {
+            self.conn.switch_to(Address::Tcp { host: host.clone(), port: *port });
+            return if batch.quiet { self.run_quiet(&batch.cmds) } else { self.run_here(&batch.cmds) };
+        }
+        if batch.quiet { self.read_quiet(&batch.cmds) } else { self.run(&batch.cmds) }
+    }
+
     /// Runs a session command's step machine to its outcome, one batch per round trip (see
     /// `job` for what is done alike for every command, and `window` for the pipelined way).
     pub fn drive(&mut self, m: &mut dyn Machine) -> Result<Outcome, Error> {
@@ -402,19 +468,17 @@ impl Executor {
         job.wait = self.wait;
         // A machine's batches say for themselves what may go to a replica; the job adds the WAITs.
         let scope = self.session_scope.take();
+        let mut progress = progress::Progress::new();
         let mut next = job.begin();
         loop {
             for note in job.notes.drain(..) {
                 self.out.summary(&note);
             }
             let Some(batch) = next else { break };
-            let replica = batch.replica_ok && self.replica_reads && replica_safe(&batch.cmds);
-            let replies = match (replica, batch.quiet) {
-                (true, quiet) if !self.dry_run => self.run_replica(&batch.cmds, quiet),
-                (_, true) => self.run_quiet(&batch.cmds),
-                (_, false) => self.run(&batch.cmds),
-            };
-            let replies = match replies {
+            for note in &batch.notes {
+                self.out.summary(note);
+            }
+            let replies = match self.run_batch(&batch) {
                 Ok(r) => r,
                 Err(e) => {
                     self.session_scope = scope;
@@ -422,7 +486,11 @@ impl Executor {
                 }
             };
             next = job.answer(&batch, replies);
+            if let Some((what, keys)) = job.progress() {
+                progress.update(what, keys);
+            }
         }
+        progress.done();
         self.session_scope = scope;
         match job.finish {
             Some(job::Finish::Session(outcome)) => Ok(outcome),

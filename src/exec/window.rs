@@ -299,6 +299,9 @@ impl Executor {
                 None => MAIN,
             };
             slot.final_sent = batch.last && at == MAIN;
+            for note in &batch.notes {
+                self.out.render_summary(&mut slot.transcript, note);
+            }
             let k = match lanes.iter().position(|(l, _, _)| *l == at) {
                 Some(k) => k,
                 None => {

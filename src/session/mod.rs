@@ -5,7 +5,7 @@ mod apply;
 pub mod audit;
 pub mod commands;
 pub mod events;
-pub mod fsck;
+pub mod inspect;
 pub mod keys;
 pub mod literal;
 pub mod login;
@@ -14,9 +14,7 @@ pub mod logout_all;
 pub mod parse;
 pub mod plan;
 pub mod renew;
-mod scan;
 pub mod sessions;
-pub mod stats;
 pub mod touch;
 pub mod watch;
 pub mod whoami;
@@ -26,7 +24,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::redis::reply::Reply;
 
 use crate::error::Error;
-use crate::exec::{Args, Executor, Footprint, args};
+use crate::exec::{Executor, Footprint, args};
 use keys::{Layout, new_id, short};
 pub use parse::{Command, parse};
 
@@ -114,46 +112,6 @@ fn elements(v: Option<&Reply>) -> Vec<Reply> {
         Some(Reply::Map(pairs)) => pairs.iter().flat_map(|(k, v)| [k.clone(), v.clone()]).collect(),
         _ => Vec::new(),
     }
-}
-
-/// The result of a MULTI … EXEC: each queued command's reply, or why the transaction did not run.
-enum Exec {
-    Ran(Vec<Reply>),
-    /// A WATCHed key changed: nothing ran.
-    Aborted,
-    /// EXECABORT (a command was refused when queued, e.g. OOM): nothing ran.
-    Refused(String),
-}
-
-fn exec_result(replies: &[Reply]) -> Exec {
-    match replies.last() {
-        Some(Reply::Array(items)) => Exec::Ran(items.clone()),
-        Some(Reply::Error(e)) => Exec::Refused(String::from_utf8_lossy(e).into_owned()),
-        Some(Reply::Nil) | None => Exec::Aborted,
-        Some(other) => Exec::Refused(format!("unexpected EXEC reply {other:?}")),
-    }
-}
-
-impl Exec {
-    /// The replies of a transaction that ran cleanly, or `None` when a WATCHed key changed (nothing
-    /// ran: try again); an error when the server refused it or one of its commands failed.
-    fn settle(self, what: &str) -> Result<Option<Vec<Reply>>, Error> {
-        match self {
-            Exec::Ran(items) => match first_error(&items) {
-                Some(e) => Err(err(format!("{what} failed: {e}"))),
-                None => Ok(Some(items)),
-            },
-            Exec::Refused(e) => Err(err(format!("{what} failed, nothing was written: {e}"))),
-            Exec::Aborted => Ok(None),
-        }
-    }
-}
-
-fn first_error(items: &[Reply]) -> Option<String> {
-    items.iter().find_map(|v| match v {
-        Reply::Error(e) => Some(String::from_utf8_lossy(e).into_owned()),
-        _ => None,
-    })
 }
 
 fn err(msg: impl Into<String>) -> Error {
@@ -446,60 +404,6 @@ impl Store {
             Command::Sessions(uid) => Box::new(literal::Sessions::new(uid, ctx)),
             _ => return Ok(None),
         }))
-    }
-
-    /// The `--audit-stream` entry of an event (`None` without the flag). Ids go in as stored: under
-    /// `--hash-ids` their hash, never the token.
-    fn audit_entry(&self, event: &str, fields: &[(&str, &[u8])]) -> Option<Args> {
-        self.settings.audit_stream.as_deref().map(|stream| audit::entry(stream, event, fields))
-    }
-
-    /// On a cluster, the audit entries of a change that succeeded, each on its own.
-    fn audit_after(
-        &mut self,
-        ex: &mut Executor,
-        entries: impl IntoIterator<Item = Args>,
-    ) -> Result<(), Error> {
-        if ex.conn.target.cluster {
-            for entry in entries {
-                ex.run(&[entry])?;
-            }
-        }
-        Ok(())
-    }
-
-    /// `apply`, with audit entries in the same transaction (or after it, on a cluster).
-    fn apply_audited(
-        &mut self,
-        ex: &mut Executor,
-        mut writes: Vec<Args>,
-        entries: Vec<Args>,
-    ) -> Result<Exec, Error> {
-        if entries.is_empty() {
-            return self.apply(ex, writes);
-        }
-        if !ex.conn.target.cluster {
-            writes.extend(entries);
-            return Ok(exec_result(&ex.run(&plan::transaction(writes))?));
-        }
-        let outcome = self.apply(ex, writes)?;
-        if matches!(&outcome, Exec::Ran(items) if first_error(items).is_none()) {
-            self.audit_after(ex, entries)?;
-        }
-        Ok(outcome)
-    }
-
-    /// Runs writes that belong together: in one MULTI/EXEC on a single server; on a cluster, where
-    /// their keys live in different slots, one after the other in the (safe) order given.
-    fn apply(&mut self, ex: &mut Executor, writes: Vec<Args>) -> Result<Exec, Error> {
-        if !self.settings.cluster {
-            return Ok(exec_result(&ex.run(&plan::transaction(writes))?));
-        }
-        let mut items = Vec::with_capacity(writes.len());
-        for w in writes {
-            items.extend(ex.run(&[w])?);
-        }
-        Ok(Exec::Ran(items))
     }
 }
 

@@ -2,8 +2,9 @@
 //! alone when they are a plain Redis command. Pure: no I/O.
 
 use crate::config::parse_ttl;
+use crate::session::inspect::stats;
 use crate::session::keys::{check_field, check_id};
-use crate::session::{Settings, commands, stats, watch};
+use crate::session::{Settings, commands, watch};
 
 /// A session command, parsed and checked.
 #[derive(Debug, Clone, PartialEq, Eq)]

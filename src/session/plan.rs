@@ -41,6 +41,8 @@ pub struct Batch {
     pub node: Option<(String, u16)>,
     /// Reads that a replica may answer under `--read-from-replica` (whoami, sessions, stats).
     pub replica_ok: bool,
+    /// Summary lines shown before the batch is sent (`fsck`'s findings, each before its repair).
+    pub notes: Vec<String>,
 }
 
 impl Batch {
@@ -111,6 +113,10 @@ pub trait Machine {
     /// The next step, given one reply per command of the last batch (for a [`Batch::watching`]
     /// batch, the replies to its reads only).
     fn resume(&mut self, replies: Vec<Reply>) -> Step;
+    /// What a long-running command has done so far (`stats`: keys scanned), for a progress line.
+    fn progress(&self) -> Option<(&'static str, u64)> {
+        None
+    }
 }
 
 /// A machine lent to the executor for one run.
@@ -121,6 +127,10 @@ impl<M: Machine + ?Sized> Machine for &mut M {
 
     fn resume(&mut self, replies: Vec<Reply>) -> Step {
         (**self).resume(replies)
+    }
+
+    fn progress(&self) -> Option<(&'static str, u64)> {
+        (**self).progress()
     }
 }
 

@@ -1,15 +1,15 @@
 //! `stats [TOP]`: live sessions, by role and per user, how many expire soon, the time left, and
 //! the memory a session takes — from a bounded SCAN of `session:*` (see `scan`), with `HMGET` and
-//! `TTL` pipelined per batch and `MEMORY USAGE` on a sample. The aggregation is pure.
+//! `TTL` pipelined per batch and `MEMORY USAGE` on a sample. A step machine: every batch is a quiet
+//! read; the aggregation is pure.
 
 use std::collections::HashMap;
 
+use crate::exec::{Args, args};
 use crate::redis::reply::Reply;
-
-use crate::error::Error;
-use crate::exec::{Args, Executor, args};
-use crate::session::scan::{self, Progress, Sent};
-use crate::session::{Store, elements, human, int, text};
+use crate::session::inspect::scan::{self, Scan, Sent};
+use crate::session::plan::{Batch, Machine, Outcome, Step};
+use crate::session::{elements, human, int, text};
 
 /// Top users shown when `stats` is given no number.
 pub const DEFAULT_TOP: usize = 10;
@@ -185,44 +185,209 @@ pub fn bytes(n: u64) -> String {
     format!("{v:.1} {}", UNITS[unit])
 }
 
-impl Store {
-    pub(super) fn stats(&mut self, ex: &mut Executor, top: usize) -> Result<(), Error> {
-        let mut sent = Sent::default();
-        let mut progress = Progress::new("stats");
-        let mut stats = Stats::default();
-        stats.keys = scan::each_batch(ex, &mut sent, &mut progress, "session:*", |ex, sent, keys| {
-            let reads: Vec<Args> =
-                keys.iter().flat_map(|k| [args(["HMGET", k, "user_id", "role"]), args(["TTL", k])]).collect();
-            let replies =
-                scan::read_here(ex, sent, &reads, &["HMGET session:<id> user_id role", "TTL session:<id>"])?;
-            let mut sample = Vec::new();
-            for (key, pair) in keys.iter().zip(replies.chunks(2)) {
-                if let [fields, ttl] = pair
-                    && stats.add(fields, ttl)
-                    && stats.wants_memory()
-                    && sample.len() + stats.memory.len() < MEMORY_SAMPLE
-                {
-                    sample.push(args(["MEMORY", "USAGE", key]));
-                }
-            }
-            if !sample.is_empty() {
-                for reply in scan::read_here(ex, sent, &sample, &["MEMORY USAGE session:<id>"])? {
-                    stats.add_memory(&reply);
-                }
-            }
-            Ok(())
-        })?;
-        for line in stats.report(top) {
-            ex.out.summary(&line);
+/// What the machine waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Scan,
+    /// `HMGET` and `TTL` of these keys.
+    Reads,
+    /// `MEMORY USAGE` of a sample of them.
+    Memory,
+}
+
+/// The `stats` command as a step machine: SCAN a node, read its keys, sample memory, next SCAN.
+#[derive(Debug)]
+pub struct StatsMachine {
+    top: usize,
+    scan: Scan,
+    sent: Sent,
+    stats: Stats,
+    phase: Phase,
+    /// The keys of the last SCAN, while they are read.
+    keys: Vec<String>,
+}
+
+impl StatsMachine {
+    /// `stats TOP` over `masters` (a cluster's, from the executor; empty on one server).
+    pub fn new(top: usize, masters: &[(String, u16)]) -> StatsMachine {
+        StatsMachine {
+            top,
+            scan: Scan::new("session:*", masters),
+            sent: Sent::default(),
+            stats: Stats::default(),
+            phase: Phase::Scan,
+            keys: Vec::new(),
         }
-        ex.out.summary(&sent.line());
-        Ok(())
+    }
+
+    /// The next SCAN, or the report when every node is done.
+    fn next_scan(&mut self) -> Step {
+        self.phase = Phase::Scan;
+        match self.scan.next() {
+            Some(batch) => send(batch),
+            None => {
+                self.stats.keys = self.scan.seen;
+                let mut summary = self.stats.report(self.top);
+                summary.push(self.sent.line());
+                Step::Done(Outcome { summary, ..Outcome::default() })
+            }
+        }
+    }
+
+    fn counted(&mut self, replies: &[Reply]) -> Step {
+        let mut sample = Vec::new();
+        for (key, pair) in self.keys.iter().zip(replies.chunks(2)) {
+            if let [fields, ttl] = pair
+                && self.stats.add(fields, ttl)
+                && self.stats.wants_memory()
+                && sample.len() + self.stats.memory.len() < MEMORY_SAMPLE
+            {
+                sample.push(args(["MEMORY", "USAGE", key]));
+            }
+        }
+        if sample.is_empty() {
+            return self.next_scan();
+        }
+        self.phase = Phase::Memory;
+        send(scan::reads(&mut self.sent, sample, &["MEMORY USAGE session:<id>"]))
+    }
+}
+
+/// Every batch of `stats` only reads: under `--read-from-replica` a replica may answer it.
+fn send(batch: Batch) -> Step {
+    Step::Send(Batch { replica_ok: true, ..batch })
+}
+
+impl Machine for StatsMachine {
+    fn start(&mut self) -> Step {
+        self.next_scan()
+    }
+
+    fn resume(&mut self, replies: Vec<Reply>) -> Step {
+        match self.phase {
+            Phase::Scan => {
+                self.keys = match self.scan.take(&replies, &mut self.sent) {
+                    Ok(keys) => keys,
+                    Err(e) => return Step::Done(Outcome::failed(e)),
+                };
+                if self.keys.is_empty() {
+                    return self.next_scan();
+                }
+                let reads: Vec<Args> = self
+                    .keys
+                    .iter()
+                    .flat_map(|k| [args(["HMGET", k, "user_id", "role"]), args(["TTL", k])])
+                    .collect();
+                self.phase = Phase::Reads;
+                send(scan::reads(
+                    &mut self.sent,
+                    reads,
+                    &["HMGET session:<id> user_id role", "TTL session:<id>"],
+                ))
+            }
+            Phase::Reads => self.counted(&replies),
+            Phase::Memory => {
+                for reply in &replies {
+                    self.stats.add_memory(reply);
+                }
+                self.next_scan()
+            }
+        }
+    }
+
+    fn progress(&self) -> Option<(&'static str, u64)> {
+        Some(("stats", self.scan.seen))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::session::inspect::testing::{moved, run, scanned, shape};
+    use crate::session::plan::testing::bulk;
+
+    fn owner(user: &str, role: &str) -> Reply {
+        Reply::Array(vec![bulk(user), bulk(role)])
+    }
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|l| (*l).to_owned()).collect()
+    }
+
+    #[test]
+    fn scans_each_master_to_its_last_cursor_reading_each_batch_by_key() {
+        let masters = [("127.0.0.1".to_owned(), 7000), ("127.0.0.1".to_owned(), 7001)];
+        let (batches, outcome) = run(
+            StatsMachine::new(10, &masters),
+            vec![
+                scanned("17", &["session:a"]),
+                vec![owner("101", "teacher"), Reply::Int(100)],
+                vec![Reply::Int(200)],
+                scanned("0", &[]),
+                scanned("0", &["session:b", "session:c"]),
+                // b expired since the SCAN; c's slot moved to another node meanwhile.
+                vec![Reply::Array(vec![Reply::Nil, Reply::Nil]), Reply::Int(-2), moved(), moved()],
+            ],
+        );
+        let scan = |cursor: &str| vec![format!("SCAN {cursor} MATCH session:* COUNT 1000")];
+        assert_eq!(
+            shape(&batches),
+            [
+                (scan("0"), true, Some(7000)),
+                (s(&["HMGET session:a user_id role", "TTL session:a"]), true, None),
+                (s(&["MEMORY USAGE session:a"]), true, None),
+                (scan("17"), true, Some(7000)),
+                (scan("0"), true, Some(7001)),
+                (
+                    s(&[
+                        "HMGET session:b user_id role",
+                        "TTL session:b",
+                        "HMGET session:c user_id role",
+                        "TTL session:c"
+                    ]),
+                    true,
+                    None
+                ),
+            ]
+        );
+        assert!(batches.iter().all(|b| b.replica_ok), "stats only reads: a replica may answer");
+        assert_eq!(outcome.error, None);
+        assert_eq!(
+            outcome.summary,
+            [
+                "stats: 1 live session(s) in 3 key(s) matching session:*",
+                "  by role: teacher 1",
+                "  top 1 of 1 user(s) by sessions: 101 (1)",
+                "  expiring within a minute: 0; within an hour: 1",
+                "  time left: average 1m40s, p99 1m40s (over 1 session(s) with a TTL)",
+                "  without a TTL (never expire): 0",
+                "  memory: 200 bytes per session on average (MEMORY USAGE of 1 sampled), about 200 bytes in all",
+                "  not counted: 1 gone while scanning, 1 moved to another node",
+                "sent without echo (replies summarised above): 3 × SCAN <cursor> MATCH session:* COUNT 1000, \
+                 3 × HMGET session:<id> user_id role, 3 × TTL session:<id>, 1 × MEMORY USAGE session:<id>",
+            ]
+        );
+    }
+
+    #[test]
+    fn one_server_is_scanned_where_the_shell_is_and_a_failed_scan_fails() {
+        let (batches, outcome) = run(StatsMachine::new(10, &[]), vec![scanned("0", &[])]);
+        assert_eq!(shape(&batches), [(s(&["SCAN 0 MATCH session:* COUNT 1000"]), true, None)]);
+        assert_eq!(
+            outcome.summary,
+            [
+                "stats: 0 live session(s) in 0 key(s) matching session:*",
+                "sent without echo (replies summarised above): 1 × SCAN <cursor> MATCH session:* COUNT 1000",
+            ]
+        );
+        let refused = Reply::Error(b"NOPERM this user has no permissions to run the 'scan' command".to_vec());
+        let (_, outcome) = run(StatsMachine::new(10, &[]), vec![vec![refused]]);
+        assert_eq!(
+            outcome.error.as_deref(),
+            Some("SCAN failed: NOPERM this user has no permissions to run the 'scan' command")
+        );
+        assert!(outcome.summary.is_empty());
+    }
 
     fn fields(user: Option<&str>, role: Option<&str>) -> Reply {
         let v = |s: Option<&str>| s.map_or(Reply::Nil, |s| Reply::Bulk(s.as_bytes().to_vec()));
