@@ -448,6 +448,14 @@ impl Executor {
             .collect())
     }
 
+    /// Cluster mode: makes `node` the node in use (the next commands without keys go there, and
+    /// the prompt names it). Nothing on a single server.
+    pub fn use_node(&mut self, node: &Address) {
+        if self.conn.target.cluster {
+            self.conn.switch_to(node.clone());
+        }
+    }
+
     /// Sends one batch of a step machine: to the node it names (on a cluster), else where its
     /// keys live; echoed and printed, or quietly.
     fn run_batch(&mut self, batch: &Batch) -> Result<Vec<Reply>, Error> {

@@ -256,26 +256,22 @@ impl Counts {
     }
 }
 
-/// Turns notifications into printed events: looks up sessions it does not know (quietly, on its
-/// own connection), prints each event, and prunes the index entry a session that ended on its
-/// own left behind (echoed, through the executor it is given).
+/// Turns notifications into printed events: looks up sessions it does not know (quietly), prints
+/// each event, and prunes the index entry a session that ended on its own left behind (echoed):
+/// both through the executor it is given.
 struct Consumer {
     tracker: Tracker,
     cache: Arc<Mutex<Cache>>,
-    lookup: Conn,
     audit: Option<String>,
     counts: Counts,
 }
 
 impl Consumer {
-    fn new(store: &Store, target: &Target, connections: usize) -> Consumer {
-        let mut lookup_target = target.clone();
-        lookup_target.resp3 = false;
+    fn new(store: &Store, connections: usize) -> Consumer {
         Consumer {
             // On a cluster with the plain layout a renew deletes the old id before the new one exists.
             tracker: Tracker::new(store.settings.cluster),
             cache: store.watch.cache.clone(),
-            lookup: Conn::new(lookup_target),
             audit: store.settings.audit_stream.clone(),
             counts: Counts { connections, ..Counts::default() },
         }
@@ -284,7 +280,7 @@ impl Consumer {
     fn handle(&mut self, ex: &mut Executor, n: Notification) -> Result<(), Error> {
         self.counts.notifications += 1;
         let unknown = Tracker::wants_lookup(&n, &lock(&self.cache));
-        if unknown && let Some(owner) = self.look_up(&n.stored) {
+        if unknown && let Some(owner) = self.look_up(ex, &n.stored) {
             lock(&self.cache).learn(&n.stored, owner);
         }
         let events = self.tracker.observe(n, &mut lock(&self.cache), Instant::now());
@@ -301,19 +297,13 @@ impl Consumer {
         self.report(ex, events)
     }
 
-    /// Reads a session's owner on the lookup connection (not echoed: counted).
-    fn look_up(&mut self, stored: &str) -> Option<Owner> {
+    /// Reads a session's owner through the executor, quietly (not echoed: counted).
+    fn look_up(&mut self, ex: &mut Executor, stored: &str) -> Option<Owner> {
         let key = session_key_of_stored(stored);
-        if self.lookup.target.cluster {
-            self.lookup.route(crate::redis::cluster::slot(key.as_bytes())).ok()?;
-        }
         self.counts.lookups += 1;
-        let mut cmd = vec!["HMGET", key.as_str()];
-        cmd.extend(OWNER_FIELDS);
-        let mut packed = Vec::new();
-        pack_into(&mut packed, &cmd);
-        self.lookup.send(&packed).ok()?;
-        let reply = self.lookup.recv().ok()?;
+        let mut cmd = args(["HMGET", key.as_str()]);
+        cmd.extend(OWNER_FIELDS.iter().map(|f| f.as_bytes().to_vec()));
+        let reply = ex.read_quiet(&[cmd]).ok()?.pop()?;
         let values = elements(Some(&reply));
         Owner::from_fields(|f| {
             let i = OWNER_FIELDS.iter().position(|x| *x == f)?;
@@ -524,8 +514,7 @@ impl Store {
         millis: u64,
         count: Option<u64>,
     ) -> Result<(bool, Counts), Error> {
-        let target = ex.conn.target.clone();
-        let mut consumer = Consumer::new(self, &target, listeners.connections);
+        let mut consumer = Consumer::new(self, listeners.connections);
         let deadline = (millis > 0).then(|| Instant::now() + Duration::from_millis(millis));
         for n in std::mem::take(&mut listeners.early) {
             consumer.handle(ex, n)?;
@@ -568,7 +557,7 @@ impl Store {
     /// the index SREMs) through the terminal's external printer.
     fn background(&mut self, ex: &Executor, mut listeners: Listeners, printer: Printer) -> Background {
         let target = ex.conn.target.clone();
-        let mut consumer = Consumer::new(self, &target, listeners.connections);
+        let mut consumer = Consumer::new(self, listeners.connections);
         let (echo, mode, color) = (ex.out.echo, ex.out.mode, ex.out.color);
         let stop = listeners.stop.clone();
         let serves = (target.address.clone(), target.db);
@@ -607,17 +596,15 @@ impl Store {
     /// Checks (and with consent sets) the notification flags on every node, announces the
     /// subscription, and starts listening.
     fn listen(&mut self, ex: &mut Executor) -> Result<Listeners, Error> {
-        let nodes: Vec<Address> = if ex.conn.target.cluster {
-            ex.conn.refresh_slots()?;
-            ex.conn.slots.masters()
-        } else {
+        let masters = ex.masters()?;
+        let nodes: Vec<Address> = if masters.is_empty() {
             vec![ex.conn.target.address.clone()]
+        } else {
+            masters.into_iter().map(|(host, port)| Address::Tcp { host, port }).collect()
         };
         let mut subscriptions = Vec::with_capacity(nodes.len());
         for node in nodes {
-            if ex.conn.target.cluster {
-                ex.conn.switch_to(node.clone());
-            }
+            ex.use_node(&node);
             let flags = self.notification_flags(ex, &node)?;
             let sub = flags.subscription(ex.conn.target.db);
             let mut target = ex.conn.target.clone();
@@ -628,9 +615,7 @@ impl Store {
         }
         // The listening connections' traffic is not the shell's: shown once, as what they send.
         for (target, sub) in &subscriptions {
-            if ex.conn.target.cluster {
-                ex.conn.switch_to(target.address.clone());
-            }
+            ex.use_node(&target.address);
             ex.echo(&sub.command());
         }
         ex.out.summary(&format!(
