@@ -197,8 +197,7 @@ fn start(args: cli::Args) -> Result<i32, Error> {
     };
     let out = Output::new(stdout, config.echo, config.mode, config.color, interactive);
     let mut ex = Executor::new(Conn::new(config.target.clone()), out, config.dry_run);
-    ex.wait = config.wait;
-    ex.replica_reads = config.read_from_replica;
+    ex.set_replication(config.wait, config.read_from_replica);
     let mut shell = Shell::new(ex, Store::new(config.sessions.clone()), !interactive);
     shell.stop_on_error = config.stop_on_error;
 
@@ -213,7 +212,7 @@ fn start(args: cli::Args) -> Result<i32, Error> {
     };
     // A script against a server that is not there fails at once, with redis-cli's message.
     if !config.dry_run
-        && let Err(e) = shell.ex.conn.ensure()
+        && let Err(e) = shell.ex.connect()
     {
         // A script (not a one-shot command, whose output stays redis-cli's) also hears of --ephemeral.
         if let (false, Some(hint)) = (matches!(config.input, Input::Command(_)), repl::ephemeral_hint(&e)) {
@@ -227,14 +226,14 @@ fn start(args: cli::Args) -> Result<i32, Error> {
         Some(file) if config.step => step::run(&mut shell, BufReader::new(file), config.stop_on_error)?,
         script => run_script(&mut shell, &config, script)?,
     };
-    shell.ex.out.flush();
+    shell.ex.out().flush();
     if config.then_interactive {
-        shell.ex.out.flush_each = true;
+        shell.ex.out().flush_each = true;
         shell.echo_typed = false;
         repl::run(&mut shell)?;
     }
     // Output that could not be written (a full disk) is a failure, said once.
-    if let Some(reason) = shell.ex.out.take_failure() {
+    if let Some(reason) = shell.ex.out().take_failure() {
         return Err(Error::Other(format!("cannot write the output: {reason}")));
     }
     Ok(if failed { EXIT_FAILURE } else { EXIT_OK })

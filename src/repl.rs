@@ -35,7 +35,7 @@ pub fn history_path() -> Option<PathBuf> {
 /// The prompt: redis-cli's, with the current session's user and short id when there is one.
 /// In literal mode the prompt says so: `127.0.0.1:6379 literal> `.
 pub fn prompt(shell: &Shell) -> String {
-    let base = shell.ex.conn.prompt();
+    let base = shell.ex.prompt();
     let head = base.strip_suffix("> ").unwrap_or(&base);
     let mode = if shell.store.settings.literal { " literal" } else { "" };
     match &shell.store.current {
@@ -127,8 +127,8 @@ pub fn shown_line(line: &str) -> String {
 pub fn erase_edit(shell: &mut Shell, prompt: &str, text: &str) {
     if let Some(cols) = crate::helper::terminal_width() {
         let rows = rows_used(prompt.chars().count(), text, cols);
-        shell.ex.out.write(format!("\x1b[{rows}A\r\x1b[J").as_bytes());
-        shell.ex.out.flush();
+        shell.ex.out().write(format!("\x1b[{rows}A\r\x1b[J").as_bytes());
+        shell.ex.out().flush();
     }
 }
 
@@ -137,10 +137,10 @@ pub fn erase_edit(shell: &mut Shell, prompt: &str, text: &str) {
 pub fn show_at_prompt(shell: &mut Shell, prompt: &str, line: &str, docs: Option<&Rc<Docs>>) {
     let text = shown_line(line);
     let text = match docs {
-        Some(docs) if shell.ex.out.color => crate::helper::highlight(&text, docs).unwrap_or(text),
+        Some(docs) if shell.ex.out().color => crate::helper::highlight(&text, docs).unwrap_or(text),
         _ => text,
     };
-    shell.ex.out.write(format!("{prompt}{text}\n").as_bytes());
+    shell.ex.out().write(format!("{prompt}{text}\n").as_bytes());
 }
 
 /// One more line after redis-cli's "Could not connect…" when no server answers at all: redsh can
@@ -186,14 +186,14 @@ pub fn typo_note(line: &str, docs: &Docs) -> Option<String> {
 }
 
 pub fn run(shell: &mut Shell) -> Result<(), Error> {
-    let color = shell.ex.out.color;
+    let color = shell.ex.out().color;
     let mut rl: Editor<Helper, DefaultHistory> = editor(color)?;
     // First contact: like redis-cli, a server that is down is reported and the prompt says so.
-    if !shell.ex.dry_run
-        && !shell.ex.conn.is_connected()
-        && let Err(e) = shell.ex.conn.ensure()
+    if !shell.ex.dry_run()
+        && !shell.ex.is_connected()
+        && let Err(e) = shell.ex.connect()
     {
-        shell.ex.out.error(None, &e);
+        shell.ex.out().error(None, &e);
         if let Some(hint) = ephemeral_hint(&e) {
             eprintln!("{hint}");
         }
@@ -214,14 +214,14 @@ pub fn run(shell: &mut Shell) -> Result<(), Error> {
         if let Some(h) = rl.helper_mut() {
             h.update(&shell.store);
             // The docs of the server in use: asked once it answers (and again after `connect`).
-            if shell.ex.conn.is_connected() && !shell.ex.conn.in_transaction() {
+            if shell.ex.is_connected() && !shell.ex.in_transaction() {
                 let docs = shell.docs();
                 if !Rc::ptr_eq(h.docs(), &docs) {
                     h.set_docs(docs);
                 }
             }
         }
-        shell.ex.out.flush();
+        shell.ex.out().flush();
         let p = prompt(shell);
         if let Some(h) = rl.helper_mut() {
             h.set_prompt(&p);
@@ -268,7 +268,7 @@ pub fn run(shell: &mut Shell) -> Result<(), Error> {
         }
         let (result, interrupted) = run_line(shell, line.as_bytes());
         if paged {
-            shell.ex.out.flush();
+            shell.ex.out().flush();
             pager::end();
         }
         if interrupted {
@@ -279,13 +279,13 @@ pub fn run(shell: &mut Shell) -> Result<(), Error> {
             Ok(Flow::Quit) => break,
             Ok(Flow::Continue) => {}
             Err(e) => {
-                shell.ex.out.error(None, &e);
+                shell.ex.out().error(None, &e);
                 note_typo(shell, &line, &e);
             }
         }
         shell.store.follow_server(&mut shell.ex);
     }
-    shell.ex.out.flush();
+    shell.ex.out().flush();
     Ok(())
 }
 
@@ -306,7 +306,7 @@ pub fn note_typo(shell: &mut Shell, line: &str, e: &Error) {
         return;
     }
     if let Some(note) = typo_note(line, &shell.docs()) {
-        shell.ex.out.flush();
+        shell.ex.out().flush();
         eprintln!("{note}");
     }
 }
@@ -329,14 +329,14 @@ pub fn run_line(shell: &mut Shell, line: &[u8]) -> (Result<Flow, Error>, bool) {
     if !interrupt::take() {
         return (result, false);
     }
-    shell.ex.out.flush();
+    shell.ex.out().flush();
     // The interrupted command's reply may still arrive: that connection can no longer be trusted.
-    shell.ex.conn.drop_connection();
-    shell.ex.out.write(b"\n");
-    if !shell.ex.dry_run
-        && let Err(e) = shell.ex.conn.ensure()
+    shell.ex.disconnect();
+    shell.ex.out().write(b"\n");
+    if !shell.ex.dry_run()
+        && let Err(e) = shell.ex.connect()
     {
-        shell.ex.out.error(None, &e);
+        shell.ex.out().error(None, &e);
     }
     (Ok(Flow::Continue), true)
 }

@@ -40,14 +40,14 @@ impl<'a> Runner<'a> {
     /// A runner; `pipeline` false sends each command only after the previous reply (`--no-pipeline`).
     pub fn new(shell: &'a mut Shell, stop_on_error: bool, pipeline: bool) -> Self {
         // With -e a failing line must stop everything after it, so nothing may be sent ahead.
-        let pipeline = pipeline && !stop_on_error && !shell.ex.dry_run;
-        let cluster = shell.ex.conn.target.cluster;
+        let pipeline = pipeline && !stop_on_error && !shell.ex.dry_run();
+        let cluster = shell.ex.is_cluster();
         Runner { shell, stop_on_error, pipeline, cluster, window: Vec::new(), window_bytes: 0, failed: false }
     }
 
     /// Runs every line of `input`; returns whether to go on (false after `quit` or a stop on error).
     pub fn run_lines<R: Read>(&mut self, mut input: BufReader<R>) -> Result<bool, Error> {
-        self.shell.ex.out.name_reply_errors = true;
+        self.shell.ex.out().name_reply_errors = true;
         let mut buf = Vec::with_capacity(256);
         let mut line_no = 0;
         loop {
@@ -57,10 +57,10 @@ impl<'a> Runner<'a> {
             }
             line_no += 1;
             let text = trim_line(&buf);
-            if text.starts_with(b"##") && self.shell.ex.out.echo {
+            if text.starts_with(b"##") && self.shell.ex.out().echo {
                 // A heading: printed in its place, after everything before it.
                 self.drain();
-                self.shell.ex.out.heading(&String::from_utf8_lossy(text));
+                self.shell.ex.out().heading(&String::from_utf8_lossy(text));
                 continue;
             }
             if text.is_empty() || text.first() == Some(&b'#') {
@@ -90,7 +90,7 @@ impl<'a> Runner<'a> {
             buf.extend_from_slice(available);
             input.consume(n);
             self.drain();
-            self.shell.ex.out.flush();
+            self.shell.ex.out().flush();
             match input.fill_buf() {
                 Ok([]) => return Ok(!buf.is_empty()),
                 Ok(_) => {}
@@ -139,7 +139,9 @@ impl<'a> Runner<'a> {
                 }
                 // Under --read-from-replica a window would send its reads to the master: run alone.
                 Line::Session(cmd)
-                    if !self.cluster && self.shell.store.pipelines(&cmd) && !self.shell.ex.replica_reads =>
+                    if !self.cluster
+                        && self.shell.store.pipelines(&cmd)
+                        && !self.shell.ex.reads_from_replica() =>
                 {
                     self.window.push(Entry { line: line_no, work: Work::Session(cmd) });
                     self.maybe_drain();
@@ -171,7 +173,7 @@ impl<'a> Runner<'a> {
             done += 1;
             if pause.is_some() || times.is_none() {
                 self.drain();
-                self.shell.ex.out.flush();
+                self.shell.ex.out().flush();
             }
         }
         self.drain();
@@ -193,7 +195,7 @@ impl<'a> Runner<'a> {
         if !e.is_success() {
             self.failed = true;
         }
-        self.shell.ex.out.error(line_no, e);
+        self.shell.ex.out().error(line_no, e);
     }
 
     fn maybe_drain(&mut self) {

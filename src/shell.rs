@@ -164,18 +164,13 @@ impl Shell {
             return docs.clone();
         }
         // Inside MULTI the question would be queued, and a dry run sends nothing at all.
-        let can_ask = self.ex.conn.is_connected() && !self.ex.conn.in_transaction() && !self.ex.dry_run;
+        let can_ask = self.ex.is_connected() && !self.ex.in_transaction() && !self.ex.dry_run();
         if !can_ask {
             return Rc::new(Docs::builtin());
         }
-        match self.ex.conn.ensure() {
-            Ok(con) => {
-                let docs = Rc::new(Docs::fetch(con));
-                self.docs = Some(docs.clone());
-                docs
-            }
-            Err(_) => Rc::new(Docs::builtin()),
-        }
+        let docs = Rc::new(self.ex.fetch_docs());
+        self.docs = Some(docs.clone());
+        docs
     }
 
     /// Runs one line.
@@ -189,9 +184,9 @@ impl Shell {
     /// themselves (`Batch::replica_ok`) and its job adds the WAITs.
     fn session(&mut self, cmd: Command) -> Result<(), Error> {
         let replica_ok = matches!(cmd, Command::Stats(_));
-        self.ex.session_scope = Some(SessionScope { replica_ok });
+        self.ex.set_session_scope(Some(SessionScope { replica_ok }));
         let done = self.store.run(&mut self.ex, cmd);
-        self.ex.session_scope = None;
+        self.ex.set_session_scope(None);
         done
     }
 
@@ -201,21 +196,17 @@ impl Shell {
             Line::Empty => Ok(Flow::Continue),
             Line::Quit => Ok(Flow::Quit),
             Line::Connect(address) => {
-                self.ex.conn.target.address = address;
-                // That very server: no longer whichever the sentinels name.
-                self.ex.conn.target.sentinel = None;
-                self.ex.conn.drop_connection();
                 // Another server may know other commands.
                 self.docs = None;
-                self.ex.conn.ensure()?;
+                self.ex.connect_to(address)?;
                 Ok(Flow::Continue)
             }
             Line::Help(topic) => {
                 let topic: Vec<&str> = topic.iter().map(String::as_str).collect();
-                let color = self.ex.out.color;
+                let color = self.ex.out().color;
                 match self.docs().help(&topic, color) {
                     Some(text) => {
-                        self.ex.out.write(text.as_bytes());
+                        self.ex.out().write(text.as_bytes());
                         Ok(Flow::Continue)
                     }
                     None => session::commands::help(Some(topic.join(" ").as_bytes()))
@@ -234,19 +225,19 @@ impl Shell {
                 if let Some(on) = mode {
                     self.store.settings.literal = on;
                 }
-                self.ex.out.summary(literal_line(self.store.settings.literal));
+                self.ex.out().summary(literal_line(self.store.settings.literal));
                 Ok(Flow::Continue)
             }
             Line::Redis { cmd, count } => {
                 // Inside MULTI the command is only queued; in a dry run nothing is sent.
-                let streaming = streams(&cmd).filter(|_| !self.ex.dry_run && !self.ex.conn.in_transaction());
-                let echo = self.ex.out.echo;
-                self.ex.out.echo = echo && self.echo_typed;
-                if streaming == Some(Stream::Messages) && self.ex.out.mode == Mode::Pretty {
+                let streaming = streams(&cmd).filter(|_| !self.ex.dry_run() && !self.ex.in_transaction());
+                let echo = self.ex.out().echo;
+                self.ex.out().echo = echo && self.echo_typed;
+                if streaming == Some(Stream::Messages) && self.ex.out().mode == Mode::Pretty {
                     // As redis-cli: the banner between the command (echoed first) and its replies.
                     self.ex.echo(&cmd);
-                    self.ex.out.write(READING_MESSAGES);
-                    self.ex.out.echo = false;
+                    self.ex.out().write(READING_MESSAGES);
+                    self.ex.out().echo = false;
                 }
                 let mut failed = None;
                 for _ in 0..count {
@@ -264,7 +255,7 @@ impl Shell {
                         }
                     }
                 }
-                self.ex.out.echo = echo;
+                self.ex.out().echo = echo;
                 match failed {
                     Some(e) => Err(e),
                     None if streaming.is_some() => self.follow(&cmd),
@@ -279,16 +270,11 @@ impl Shell {
     /// past a subscription that stays open: neither does redis-cli's.
     fn follow(&mut self, cmd: &Args) -> Result<Flow, Error> {
         loop {
-            self.ex.out.flush();
+            self.ex.out().flush();
             if interrupt::pending() {
                 return Ok(Flow::Continue);
             }
-            // The subscription ran; its connection ending is no "may have run".
-            let reply = self.ex.conn.recv().map_err(|e| match e {
-                Error::Lost(reason) => Error::Connection(reason),
-                other => other,
-            })?;
-            self.ex.print_reply(cmd, &reply);
+            self.ex.next_message(cmd)?;
         }
     }
 }

@@ -115,7 +115,7 @@ struct Stepper {
 
 impl Stepper {
     fn new(shell: &mut Shell) -> Result<Stepper, Error> {
-        let color = shell.ex.out.color;
+        let color = shell.ex.out().color;
         let mut rl: Editor<Helper, DefaultHistory> = repl::editor(color)?;
         rl.set_helper(Some(Helper::new(color, shell.docs())));
         let active = Arc::new(AtomicBool::new(false));
@@ -178,16 +178,16 @@ impl Stepper {
 pub fn run(shell: &mut Shell, script: impl BufRead, stop_on_error: bool) -> Result<bool, Error> {
     // The command is on screen already, as the prompt's text: echoing it again would repeat it.
     let echo_typed = std::mem::replace(&mut shell.echo_typed, false);
-    let flush_each = std::mem::replace(&mut shell.ex.out.flush_each, true);
+    let flush_each = std::mem::replace(&mut shell.ex.out().flush_each, true);
     let result = walk(shell, script, stop_on_error);
-    shell.ex.out.flush();
+    shell.ex.out().flush();
     shell.echo_typed = echo_typed;
-    shell.ex.out.flush_each = flush_each;
+    shell.ex.out().flush_each = flush_each;
     result
 }
 
 fn walk(shell: &mut Shell, mut script: impl BufRead, stop_on_error: bool) -> Result<bool, Error> {
-    let color = shell.ex.out.color;
+    let color = shell.ex.out().color;
     let mut stepper = Stepper::new(shell)?;
     let mut failed = false;
     let mut buf = Vec::with_capacity(256);
@@ -203,28 +203,28 @@ fn walk(shell: &mut Shell, mut script: impl BufRead, stop_on_error: bool) -> Res
         line_no += 1;
         let text = match part(&buf) {
             Part::Blank => {
-                shell.ex.out.write(b"\n");
+                shell.ex.out().write(b"\n");
                 continue;
             }
             Part::Comment(c) => {
                 // Bold, to tell the lesson's text from replies and from `# ` summaries (cyan).
                 let c = repl::shown_line(&String::from_utf8_lossy(c));
                 if color {
-                    shell.ex.out.write(format!("\x1b[1m{c}\x1b[0m\n").as_bytes());
+                    shell.ex.out().write(format!("\x1b[1m{c}\x1b[0m\n").as_bytes());
                 } else {
-                    shell.ex.out.write(format!("{c}\n").as_bytes());
+                    shell.ex.out().write(format!("{c}\n").as_bytes());
                 }
                 continue;
             }
             Part::Command(c) => String::from_utf8_lossy(c).into_owned(),
         };
         loop {
-            shell.ex.out.flush();
+            shell.ex.out().flush();
             match stepper.ask(shell, &text)? {
                 Choice::Quit => break 'script,
                 Choice::Skip => {
                     let note = if color { "\x1b[0;90;49m(skipped)\x1b[0m\n" } else { "(skipped)\n" };
-                    shell.ex.out.write(note.as_bytes());
+                    shell.ex.out().write(note.as_bytes());
                     continue 'script;
                 }
                 Choice::Run => break,
@@ -233,8 +233,8 @@ fn walk(shell: &mut Shell, mut script: impl BufRead, stop_on_error: bool) -> Res
                     if let Some(cols) = crate::helper::terminal_width() {
                         let shown = format!("{}{}", repl::prompt(shell), repl::shown_line(&text));
                         let rows = repl::rows_used(shown.chars().count(), "", cols);
-                        shell.ex.out.write(format!("\x1b[{rows}A\r\x1b[J").as_bytes());
-                        shell.ex.out.flush();
+                        shell.ex.out().write(format!("\x1b[{rows}A\r\x1b[J").as_bytes());
+                        shell.ex.out().flush();
                     }
                     let own = stepper.own_commands(shell)?;
                     let pasted = own.len() > 1;
@@ -245,7 +245,7 @@ fn walk(shell: &mut Shell, mut script: impl BufRead, stop_on_error: bool) -> Res
                             repl::show_at_prompt(shell, &prompt, &line, docs.as_ref());
                         }
                         if repl::is_clear(&line) {
-                            shell.ex.out.write(repl::CLEAR_SCREEN);
+                            shell.ex.out().write(repl::CLEAR_SCREEN);
                             continue;
                         }
                         let (result, interrupted) = repl::run_line(shell, line.as_bytes());
@@ -253,7 +253,7 @@ fn walk(shell: &mut Shell, mut script: impl BufRead, stop_on_error: bool) -> Res
                             Ok(Flow::Quit) => break 'script,
                             Ok(Flow::Continue) => {}
                             Err(e) => {
-                                shell.ex.out.error(None, &e);
+                                shell.ex.out().error(None, &e);
                                 repl::note_typo(shell, &line, &e);
                             }
                         }
@@ -271,7 +271,7 @@ fn walk(shell: &mut Shell, mut script: impl BufRead, stop_on_error: bool) -> Res
             Ok(Flow::Continue) => {}
             Err(e) => {
                 failed |= !e.is_success();
-                shell.ex.out.error(Some(line_no), &e);
+                shell.ex.out().error(Some(line_no), &e);
                 if stop_on_error {
                     break;
                 }

@@ -3,7 +3,8 @@
 use crate::harness::{Redsh, Server};
 
 /// A connection to a test server, as redsh opens one (optionally as an ACL user and password).
-fn link(port: u16, user: Option<(&str, &str)>) -> redsh::exec::conn::Link {
+/// The docs redsh asks a server for, as the shell asks them: through an executor, quietly.
+fn server_docs(port: u16, user: Option<(&str, &str)>) -> redsh::docs::Docs {
     let target = redsh::exec::conn::Target {
         address: redsh::exec::conn::Address::Tcp { host: "127.0.0.1".into(), port },
         tls: None,
@@ -16,14 +17,21 @@ fn link(port: u16, user: Option<(&str, &str)>) -> redsh::exec::conn::Link {
         cluster: false,
         sentinel: None,
     };
-    target.connect().unwrap()
+    let out = redsh::exec::Output::new(
+        Box::new(std::io::sink()),
+        false,
+        redsh::redis::format::Mode::Pretty,
+        false,
+        false,
+    );
+    redsh::exec::Executor::new(redsh::exec::conn::Conn::new(target), out, false).fetch_docs()
 }
 
 #[test]
 #[ignore = "rewrites src/docs/fallback.tsv from the installed redis-server"]
 fn regenerate_fallback_docs() {
     let server = Server::start();
-    let docs = redsh::docs::Docs::fetch(&mut link(server.port, None));
+    let docs = server_docs(server.port, None);
     assert!(docs.from_server, "the server gave no COMMAND DOCS");
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/docs/fallback.tsv");
     std::fs::write(path, docs.to_table()).unwrap();
@@ -84,7 +92,7 @@ fn run_hint_suite(docs: &redsh::docs::Docs) -> (Vec<String>, usize) {
 #[test]
 fn redis_clis_own_hint_cases_with_a_servers_docs() {
     let server = Server::start();
-    let docs = redsh::docs::Docs::fetch(&mut link(server.port, None));
+    let docs = server_docs(server.port, None);
     assert!(docs.from_server);
     assert!(matches!(docs.find(&["SET"]), Some((e, 1)) if matches!(e.syntax, redsh::docs::Syntax::Args(_))));
     let (failures, as_listed) = run_hint_suite(&docs);
@@ -100,7 +108,7 @@ fn redis_clis_own_hint_cases_for_a_user_without_command_docs() {
     assert_eq!(server.get(&rule), "OK");
     let refused = server.get(&["--user", "nodocs", "--pass", "pw", "--no-auth-warning", "COMMAND", "DOCS"]);
     assert!(refused.starts_with("NOPERM"), "{refused}");
-    let docs = redsh::docs::Docs::fetch(&mut link(server.port, Some(("nodocs", "pw"))));
+    let docs = server_docs(server.port, Some(("nodocs", "pw")));
     let (failures, as_listed) = run_hint_suite(&docs);
     assert!(failures.is_empty(), "{} differ:\n{}", failures.len(), failures.join("\n"));
     assert_eq!(as_listed, 62);

@@ -950,7 +950,14 @@ fn server_docs(srv: &Server, user: Option<&str>) -> redsh::docs::Docs {
         cluster: false,
         sentinel: None,
     };
-    redsh::docs::Docs::fetch(&mut target.connect().unwrap())
+    let out = redsh::exec::Output::new(
+        Box::new(std::io::sink()),
+        false,
+        redsh::redis::format::Mode::Pretty,
+        false,
+        false,
+    );
+    redsh::exec::Executor::new(redsh::exec::conn::Conn::new(target), out, false).fetch_docs()
 }
 
 /// "Test command-line hinting - latest server": the docs from `COMMAND DOCS`.

@@ -126,28 +126,18 @@ impl Docs {
         Docs::new(entries, true)
     }
 
-    /// Asks the server, quietly (on the connection itself, so nothing is echoed or printed):
+    /// Asks the server through `ask` (the executor's quiet path: nothing is echoed or printed):
     /// `COMMAND DOCS`, else `COMMAND` for the names, else the built-in table.
-    pub fn fetch(con: &mut crate::exec::conn::Link) -> Docs {
-        let ask = |con: &mut crate::exec::conn::Link, sub: Option<&str>| {
-            let mut cmd = vec!["COMMAND"];
-            cmd.extend(sub);
-            let mut packed = Vec::new();
-            crate::redis::resp::pack_into(&mut packed, &cmd);
-            con.send(&packed).ok()?;
-            // A RESP3 push that arrives meanwhile is not the answer.
-            let reply = loop {
-                match con.recv().ok()? {
-                    Reply::Push(_) => continue,
-                    reply => break reply,
-                }
-            };
-            Some(reply).filter(|v| !v.is_error())
+    pub fn fetch(mut send: impl FnMut(crate::exec::Args) -> Option<Reply>) -> Docs {
+        let mut ask = |sub: Option<&str>| {
+            let mut cmd = vec![b"COMMAND".to_vec()];
+            cmd.extend(sub.map(|s| s.as_bytes().to_vec()));
+            send(cmd).filter(|v| !v.is_error())
         };
-        if let Some(docs) = ask(con, Some("DOCS")).as_ref().and_then(Docs::from_reply) {
+        if let Some(docs) = ask(Some("DOCS")).as_ref().and_then(Docs::from_reply) {
             return docs;
         }
-        let names: Vec<String> = match ask(con, None) {
+        let names: Vec<String> = match ask(None) {
             Some(Reply::Array(cmds)) => cmds
                 .iter()
                 .filter_map(|c| match c {

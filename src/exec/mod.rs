@@ -41,21 +41,21 @@ where
 
 /// Sends commands, echoes them, prints replies, and keeps the connection's prompt state.
 pub struct Executor {
-    pub conn: Conn,
-    pub out: Output,
+    conn: Conn,
+    out: Output,
     /// Print commands instead of sending them (`--dry-run`).
-    pub dry_run: bool,
+    dry_run: bool,
     scratch: Vec<u8>,
     /// Connections of their own for WATCHing commands of a pipelined window (see `window`), and
     /// whether each is taken.
     pool: Vec<(Option<conn::Link>, bool)>,
     /// `--wait N`: each write of a session command is followed by `WAIT N ms` (see `job`).
-    pub wait: Option<Wait>,
+    wait: Option<Wait>,
     /// `--read-from-replica`: the read batches of whoami, sessions and stats go to a replica.
-    pub replica_reads: bool,
+    replica_reads: bool,
     /// A session command that is not a step machine yet is running (set by the shell around it):
     /// its batches get the same `--wait` and `--read-from-replica` treatment as a machine's.
-    pub session_scope: Option<SessionScope>,
+    session_scope: Option<SessionScope>,
 }
 
 /// What the executor knows of the session command running outside a step machine.
@@ -93,6 +93,95 @@ impl Executor {
             replica_reads: false,
             session_scope: None,
         }
+    }
+
+    /// Where text goes: summaries, errors and the front ends' own lines (echoes and replies are
+    /// printed by the executor alone).
+    pub fn out(&mut self) -> &mut Output {
+        &mut self.out
+    }
+
+    /// `--dry-run`: commands are printed, never sent.
+    pub fn dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    /// The server, database and credentials in use (read-only: commands change them).
+    pub fn target(&self) -> &conn::Target {
+        &self.conn.target
+    }
+
+    /// Redis Cluster mode (`-c`).
+    pub fn is_cluster(&self) -> bool {
+        self.conn.target.cluster
+    }
+
+    /// redis-cli's prompt for the connection: `127.0.0.1:6379[2](TX)> `, or `not connected> `.
+    pub fn prompt(&self) -> String {
+        self.conn.prompt()
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.conn.is_connected()
+    }
+
+    /// Inside MULTI (the prompt shows `(TX)`).
+    pub fn in_transaction(&self) -> bool {
+        self.conn.in_transaction()
+    }
+
+    /// Connects now if not connected (AUTH, SELECT and HELLO as the target says).
+    pub fn connect(&mut self) -> Result<(), Error> {
+        self.conn.ensure().map(|_| ())
+    }
+
+    /// Forgets the connection (a reply may still be on its way: it can no longer be trusted); the
+    /// next command reconnects.
+    pub fn disconnect(&mut self) {
+        self.conn.drop_connection();
+    }
+
+    /// `connect HOST PORT`: the shell moves to that very server (no longer whichever the
+    /// sentinels name), and connects now.
+    pub fn connect_to(&mut self, address: Address) -> Result<(), Error> {
+        self.conn.target.address = address;
+        self.conn.target.sentinel = None;
+        self.conn.drop_connection();
+        self.connect()
+    }
+
+    /// The next message of a streaming command (`SUBSCRIBE`, `MONITOR`…), printed as redis-cli
+    /// prints it. The command ran: its connection ending is no "may have run".
+    pub fn next_message(&mut self, cmd: &[Vec<u8>]) -> Result<(), Error> {
+        let reply = self.conn.recv().map_err(|e| match e {
+            Error::Lost(reason) => Error::Connection(reason),
+            other => other,
+        })?;
+        self.print_reply(cmd, &reply);
+        Ok(())
+    }
+
+    /// `--wait N` and `--read-from-replica`, from the flags.
+    pub fn set_replication(&mut self, wait: Option<Wait>, replica_reads: bool) {
+        self.wait = wait;
+        self.replica_reads = replica_reads;
+    }
+
+    /// `--read-from-replica`.
+    pub fn reads_from_replica(&self) -> bool {
+        self.replica_reads
+    }
+
+    /// A session command that is not a step machine is running (`None`: it ended): its batches get
+    /// `--wait` and `--read-from-replica` as its scope says.
+    pub fn set_session_scope(&mut self, scope: Option<SessionScope>) {
+        self.session_scope = scope;
+    }
+
+    /// The server's command docs, asked quietly (nothing is echoed or printed): see
+    /// [`Docs::fetch`](crate::docs::Docs::fetch).
+    pub fn fetch_docs(&mut self) -> crate::docs::Docs {
+        crate::docs::Docs::fetch(|cmd| self.read_quiet(&[cmd]).ok()?.pop())
     }
 
     /// Runs commands in one round trip (all sent, then every reply read), echoing and printing each
@@ -377,7 +466,7 @@ impl Executor {
     /// Sends commands to the node in use and reads their replies without echoing or printing them:
     /// only for bulk reads (`stats`, `fsck`) whose caller prints how many of which commands it
     /// sent, so the transcript still says what went to the server. A dry run prints them all.
-    pub fn run_quiet(&mut self, cmds: &[Args]) -> Result<Vec<Reply>, Error> {
+    fn run_quiet(&mut self, cmds: &[Args]) -> Result<Vec<Reply>, Error> {
         if self.dry_run {
             return self.run(cmds);
         }
@@ -515,7 +604,7 @@ impl Executor {
     /// Reads the reply to a command named `name`. A RESP3 push that arrives first (a client-tracking
     /// invalidation, `DEBUG PROTOCOL push`…) is not that reply: it is shown, as redis-cli shows it
     /// at a terminal, and the read goes on. Only the subscribe family is answered by a push.
-    pub fn recv_reply(&mut self, name: &[u8]) -> Result<Reply, Error> {
+    fn recv_reply(&mut self, name: &[u8]) -> Result<Reply, Error> {
         loop {
             let reply = self.conn.recv()?;
             if !matches!(reply, Reply::Push(_)) || crate::redis::commands::answered_by_push(name) {
@@ -536,7 +625,7 @@ impl Executor {
     }
 
     /// Prints a reply and updates the prompt state from it.
-    pub fn print_reply(&mut self, cmd: &[Vec<u8>], reply: &Reply) {
+    fn print_reply(&mut self, cmd: &[Vec<u8>], reply: &Reply) {
         self.out.reply(cmd, reply);
         self.conn.observe(cmd, reply);
     }

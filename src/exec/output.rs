@@ -97,7 +97,7 @@ impl Output {
 
     /// The line shown before a command: redis-cli's prompt, then the arguments as it would quote
     /// them (secrets redacted). Nothing when echo is off.
-    pub fn render_echo(&self, buf: &mut Vec<u8>, prompt: &str, cmd: &[Vec<u8>]) {
+    pub(in crate::exec) fn render_echo(&self, buf: &mut Vec<u8>, prompt: &str, cmd: &[Vec<u8>]) {
         if !self.echo {
             return;
         }
@@ -112,7 +112,7 @@ impl Output {
     }
 
     /// A reply, as redis-cli prints the reply to `cmd`.
-    pub fn render_reply(&self, buf: &mut Vec<u8>, cmd: &[Vec<u8>], reply: &Reply) {
+    pub(in crate::exec) fn render_reply(&self, buf: &mut Vec<u8>, cmd: &[Vec<u8>], reply: &Reply) {
         // redis-cli writes even an error reply to these commands raw: `ERR …` with no `(error) `.
         if format::prints_verbatim(cmd) {
             format::push_verbatim(buf, reply);
@@ -122,13 +122,13 @@ impl Output {
     }
 
     /// A push message, when they are shown.
-    pub fn render_push(&self, buf: &mut Vec<u8>, push: &Reply) {
+    pub(in crate::exec) fn render_push(&self, buf: &mut Vec<u8>, push: &Reply) {
         if self.pushes {
             format::push_reply(buf, push, Mode::Pretty);
         }
     }
 
-    pub fn echo_line(&mut self, prompt: &str, cmd: &[Vec<u8>]) {
+    pub(in crate::exec) fn echo_line(&mut self, prompt: &str, cmd: &[Vec<u8>]) {
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();
         self.render_echo(&mut buf, prompt, cmd);
@@ -136,7 +136,7 @@ impl Output {
         self.scratch = buf;
     }
 
-    pub fn reply(&mut self, cmd: &[Vec<u8>], reply: &Reply) {
+    pub(in crate::exec) fn reply(&mut self, cmd: &[Vec<u8>], reply: &Reply) {
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();
         self.render_reply(&mut buf, cmd, reply);

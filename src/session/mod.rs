@@ -206,48 +206,48 @@ impl Store {
 
     /// Runs one session command.
     pub fn run(&mut self, ex: &mut Executor, cmd: Command) -> Result<(), Error> {
-        if ex.conn.in_transaction() && !matches!(cmd, Command::Use(_) | Command::Help(_)) {
+        if ex.in_transaction() && !matches!(cmd, Command::Use(_) | Command::Help(_)) {
             return Err(err("session commands cannot run inside MULTI: EXEC or DISCARD first"));
         }
         if self.settings.literal
-            && let Some(mut m) = self.literal_machine(&cmd, &ex.conn.target.address)?
+            && let Some(mut m) = self.literal_machine(&cmd, &ex.target().address)?
         {
             return self.drive(ex, &mut *m);
         }
         match cmd {
             Command::Login { user_id, username, role, ip, id, ttl } => {
                 let req = login::Request { user_id, username, role, ip, id, ttl };
-                let ctx = self.context(&ex.conn.target.address, ex.conn.target.cluster);
+                let ctx = self.context(&ex.target().address, ex.is_cluster());
                 let drawn = new_id().map_err(err)?;
-                let mut m = login::Login::new(req, ctx, drawn, ex.conn.target.cluster).map_err(err)?;
+                let mut m = login::Login::new(req, ctx, drawn, ex.is_cluster()).map_err(err)?;
                 self.drive(ex, &mut m)
             }
             Command::Whoami(id) => {
                 let id = self.id_or_current(id, "whoami")?;
-                let ctx = self.context(&ex.conn.target.address, ex.conn.target.cluster);
+                let ctx = self.context(&ex.target().address, ex.is_cluster());
                 self.drive(ex, &mut whoami::Whoami::new(id, ctx))
             }
             Command::Touch(id) => {
                 let id = self.id_or_current(id, "touch")?;
-                let ctx = self.context(&ex.conn.target.address, ex.conn.target.cluster);
+                let ctx = self.context(&ex.target().address, ex.is_cluster());
                 self.drive(ex, &mut touch::Touch::new(id, ctx))
             }
             Command::Logout(id) => {
                 let id = self.id_or_current(id, "logout")?;
-                let ctx = self.context(&ex.conn.target.address, ex.conn.target.cluster);
+                let ctx = self.context(&ex.target().address, ex.is_cluster());
                 self.drive(ex, &mut logout::Logout::new(id, ctx))
             }
             Command::Sessions(uid) => {
-                let ctx = self.context(&ex.conn.target.address, ex.conn.target.cluster);
+                let ctx = self.context(&ex.target().address, ex.is_cluster());
                 self.drive(ex, &mut sessions::Sessions::new(uid, ctx))
             }
             Command::LogoutAll(uid) => {
-                let ctx = self.context(&ex.conn.target.address, ex.conn.target.cluster);
+                let ctx = self.context(&ex.target().address, ex.is_cluster());
                 self.drive(ex, &mut logout_all::LogoutAll::new(uid, ctx))
             }
             Command::Renew(id) => {
                 let id = self.id_or_current(id, "renew")?;
-                let ctx = self.context(&ex.conn.target.address, ex.conn.target.cluster);
+                let ctx = self.context(&ex.target().address, ex.is_cluster());
                 self.drive(ex, &mut renew::Renew::new(id, ctx))
             }
             Command::Use(id) => {
@@ -255,8 +255,8 @@ impl Store {
                 self.remember(&id);
                 self.current = Some(Current { id: id.clone(), username: None });
                 // One EXISTS (not inside MULTI, where it would only be queued): a warning, not a refusal.
-                if ex.conn.in_transaction() {
-                    ex.out.summary(&format!("current session: {id} (not checked inside MULTI)"));
+                if ex.in_transaction() {
+                    ex.out().summary(&format!("current session: {id} (not checked inside MULTI)"));
                     return Ok(());
                 }
                 let exists = match ex.run(&[args(["EXISTS", &self.layout.session_key(&id)])]) {
@@ -264,19 +264,19 @@ impl Store {
                     replies => int(replies?.first()),
                 };
                 match exists {
-                    Some(0) => ex.out.summary(&format!(
+                    Some(0) => ex.out().summary(&format!(
                         "warning: session {} does not exist (expired, logged out, or never created); \
                          current anyway",
                         short(&id)
                     )),
-                    _ => ex.out.summary(&format!("current session: {id}")),
+                    _ => ex.out().summary(&format!("current session: {id}")),
                 }
                 Ok(())
             }
             Command::Help(topic) => {
                 let text = commands::help(topic.as_deref()).map_err(err)?;
-                ex.out.write(text.as_bytes());
-                ex.out.write(b"\n");
+                ex.out().write(text.as_bytes());
+                ex.out().write(b"\n");
                 Ok(())
             }
             Command::Events(req) => self.events(ex, req),
@@ -302,7 +302,7 @@ impl Store {
         let outcome = ex.drive(m)?;
         let (lines, error) = self.absorb(outcome);
         for line in &lines {
-            ex.out.summary(line);
+            ex.out().summary(line);
         }
         error.map_or(Ok(()), Err)
     }

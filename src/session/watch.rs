@@ -4,9 +4,10 @@
 //! external printer. What the notifications mean is decided in `events`.
 //!
 //! What is echoed: `CONFIG GET`/`CONFIG SET` and the index `SREM`s go through an executor like every
-//! other command. The listening connection's own traffic is not: its `SUBSCRIBE` is shown once, as
-//! an echo line, and its lookups of sessions it has not seen (`HMGET`) are counted in the line
-//! printed when listening stops.
+//! other command. The lookups of sessions it has not seen (`HMGET`) go through the executor too, as
+//! quiet reads counted in the line printed when listening stops. The listening connections are the
+//! one exception to "only the executor talks to Redis" (each needs a subscribed connection of its
+//! own): their `SUBSCRIBE` is shown once, as an echo line.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -317,7 +318,7 @@ impl Consumer {
     fn report(&mut self, ex: &mut Executor, events: Vec<Lifecycle>) -> Result<(), Error> {
         for event in events {
             self.counts.reported += 1;
-            ex.out.summary(&event.line());
+            ex.out().summary(&event.line());
             if let Some((index, member)) = event.stale_entry() {
                 let what = if matches!(event, Lifecycle::Evicted { .. }) { "evicted" } else { "expired" };
                 let user = match &event {
@@ -336,7 +337,7 @@ impl Consumer {
                 });
                 let replies = match entry {
                     None => ex.run(&[srem])?,
-                    Some(entry) if ex.conn.target.cluster => {
+                    Some(entry) if ex.is_cluster() => {
                         let r = ex.run(&[srem])?;
                         ex.run(&[entry])?;
                         r
@@ -351,7 +352,7 @@ impl Consumer {
                     self.counts.pruned += 1;
                 }
             }
-            ex.out.flush();
+            ex.out().flush();
         }
         Ok(())
     }
@@ -422,7 +423,7 @@ impl Store {
         if self.settings.events_at_start
             && let Err(e) = self.events(ex, Request::Background)
         {
-            ex.out.error(None, &e);
+            ex.out().error(None, &e);
         }
     }
 
@@ -432,18 +433,18 @@ impl Store {
     /// disconnected: it moves on a later line.
     pub fn follow_server(&mut self, ex: &mut Executor) {
         let Some(bg) = &self.watch.background else { return };
-        let here = (ex.conn.target.address.clone(), ex.conn.target.db);
-        if ex.conn.target.cluster
+        let here = (ex.target().address.clone(), ex.target().db);
+        if ex.is_cluster()
             || bg.thread.is_finished()
             || bg.serves == here
-            || ex.conn.in_transaction()
-            || !ex.conn.is_connected()
+            || ex.in_transaction()
+            || !ex.is_connected()
         {
             return;
         }
         for req in [Request::Off, Request::Background] {
             if let Err(e) = self.events(ex, req) {
-                ex.out.error(None, &e);
+                ex.out().error(None, &e);
                 return;
             }
         }
@@ -453,12 +454,12 @@ impl Store {
         match req {
             Request::Off => {
                 let Some(bg) = self.watch.background.take() else {
-                    ex.out.summary("events: not listening");
+                    ex.out().summary("events: not listening");
                     return Ok(());
                 };
                 bg.stop.store(true, Ordering::SeqCst);
                 let counts = bg.thread.join().unwrap_or_default();
-                ex.out.summary(&counts.line(""));
+                ex.out().summary(&counts.line(""));
                 Ok(())
             }
             Request::Background => {
@@ -470,13 +471,13 @@ impl Store {
                 };
                 if let Some(bg) = &self.watch.background {
                     if !bg.thread.is_finished() {
-                        ex.out.summary("events: already listening (`events off` stops)");
+                        ex.out().summary("events: already listening (`events off` stops)");
                         return Ok(());
                     }
                     self.watch.background = None;
                 }
                 let listeners = self.listen(ex)?;
-                ex.out.summary(
+                ex.out().summary(
                     "events: listening in the background; events print above the prompt (`events off` stops)",
                 );
                 self.watch.background = Some(self.background(ex, listeners, printer));
@@ -497,10 +498,10 @@ impl Store {
                 drop(guard);
                 let (interrupted, counts) = result?;
                 if interrupted {
-                    ex.out.write(b"\n");
+                    ex.out().write(b"\n");
                 }
                 let took = format!(" after {:.1}s", started.elapsed().as_secs_f64());
-                ex.out.summary(&counts.line(&took));
+                ex.out().summary(&counts.line(&took));
                 Ok(())
             }
         }
@@ -555,10 +556,10 @@ impl Store {
 
     /// Starts the consumer thread of the interactive shell: its own executor prints (and echoes
     /// the index SREMs) through the terminal's external printer.
-    fn background(&mut self, ex: &Executor, mut listeners: Listeners, printer: Printer) -> Background {
-        let target = ex.conn.target.clone();
+    fn background(&mut self, ex: &mut Executor, mut listeners: Listeners, printer: Printer) -> Background {
+        let target = ex.target().clone();
         let mut consumer = Consumer::new(self, listeners.connections);
-        let (echo, mode, color) = (ex.out.echo, ex.out.mode, ex.out.color);
+        let (echo, mode, color) = (ex.out().echo, ex.out().mode, ex.out().color);
         let stop = listeners.stop.clone();
         let serves = (target.address.clone(), target.db);
         let thread = std::thread::spawn(move || {
@@ -584,9 +585,9 @@ impl Store {
                 consumer.finish(&mut ex)
             })();
             if let Err(e) = outcome {
-                ex.out.summary(&e.to_string());
+                ex.out().summary(&e.to_string());
             }
-            ex.out.flush();
+            ex.out().flush();
             listeners.stop();
             consumer.counts
         });
@@ -598,7 +599,7 @@ impl Store {
     fn listen(&mut self, ex: &mut Executor) -> Result<Listeners, Error> {
         let masters = ex.masters()?;
         let nodes: Vec<Address> = if masters.is_empty() {
-            vec![ex.conn.target.address.clone()]
+            vec![ex.target().address.clone()]
         } else {
             masters.into_iter().map(|(host, port)| Address::Tcp { host, port }).collect()
         };
@@ -606,8 +607,8 @@ impl Store {
         for node in nodes {
             ex.use_node(&node);
             let flags = self.notification_flags(ex, &node)?;
-            let sub = flags.subscription(ex.conn.target.db);
-            let mut target = ex.conn.target.clone();
+            let sub = flags.subscription(ex.target().db);
+            let mut target = ex.target().clone();
             target.address = node;
             target.cluster = false;
             target.resp3 = false;
@@ -618,8 +619,8 @@ impl Store {
             ex.use_node(&target.address);
             ex.echo(&sub.command());
         }
-        ex.out.summary(&format!(
-            "events: that {} runs on a separate connection{}, which also reads sessions it has not seen \
+        ex.out().summary(&format!(
+            "events: that {} runs on a separate connection{}; sessions it has not seen are read \
              (HMGET session:<id> {}: not echoed, counted when it stops)",
             if subscriptions.iter().any(|(_, s)| matches!(s, Subscription::Keyspace(_))) {
                 "PSUBSCRIBE"
@@ -629,8 +630,8 @@ impl Store {
             if subscriptions.len() > 1 { " per master" } else { "" },
             OWNER_FIELDS.join(" ")
         ));
-        ex.out.flush();
-        Listeners::start(subscriptions, ex.conn.target.connect_timeout + Duration::from_secs(1))
+        ex.out().flush();
+        Listeners::start(subscriptions, ex.target().connect_timeout + Duration::from_secs(1))
     }
 
     /// `CONFIG GET notify-keyspace-events` on the node in use; when it lacks what `events` needs,
@@ -641,7 +642,7 @@ impl Store {
         let current = match reply.first() {
             Some(Reply::Error(e)) => {
                 let why = String::from_utf8_lossy(e).into_owned();
-                ex.out.summary(&config_refused(&at, &why));
+                ex.out().summary(&config_refused(&at, &why));
                 // Whoever runs the server may have turned them on: listen on the usual channels.
                 return Ok(Flags::new("E"));
             }
@@ -653,20 +654,20 @@ impl Store {
         }
         let merged = flags.merged();
         if flags.enough() {
-            ex.out.summary(&format!(
+            ex.out().summary(&format!(
                 "events: evictions will not show: notify-keyspace-events on {at} is \"{current}\", without e \
                  (CONFIG SET notify-keyspace-events {merged} adds it)"
             ));
         } else {
-            ex.out.summary(&format!(
+            ex.out().summary(&format!(
                 "events: keyspace notifications are off on {at}: notify-keyspace-events is \"{current}\"; \
                  events needs E (or K) with g (deletions) and x (expiries), and e shows evictions"
             ));
-            ex.out.summary(&format!("events: to turn them on: CONFIG SET notify-keyspace-events {merged}"));
+            ex.out().summary(&format!("events: to turn them on: CONFIG SET notify-keyspace-events {merged}"));
         }
         let enable = self.settings.enable_notifications
             || (!flags.enough() && self.watch.printer.is_some() && {
-                ex.out.flush();
+                ex.out().flush();
                 consent("Turn them on now with that CONFIG SET? [y/N] ")
             });
         if !enable {
@@ -682,7 +683,7 @@ impl Store {
         match reply.first() {
             Some(Reply::Error(e)) => {
                 let why = String::from_utf8_lossy(e).into_owned();
-                ex.out.summary(&config_refused(&at, &why));
+                ex.out().summary(&config_refused(&at, &why));
                 if flags.enough() {
                     Ok(flags)
                 } else {
@@ -690,7 +691,7 @@ impl Store {
                 }
             }
             _ => {
-                ex.out.summary(
+                ex.out().summary(
                     "events: a server restart forgets this unless redis.conf has it too (CONFIG REWRITE writes it there)",
                 );
                 Ok(Flags::new(&merged))

@@ -19,7 +19,7 @@ impl Store {
 
     pub(in crate::session) fn fsck(&mut self, ex: &mut Executor, repair: bool) -> Result<(), Error> {
         let masters = ex.masters()?;
-        let ctx = self.context(&ex.conn.target.address, ex.conn.target.cluster);
+        let ctx = self.context(&ex.target().address, ex.is_cluster());
         self.drive(ex, &mut fsck::Fsck::new(&ctx, repair, masters))
     }
 }
