@@ -311,6 +311,31 @@ fn stats_count_a_known_population_exactly() {
     assert!(!run.stdout.contains(&format!("127.0.0.1:{}>", srv.port)), "reads are counted, not echoed");
 }
 
+#[test]
+fn stats_on_a_cluster_scan_every_master_and_count_what_they_sent() {
+    let c = Cluster::start();
+    let mut input = String::new();
+    for u in 0..30 {
+        input.push_str(&format!("login {u} user{u} student --id s{u}\n"));
+    }
+    Redsh::new().port(c.nodes[0].port).args(&["-c", "--no-echo"]).stdin(&input).run().success();
+    let owners: BTreeSet<u16> = (0..30).map(|u| c.owner(&format!("session:s{u}")).port).collect();
+    assert_eq!(owners.len(), 3, "the sessions are spread over the three masters");
+    let run = Redsh::new().port(c.nodes[0].port).args(&["-c"]).stdin("stats\n").run().success();
+    let lines = summaries(&run.stdout);
+    assert_eq!(lines[0], "stats: 30 live session(s) in 30 key(s) matching session:*", "{}", run.stdout);
+    // Each master scanned once: 30 different users, never one node's ten counted thrice.
+    assert!(lines[2].starts_with("  top 10 of 30 user(s) by sessions: 0 (1), 1 (1), "), "{}", lines[2]);
+    assert_eq!(
+        lines.last().copied(),
+        Some(
+            "sent without echo (replies summarised above): 3 × SCAN <cursor> MATCH session:* COUNT 1000, \
+             30 × HMGET session:<id> user_id role, 30 × TTL session:<id>, 30 × MEMORY USAGE session:<id>"
+        )
+    );
+    assert_eq!(run.stdout.lines().count(), lines.len(), "reads are counted, not echoed:\n{}", run.stdout);
+}
+
 /// Seeds one of each kind of damage; returns the findings fsck should print.
 fn damage(srv: &Server, flags: &[&str]) -> BTreeSet<String> {
     redsh(srv)
