@@ -5,7 +5,7 @@
 #
 # 1. Each session command in bulk (N of each): redsh runs them (pipelined); redis-cli then runs, line
 #    by line, the very commands redsh echoed; redsh runs those same commands as plain lines too
-#    (its raw path). Targets: ≤ 0.15× redis-cli, ≤ 2× redsh's raw path.
+#    (its raw path, echoed as well). Targets: ≤ 0.15× redis-cli, ≤ 2× redsh's raw path.
 # 2. 60k raw lines, `--no-echo`, against `redis-cli --pipe` on the same commands: ≤ 1.25×.
 # 3. `-c` on a 3-master cluster: 20k raw lines against `redis-cli -c` line by line, byte-identical
 #    output: ≤ 0.2×.
@@ -157,7 +157,7 @@ for round in $(seq "$ROUNDS"); do
     restore "$state"
     timed "$k.cli" "$tmp/$k.cmds" /dev/null redis-cli -p "$P" --no-raw
     restore "$state"
-    timed "$k.raw" "$tmp/$k.cmds" /dev/null "$REDSH" -p "$P" --no-echo --no-raw
+    timed "$k.raw" "$tmp/$k.cmds" /dev/null "$REDSH" -p "$P" --no-raw
   done
 done
 
