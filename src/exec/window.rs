@@ -169,18 +169,22 @@ impl Executor {
             let mut started = false;
             // The unfinished lines a later one may have to wait for: those still to send a batch,
             // and (for one that needs a connection of its own) those whose last batch is in flight.
-            let (mut unsent, mut in_flight) = (Vec::new(), Vec::new());
+            // Their footprints are gathered as they go, so each line is weighed once, not once per
+            // line before it.
+            let (mut unsent, mut in_flight) = (Gathered::default(), Gathered::default());
+            let mut writes_current = false;
             for i in printed..slots.len() {
                 if matches!(slots[i].state, State::Waiting(_))
-                    && may_start(&slots, &unsent, &in_flight, printed, i)
+                    && may_start(&slots[i], &unsent, &in_flight, writes_current)
                 {
                     self.start(&mut slots[i], sessions);
                     started = true;
                 }
+                writes_current |= slots[i].footprint.writes_current;
                 match slots[i].state {
                     State::Done => {}
-                    State::Active { .. } if slots[i].final_sent => in_flight.push(i),
-                    _ => unsent.push(i),
+                    State::Active { .. } if slots[i].final_sent => in_flight.add(&slots[i].footprint),
+                    _ => unsent.add(&slots[i].footprint),
                 }
             }
             let sent = self.round(&mut slots);
@@ -464,18 +468,61 @@ fn select_of(cmd: &[Vec<u8>]) -> Option<i64> {
     }
 }
 
-/// Whether line `i` may start now: no unfinished line before it could change what it sees. A line
+/// The footprints of several lines together: whether a line conflicts with any of them is the
+/// union of what it would conflict with in each (see [`Footprint::conflicts`]).
+#[derive(Default)]
+struct Gathered {
+    keys: std::collections::HashSet<Vec<u8>>,
+    session_keys: bool,
+    index_keys: bool,
+    any_session: bool,
+    any_index: bool,
+    /// Some line changes the connection or touches any key.
+    everything: bool,
+    /// Some line changes the connection.
+    state: bool,
+    lines: usize,
+}
+
+impl Gathered {
+    fn add(&mut self, f: &Footprint) {
+        self.lines += 1;
+        for k in &f.keys {
+            self.session_keys |= Footprint::is_session_key(k);
+            self.index_keys |= Footprint::is_index_key(k);
+            self.keys.insert(k.clone());
+        }
+        self.any_session |= f.any_session;
+        self.any_index |= f.any_index;
+        self.everything |= f.state || f.any_key;
+        self.state |= f.state;
+    }
+
+    fn conflicts(&self, f: &Footprint) -> bool {
+        if self.lines == 0 {
+            return false;
+        }
+        self.everything
+            || f.state
+            || f.any_key
+            || f.keys.iter().any(|k| self.keys.contains(k))
+            || (f.any_session && self.session_keys)
+            || (f.any_index && self.index_keys)
+            || (self.any_session && f.keys.iter().any(|k| Footprint::is_session_key(k)))
+            || (self.any_index && f.keys.iter().any(|k| Footprint::is_index_key(k)))
+    }
+}
+
+/// Whether a line may start now: no unfinished line before it could change what it sees. A line
 /// whose last batch is already on the main connection cannot, for what follows it there; but a
 /// session command decides as it starts, from the shell's state: it waits for every earlier line
 /// that changes the connection (MULTI…) to be answered, and one that uses the current session for
 /// every earlier line that may change it to be taken in.
-fn may_start(slots: &[Slot], unsent: &[usize], in_flight: &[usize], printed: usize, i: usize) -> bool {
-    let slot = &slots[i];
-    let clear = |j: &usize| !slots[*j].footprint.conflicts(&slot.footprint);
-    unsent.iter().all(clear)
-        && (!slot.footprint.own_lane || in_flight.iter().all(clear))
-        && (!slot.session || in_flight.iter().all(|j| !slots[*j].footprint.state))
-        && (!slot.footprint.reads_current || !slots[printed..i].iter().any(|s| s.footprint.writes_current))
+fn may_start(slot: &Slot, unsent: &Gathered, in_flight: &Gathered, writes_current: bool) -> bool {
+    !unsent.conflicts(&slot.footprint)
+        && (!slot.footprint.own_lane || !in_flight.conflicts(&slot.footprint))
+        && (!slot.session || !in_flight.state)
+        && (!slot.footprint.reads_current || !writes_current)
 }
 
 #[cfg(test)]
