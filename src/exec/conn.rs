@@ -163,6 +163,11 @@ impl Link {
         }
     }
 
+    /// A second handle on a plain connection, for `--pipe`'s writer thread (none over TLS).
+    pub fn try_clone_plain(&self) -> Option<Stream> {
+        self.stream.try_clone_plain()
+    }
+
     /// Bounds how long [`Link::recv`] waits (`None`: for ever).
     pub fn set_read_timeout(&self, timeout: Option<Duration>) {
         let _ = self.stream.set_read_timeout(timeout);

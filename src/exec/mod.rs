@@ -5,11 +5,15 @@ use std::time::{Duration, Instant};
 
 pub mod conn;
 mod job;
+mod modes;
 mod output;
+mod pipe;
 pub mod transport;
 mod window;
 
+pub use modes::{BigKeys, ScanSpec};
 pub use output::Output;
+pub use pipe::PipeResult;
 pub use window::{Entry, Footprint, Sessions, Work};
 
 use crate::error::Error;
@@ -177,8 +181,11 @@ impl Executor {
             (None, crate::exec::conn::Address::Unix(_)) => String::new(),
         };
         let shown = if host.contains(':') { format!("[{host}]") } else { host };
-        self.out
-            .write(format!("-> Redirected to slot [{}] located at {shown}:{}\n", r.slot, r.port).as_bytes());
+        if self.out.show_redirects {
+            self.out.write(
+                format!("-> Redirected to slot [{}] located at {shown}:{}\n", r.slot, r.port).as_bytes(),
+            );
+        }
         self.conn.follow(r);
     }
 

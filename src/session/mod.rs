@@ -8,7 +8,7 @@ pub mod fsck;
 pub mod keys;
 pub mod parse;
 pub mod plan;
-mod scan;
+pub(crate) mod scan;
 pub mod stats;
 pub mod watch;
 pub mod whoami;
