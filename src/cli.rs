@@ -210,15 +210,24 @@ pub struct Args {
     #[arg(short = 'r', value_name = "N", allow_negative_numbers = true, help_heading = "Input and output")]
     pub repeat: Option<i64>,
 
-    /// Seconds to wait between the runs of -r (fractions allowed)
+    /// Seconds to wait between the runs of -r, after each SCAN of --scan, and every 100 keys of
+    /// --bigkeys/--memkeys (fractions allowed)
     #[arg(
         short = 'i',
         value_name = "SECS",
-        requires = "repeat",
         allow_negative_numbers = true,
         help_heading = "Input and output"
     )]
     pub interval: Option<f64>,
+
+    /// Parse each word of the command after the flags with redis-cli's quoting rules ("\x41" is A)
+    #[arg(long, help_heading = "Input and output")]
+    pub quoted_input: bool,
+
+    /// Run the Lua script of FILE with EVAL: `--eval FILE key1 key2 , arg1 arg2` (keys before the
+    /// lone comma, arguments after it)
+    #[arg(long, value_name = "FILE", conflicts_with = "file", help_heading = "Input and output")]
+    pub eval: Option<PathBuf>,
 
     /// In the interactive shell, show output taller than the terminal through $PAGER (less by default)
     #[arg(long, help_heading = "Input and output")]
@@ -229,12 +238,34 @@ pub struct Args {
     pub no_echo: bool,
 
     /// Print replies in redis-cli's raw form (no quotes, no types)
-    #[arg(long, conflicts_with = "no_raw", help_heading = "Input and output")]
+    #[arg(long, conflicts_with = "no_raw", overrides_with = "raw", help_heading = "Input and output")]
     pub raw: bool,
 
     /// Print replies in redis-cli's terminal form (the default, even when piped)
-    #[arg(long, help_heading = "Input and output")]
+    #[arg(long, overrides_with = "no_raw", help_heading = "Input and output")]
     pub no_raw: bool,
+
+    /// Print replies as redis-cli's --csv does: one line of comma-separated values (wins over
+    /// --raw and --no-raw)
+    #[arg(long, conflicts_with_all = ["json", "quoted_json"], help_heading = "Input and output")]
+    pub csv: bool,
+
+    /// Print replies as JSON, as redis-cli's --json does, and ask for RESP3 (HELLO 3) unless -2
+    /// is given (wins over --raw and --no-raw)
+    #[arg(long, conflicts_with = "quoted_json", help_heading = "Input and output")]
+    pub json: bool,
+
+    /// As --json, with strings quoted as redis-cli quotes them (binary-safe)
+    #[arg(long, help_heading = "Input and output")]
+    pub quoted_json: bool,
+
+    /// In the raw form, put DELIM between the elements of a reply (default: a newline)
+    #[arg(short = 'd', value_name = "DELIM", allow_hyphen_values = true, help_heading = "Input and output")]
+    pub bulk_delim: Option<OsString>,
+
+    /// In the raw form, put DELIM after each reply (default: a newline)
+    #[arg(short = 'D', value_name = "DELIM", allow_hyphen_values = true, help_heading = "Input and output")]
+    pub reply_delim: Option<OsString>,
 
     /// Never colour the output (also: NO_COLOR, or stdout not a terminal)
     #[arg(long, help_heading = "Input and output")]
@@ -243,6 +274,59 @@ pub struct Args {
     /// Print the Redis commands that would be sent, one per line, and send nothing
     #[arg(long, help_heading = "Input and output")]
     pub dry_run: bool,
+
+    /// List every key with a bounded SCAN (on every master with -c), one per line
+    #[arg(long, help_heading = "Keyspace tools (as redis-cli)")]
+    pub scan: bool,
+
+    /// Only keys matching this glob, for --scan, --bigkeys and --memkeys
+    #[arg(
+        long,
+        value_name = "PATTERN",
+        allow_hyphen_values = true,
+        help_heading = "Keyspace tools (as redis-cli)"
+    )]
+    pub pattern: Option<OsString>,
+
+    /// As --pattern, written with redis-cli's quoting rules ("\x00" for a zero byte)
+    #[arg(
+        long,
+        value_name = "PATTERN",
+        conflicts_with = "pattern",
+        allow_hyphen_values = true,
+        help_heading = "Keyspace tools (as redis-cli)"
+    )]
+    pub quoted_pattern: Option<OsString>,
+
+    /// SCAN's COUNT hint for --scan, --bigkeys and --memkeys (default: the server's, 10)
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = clap::value_parser!(u64).range(1..),
+        help_heading = "Keyspace tools (as redis-cli)"
+    )]
+    pub count: Option<u64>,
+
+    /// Find the biggest key of each type, with the average sizes, by length
+    #[arg(long, help_heading = "Keyspace tools (as redis-cli)")]
+    pub bigkeys: bool,
+
+    /// As --bigkeys, by memory (MEMORY USAGE)
+    #[arg(long, help_heading = "Keyspace tools (as redis-cli)")]
+    pub memkeys: bool,
+
+    /// With --memkeys: how many elements of a collection MEMORY USAGE samples (implies --memkeys)
+    #[arg(long, value_name = "N", help_heading = "Keyspace tools (as redis-cli)")]
+    pub memkeys_samples: Option<u32>,
+
+    /// Mass insertion: send standard input (RESP or inline commands) to the server as it is, count
+    /// the replies and print the errors, as redis-cli --pipe
+    #[arg(long, help_heading = "Keyspace tools (as redis-cli)")]
+    pub pipe: bool,
+
+    /// With --pipe: give up when no reply came for SECS after the input ended (0: wait for ever)
+    #[arg(long, value_name = "SECS", default_value_t = 30, help_heading = "Keyspace tools (as redis-cli)")]
+    pub pipe_timeout: u64,
 
     /// Idle timeout of sessions, in seconds (sliding; renewed by touch)
     #[arg(

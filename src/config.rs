@@ -9,7 +9,9 @@ use crate::error::Error;
 use crate::exec::Wait;
 use crate::exec::conn::{Address, Target, Tls, parse_uri};
 use crate::exec::sentinel::{Sentinel, parse_node};
-use crate::redis::format::Mode;
+use crate::exec::{BigKeys, ScanSpec};
+use crate::redis::format::{Delims, Mode};
+use crate::redis::split::split_args;
 use crate::session::Settings;
 
 /// Where commands come from.
@@ -54,6 +56,51 @@ pub struct Config {
     pub wait: Option<Wait>,
     /// `--read-from-replica`: whoami, sessions and stats read from a replica.
     pub read_from_replica: bool,
+    /// One of redis-cli's modes instead of commands (`--scan`, `--bigkeys`, `--pipe`…).
+    pub special: Option<Special>,
+    /// `-d` and `-D`: the raw form's delimiters.
+    pub delims: Delims,
+    /// `-e` with a command after the flags: an error reply goes to stderr, as redis-cli's does.
+    pub errors_to_stderr: bool,
+}
+
+/// redis-cli's modes that are not commands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Special {
+    /// `--scan`: every key, one per line.
+    Scan(ScanSpec),
+    /// `--bigkeys` / `--memkeys`.
+    BigKeys(ScanSpec, BigKeys),
+    /// `--pipe`, with `--pipe-timeout` (`None`: wait for ever).
+    Pipe(Option<Duration>),
+}
+
+/// One word written with redis-cli's quoting rules (`--quoted-input`, `--quoted-pattern`): exactly
+/// one word, or none.
+pub fn unquote(word: &[u8]) -> Option<Vec<u8>> {
+    match split_args(word) {
+        Ok(mut words) if words.len() == 1 => words.pop(),
+        _ => None,
+    }
+}
+
+/// `--eval FILE key … , arg …` as redis-cli builds it: `EVAL <script> <number of keys> keys… args…`,
+/// the keys being the words before the first lone comma.
+pub fn eval_command(script: Vec<u8>, words: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    let comma = words.iter().position(|w| w == b",");
+    let keys = comma.unwrap_or(words.len());
+    let mut cmd = vec![b"EVAL".to_vec(), script, keys.to_string().into_bytes()];
+    for (i, w) in words.into_iter().enumerate() {
+        if Some(i) != comma {
+            cmd.push(w);
+        }
+    }
+    cmd
+}
+
+fn os_bytes(s: &std::ffi::OsStr) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    s.as_bytes().to_vec()
 }
 
 /// Where standard input goes in the command, as redis-cli's `-x` and `-X TAG` put it.
@@ -233,7 +280,8 @@ impl Config {
             user,
             password,
             db,
-            resp3: a.resp3,
+            // redis-cli's --json asks for RESP3 (its maps become JSON objects), unless -2 says not to.
+            resp3: a.resp3 || ((a.json || a.quoted_json) && !a.resp2),
             connect_timeout: secs("--connect-timeout", a.connect_timeout)?,
             read_timeout: a.timeout.map(|t| secs("--timeout", t)).transpose()?,
             cluster: a.cluster,
@@ -248,9 +296,26 @@ impl Config {
 
         let stdin_tty = std::io::stdin().is_terminal();
         let stdout_tty = std::io::stdout().is_terminal();
-        let input = if !a.command.is_empty() {
-            use std::os::unix::ffi::OsStrExt;
-            Input::Command(a.command.iter().map(|w| w.as_bytes().to_vec()).collect())
+        let special = special_mode(&a)?;
+        if special.is_some() && (!a.command.is_empty() || a.file.is_some()) {
+            return Err(Error::Usage(
+                "--scan, --bigkeys, --memkeys and --pipe take no command and no -f script".into(),
+            ));
+        }
+        let mut words: Vec<Vec<u8>> = a.command.iter().map(|w| os_bytes(w)).collect();
+        if a.quoted_input {
+            // As redis-cli: a word that is not exactly one quoted string fails the run (status 1).
+            words = words.iter().map(|w| unquote(w)).collect::<Option<_>>().ok_or(Error::QuotedInput)?;
+        }
+        if let Some(path) = &a.eval {
+            let script = std::fs::read(path).map_err(|e| Error::File {
+                path: path.display().to_string(),
+                reason: crate::error::io_reason(&e),
+            })?;
+            words = eval_command(script, words);
+        }
+        let input = if !words.is_empty() {
+            Input::Command(words)
         } else if let Some(f) = &a.file {
             if f.as_os_str() == "-" { Input::Stdin } else { Input::File(f.clone()) }
         } else if stdin_tty && stdout_tty {
@@ -270,6 +335,15 @@ impl Config {
             (None, true) => Some(StdinArg::Last),
             (None, false) => None,
         };
+        let keyspace_mode = matches!(special, Some(Special::Scan(_) | Special::BigKeys(..)));
+        if a.interval.is_some() && a.repeat.is_none() && !keyspace_mode {
+            return Err(Error::Usage("-i applies to -r, --scan, --bigkeys and --memkeys".into()));
+        }
+        if (a.pattern.is_some() || a.quoted_pattern.is_some() || a.count.is_some()) && !keyspace_mode {
+            return Err(Error::Usage(
+                "--pattern, --quoted-pattern and --count apply to --scan, --bigkeys and --memkeys".into(),
+            ));
+        }
         let pause = match a.interval {
             Some(s) => Some(duration_secs("-i", s, true).map_err(Error::Usage)?).filter(|d| !d.is_zero()),
             None => None,
@@ -281,6 +355,31 @@ impl Config {
                 "--step needs a script file: it reads your keys from the terminal, not -f -".into(),
             ));
         }
+        let special = special.map(|mode| match mode {
+            Special::Scan(spec) => Special::Scan(ScanSpec { pause, ..spec }),
+            Special::BigKeys(spec, how) => Special::BigKeys(ScanSpec { pause, ..spec }, how),
+            pipe => pipe,
+        });
+        let mut mode = if a.csv {
+            Mode::Csv
+        } else if a.json {
+            Mode::Json
+        } else if a.quoted_json {
+            Mode::QuotedJson
+        } else if a.raw {
+            Mode::Raw
+        } else {
+            Mode::Pretty
+        };
+        // --scan prints keys for other programs: quoted only at a terminal (or with --no-raw), as
+        // redis-cli does.
+        if matches!(special, Some(Special::Scan(_))) && mode == Mode::Pretty && !stdout_tty && !a.no_raw {
+            mode = Mode::Raw;
+        }
+        let delims = Delims {
+            bulk: a.bulk_delim.as_deref().map_or_else(|| b"\n".to_vec(), os_bytes),
+            reply: a.reply_delim.as_deref().map_or_else(|| b"\n".to_vec(), os_bytes),
+        };
         let color = stdout_tty && !a.no_color && std::env::var_os("NO_COLOR").is_none();
         let idle = parse_ttl("--ttl", &a.ttl).map_err(Error::Usage)?;
         let absolute = parse_ttl("--absolute-ttl", &a.absolute_ttl).map_err(Error::Usage)?;
@@ -313,7 +412,7 @@ impl Config {
             target,
             input,
             echo: !a.no_echo,
-            mode: if a.raw { Mode::Raw } else { Mode::Pretty },
+            mode,
             color,
             stop_on_error: a.stop_on_error,
             pipeline: !a.no_pipeline,
@@ -328,6 +427,9 @@ impl Config {
             repeat,
             wait,
             read_from_replica: a.read_from_replica,
+            special,
+            delims,
+            errors_to_stderr: a.stop_on_error && one_command,
         })
     }
 }
@@ -397,6 +499,36 @@ fn wait_of(a: &Args) -> Result<Option<Wait>, Error> {
     Ok(Some(Wait { replicas, timeout_ms: a.wait_timeout }))
 }
 
+/// The redis-cli mode the flags ask for, if any (`-i` is added by the caller).
+fn special_mode(a: &Args) -> Result<Option<Special>, Error> {
+    let bigkeys = a.bigkeys || a.memkeys || a.memkeys_samples.is_some();
+    let chosen = [a.scan, a.bigkeys, a.memkeys || a.memkeys_samples.is_some(), a.pipe, a.eval.is_some()];
+    if chosen.iter().filter(|c| **c).count() > 1 {
+        return Err(Error::Usage(
+            "--scan, --bigkeys, --memkeys, --pipe and --eval cannot be combined".into(),
+        ));
+    }
+    let pattern =
+        match (&a.pattern, &a.quoted_pattern) {
+            (Some(p), _) => Some(os_bytes(p)),
+            (None, Some(q)) => Some(unquote(&os_bytes(q)).ok_or_else(|| {
+                Error::Usage("Invalid quoted string specified for --quoted-pattern.".into())
+            })?),
+            (None, None) => None,
+        };
+    let spec = ScanSpec { pattern, count: a.count, pause: None };
+    Ok(if a.scan {
+        Some(Special::Scan(spec))
+    } else if bigkeys {
+        let how = BigKeys { memkeys: !a.bigkeys, samples: a.memkeys_samples };
+        Some(Special::BigKeys(spec, how))
+    } else if a.pipe {
+        Some(Special::Pipe((a.pipe_timeout > 0).then(|| Duration::from_secs(a.pipe_timeout.min(MAX_SECS)))))
+    } else {
+        None
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -412,6 +544,29 @@ mod tests {
             with_stdin(words("SET k v"), &tag, Vec::new()).unwrap_err().to_string(),
             "Using -X option but stdin tag not match."
         );
+    }
+
+    #[test]
+    fn eval_keys_before_the_lone_comma() {
+        let w = |s: &str| {
+            s.split(' ').filter(|x| !x.is_empty()).map(|x| x.as_bytes().to_vec()).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            eval_command(b"return 1".to_vec(), w("k1 k2 , a1")),
+            [&b"EVAL"[..], b"return 1", b"2", b"k1", b"k2", b"a1"]
+        );
+        assert_eq!(eval_command(b"s".to_vec(), w(", a")), [&b"EVAL"[..], b"s", b"0", b"a"]);
+        assert_eq!(eval_command(b"s".to_vec(), w("k x, ,")), [&b"EVAL"[..], b"s", b"2", b"k", b"x,"]);
+        assert_eq!(eval_command(b"s".to_vec(), Vec::new()), [&b"EVAL"[..], b"s", b"0"]);
+    }
+
+    #[test]
+    fn quoted_words() {
+        assert_eq!(unquote(b"\"a\\x41\\n\""), Some(b"aA\n".to_vec()));
+        assert_eq!(unquote(b"plain"), Some(b"plain".to_vec()));
+        assert_eq!(unquote(b"\"open"), None);
+        assert_eq!(unquote(b"\"a\" \"b\""), None);
+        assert_eq!(unquote(b""), None);
     }
 
     #[test]

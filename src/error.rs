@@ -29,6 +29,8 @@ pub enum Error {
     Split,
     /// A repeat count of zero or less (`0 PING`).
     Repeat,
+    /// `--quoted-input`: a word that is not exactly one quoted string.
+    QuotedInput,
     /// The server answered with an error reply (its text); the reply has already been printed.
     Reply(String),
     /// A session command was used wrongly or could not do what was asked.
@@ -53,7 +55,7 @@ impl Error {
 
     /// Whether redis-cli prints this message on stdout (so that our stdout stays byte-identical).
     pub fn on_stdout(&self) -> bool {
-        matches!(self, Error::Split | Error::Repeat)
+        matches!(self, Error::Split | Error::Repeat | Error::QuotedInput)
     }
 
     /// Whether this error has already been shown (as a reply) and needs no message.
@@ -95,6 +97,7 @@ impl fmt::Display for Error {
             Error::Split => f.write_str("Invalid argument(s)"),
             Error::Repeat => f.write_str("Invalid redis-cli repeat command option value."),
             Error::Reply(text) => f.write_str(text),
+            Error::QuotedInput => f.write_str("Invalid quoted string"),
             Error::Session(m) => write!(f, "{m}"),
             Error::File { path, reason } => write!(f, "cannot read {path}: {reason}"),
             Error::Ephemeral(m) => write!(f, "--ephemeral: {m}"),

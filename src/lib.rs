@@ -79,6 +79,11 @@ where
             eprintln!("{e}");
             e.exit_code()
         }
+        // redis-cli's own message (`Invalid quoted string`), on stdout where it prints it.
+        Ok(Err(e)) if e.on_stdout() => {
+            println!("{e}");
+            e.exit_code()
+        }
         Ok(Err(e)) => {
             eprintln!("redsh: {e}");
             e.exit_code()
@@ -152,6 +157,27 @@ fn run_script(shell: &mut Shell, config: &Config, file: Option<std::fs::File>) -
     Ok(runner.failed)
 }
 
+/// One of redis-cli's modes (`--scan`, `--bigkeys`, `--memkeys`, `--pipe`); its exit status.
+fn run_special(ex: &mut Executor, special: &config::Special) -> Result<i32, Error> {
+    use config::Special;
+    let result = match special {
+        Special::Scan(spec) => ex.scan_keys(spec).map(|_| EXIT_OK),
+        Special::BigKeys(spec, how) => ex.big_keys(spec, *how).map(|_| EXIT_OK),
+        Special::Pipe(timeout) => ex
+            .pipe(Box::new(std::io::stdin()), *timeout)
+            .map(|r| if r.errors > 0 { EXIT_FAILURE } else { EXIT_OK }),
+    };
+    ex.out().flush();
+    if let Some(reason) = ex.out().take_failure() {
+        return Err(Error::Other(format!("writing output: {reason}")));
+    }
+    match result {
+        // --dry-run: the first command was printed instead of sent; nothing can follow it.
+        Err(Error::DryRun) => Ok(EXIT_OK),
+        other => other,
+    }
+}
+
 fn start(args: cli::Args) -> Result<i32, Error> {
     // Lets the test suite prove the panic guard in `run`; debug builds only.
     if cfg!(debug_assertions) && std::env::var_os("REDSH_PANIC_FOR_TEST").is_some() {
@@ -195,9 +221,16 @@ fn start(args: cli::Args) -> Result<i32, Error> {
     } else {
         Box::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock()))
     };
-    let out = Output::new(stdout, config.echo, config.mode, config.color, interactive);
+    let mut out = Output::new(stdout, config.echo, config.mode, config.color, interactive);
+    out.delims = config.delims.clone();
+    out.errors_to_stderr = config.errors_to_stderr;
+    // redis-cli follows a redirect silently for a command after the flags.
+    out.show_redirects = !matches!(config.input, Input::Command(_));
     let mut ex = Executor::new(Conn::new(config.target.clone()), out, config.dry_run);
     ex.set_replication(config.wait, config.read_from_replica);
+    if let Some(special) = &config.special {
+        return run_special(&mut ex, special);
+    }
     let mut shell = Shell::new(ex, Store::new(config.sessions.clone()), !interactive);
     shell.stop_on_error = config.stop_on_error;
 

@@ -479,7 +479,10 @@ fn sorted_sets(out: &str) -> String {
     for line in out.split('\n') {
         let element =
             line.find(") ").filter(|&i| line[..i].trim().chars().all(|c| c.is_ascii_digit()) && i > 0);
+        // The sessions `sessions` lists, oldest first: logins of one second come in either order.
+        let listed = line.starts_with("#   ");
         match element {
+            _ if listed => members.push((String::new(), line.to_owned())),
             Some(i) if in_set => members.push((line[..i + 2].to_owned(), line[i + 2..].to_owned())),
             _ => {
                 flush(&mut lines, &mut members);

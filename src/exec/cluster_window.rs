@@ -52,15 +52,19 @@ fn redirect_line(slot: u16, node: &Address) -> Vec<u8> {
 impl Executor {
     /// Runs a cluster window of plain commands (`(line, command)`); whether any line failed.
     pub fn run_cluster_window(&mut self, entries: Vec<(usize, Args)>) -> bool {
-        if self.conn.slots.is_empty()
-            && let Err(e) = self.conn.refresh_slots()
-        {
+        if self.conn.slots.is_empty() && self.conn.refresh_slots().is_err() {
+            // No slot map to be had (a server without cluster support, a node that will not say):
+            // one command at a time, following redirects as redis-cli does.
             let mut failed = false;
             for (line, cmd) in entries {
-                let prompt = self.conn.prompt();
-                self.out.echo_line(&prompt, &cmd);
-                self.out.error(Some(line), &e);
-                failed = true;
+                match self.run_typed(cmd) {
+                    Ok(reply) if reply.is_error() => failed = true,
+                    Ok(_) => {}
+                    Err(e) => {
+                        self.out.error(Some(line), &e);
+                        failed = true;
+                    }
+                }
             }
             return failed;
         }
@@ -78,7 +82,9 @@ impl Executor {
                     && *owner != here
                 {
                     here = owner.clone();
-                    transcript.extend(redirect_line(slot, &here));
+                    if self.out.show_redirects {
+                        transcript.extend(redirect_line(slot, &here));
+                    }
                 }
                 Item { line, cmd, node: here.clone(), echoed, transcript, reply: None, error: None }
             })
@@ -140,7 +146,9 @@ impl Executor {
             for _ in 0..MAX_REDIRECTS {
                 let Some(r) = redirect.take() else { break };
                 let node = self.moved_to(&r);
-                item.transcript.extend(redirect_line(r.slot, &node));
+                if self.out.show_redirects {
+                    item.transcript.extend(redirect_line(r.slot, &node));
+                }
                 match self.send_one(&node, &item.cmd, r.ask, &mut item.transcript) {
                     Ok(reply) => {
                         redirect = redirect_of(&reply);

@@ -172,6 +172,11 @@ impl Link {
         self.stream.peer_closed()
     }
 
+    /// A second handle on a plain connection, for `--pipe`'s writer thread (none over TLS).
+    pub fn try_clone_plain(&self) -> Option<Stream> {
+        self.stream.try_clone_plain()
+    }
+
     /// Bounds how long [`Link::recv`] waits (`None`: for ever).
     pub fn set_read_timeout(&self, timeout: Option<Duration>) {
         let _ = self.stream.set_read_timeout(timeout);
@@ -445,6 +450,7 @@ impl Conn {
             }
         }
         let mut last = None;
+        let original = self.target.address.clone();
         for node in candidates {
             self.switch_to(node);
             match self.ask_slots() {
@@ -455,6 +461,7 @@ impl Conn {
                 }
             }
         }
+        self.switch_to(original);
         Err(last.unwrap_or_else(|| Error::Other("no cluster node answers".into())))
     }
 

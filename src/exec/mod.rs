@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 mod cluster_window;
 pub mod conn;
 mod job;
+mod modes;
 mod output;
+mod pipe;
 mod progress;
 pub mod sentinel;
 pub mod transport;
@@ -14,7 +16,9 @@ mod window;
 
 pub use cluster_window::joins_cluster_window;
 pub use job::Wait;
+pub use modes::{BigKeys, ScanSpec};
 pub use output::Output;
+pub use pipe::PipeResult;
 pub use window::{Entry, Footprint, Sessions, Work};
 
 use crate::error::Error;
@@ -366,8 +370,11 @@ impl Executor {
             (None, crate::exec::conn::Address::Unix(_)) => String::new(),
         };
         let shown = if host.contains(':') { format!("[{host}]") } else { host };
-        self.out
-            .write(format!("-> Redirected to slot [{}] located at {shown}:{}\n", r.slot, r.port).as_bytes());
+        if self.out.show_redirects {
+            self.out.write(
+                format!("-> Redirected to slot [{}] located at {shown}:{}\n", r.slot, r.port).as_bytes(),
+            );
+        }
         self.conn.follow(r);
     }
 

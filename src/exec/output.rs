@@ -24,6 +24,13 @@ pub struct Output {
     /// A script: an error reply (printed on stdout as redis-cli prints it) is also named on
     /// stderr with its line, `redsh: line N: <the error text>`.
     pub name_reply_errors: bool,
+    /// The raw form's delimiters (`-d`, `-D`).
+    pub delims: format::Delims,
+    /// `-e` with a command after the flags: an error reply goes to stderr, without `(error) `.
+    pub errors_to_stderr: bool,
+    /// Print redis-cli's `-> Redirected to slot …` line (its interactive and stdin modes do; a
+    /// command after the flags is redirected silently).
+    pub show_redirects: bool,
     /// Why writing to stdout failed, if it did (a full disk; a closed pipe ends the process).
     failed: Option<String>,
     scratch: Vec<u8>,
@@ -40,6 +47,9 @@ impl Output {
             flush_each,
             pushes,
             name_reply_errors: false,
+            delims: format::Delims::default(),
+            errors_to_stderr: false,
+            show_redirects: true,
             failed: None,
             scratch: Vec::with_capacity(1 << 12),
         }
@@ -115,9 +125,9 @@ impl Output {
     pub(in crate::exec) fn render_reply(&self, buf: &mut Vec<u8>, cmd: &[Vec<u8>], reply: &Reply) {
         // redis-cli writes even an error reply to these commands raw: `ERR …` with no `(error) `.
         if format::prints_verbatim(cmd) {
-            format::push_verbatim(buf, reply);
+            format::push_verbatim(buf, reply, &self.delims.bulk);
         } else {
-            format::push_reply(buf, reply, self.mode);
+            format::push_reply_delimited(buf, reply, self.mode, &self.delims.bulk, &self.delims.reply);
         }
     }
 
@@ -137,6 +147,13 @@ impl Output {
     }
 
     pub(in crate::exec) fn reply(&mut self, cmd: &[Vec<u8>], reply: &Reply) {
+        if let (true, Some(text)) = (self.errors_to_stderr, reply.error_text()) {
+            self.flush();
+            let mut line = text.to_vec();
+            line.push(b'\n');
+            let _ = std::io::stderr().write_all(&line);
+            return;
+        }
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();
         self.render_reply(&mut buf, cmd, reply);

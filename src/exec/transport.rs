@@ -74,6 +74,16 @@ impl Stream {
         closed
     }
 
+    /// A second handle on a plain connection (TCP or a unix socket), for a writer thread of its
+    /// own (`--pipe`); none over TLS, whose session cannot be shared.
+    pub fn try_clone_plain(&self) -> Option<Stream> {
+        match self {
+            Stream::Tcp(s) => s.try_clone().ok().map(Stream::Tcp),
+            Stream::Unix(s) => s.try_clone().ok().map(Stream::Unix),
+            Stream::Tls(_) => None,
+        }
+    }
+
     pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.set_write_timeout(timeout),

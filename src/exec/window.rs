@@ -173,18 +173,18 @@ impl Executor {
             // line before it.
             let (mut unsent, mut in_flight) = (Gathered::default(), Gathered::default());
             let mut writes_current = false;
-            for i in printed..slots.len() {
-                if matches!(slots[i].state, State::Waiting(_))
-                    && may_start(&slots[i], &unsent, &in_flight, writes_current)
+            for slot in slots.iter_mut().skip(printed) {
+                if matches!(slot.state, State::Waiting(_))
+                    && may_start(slot, &unsent, &in_flight, writes_current)
                 {
-                    self.start(&mut slots[i], sessions);
+                    self.start(slot, sessions);
                     started = true;
                 }
-                writes_current |= slots[i].footprint.writes_current;
-                match slots[i].state {
+                writes_current |= slot.footprint.writes_current;
+                match slot.state {
                     State::Done => {}
-                    State::Active { .. } if slots[i].final_sent => in_flight.add(&slots[i].footprint),
-                    _ => unsent.add(&slots[i].footprint),
+                    State::Active { .. } if slot.final_sent => in_flight.add(&slot.footprint),
+                    _ => unsent.add(&slot.footprint),
                 }
             }
             let sent = self.round(&mut slots);

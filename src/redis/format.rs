@@ -1,8 +1,9 @@
-//! Replies as text, byte for byte as redis-cli prints them: its TTY ("pretty") form and its raw form.
+//! Replies as text, byte for byte as redis-cli prints them: its TTY ("pretty") form, its raw form
+//! (with `-d`/`-D` delimiters), and its `--csv`, `--json` and `--quoted-json` forms.
 //! Pure; every double, big number and verbatim string is printed from the server's own text.
 
 use crate::redis::reply::Reply;
-use crate::redis::split::push_repr;
+use crate::redis::split::{push_repr, repr};
 
 /// How replies are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -11,6 +12,26 @@ pub enum Mode {
     Pretty,
     /// `redis-cli --raw`: bare bytes, one element per line.
     Raw,
+    /// `redis-cli --csv`: one line of comma-separated values, strings quoted.
+    Csv,
+    /// `redis-cli --json`: arrays `[…]`, maps `{…}`, strings JSON-escaped.
+    Json,
+    /// `redis-cli --quoted-json`: as `--json`, with strings quoted as redis-cli quotes them.
+    QuotedJson,
+}
+
+/// The delimiters of the raw form (redis-cli's `-d` and `-D`): between the elements of an
+/// aggregate, and after each reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delims {
+    pub bulk: Vec<u8>,
+    pub reply: Vec<u8>,
+}
+
+impl Default for Delims {
+    fn default() -> Self {
+        Delims { bulk: b"\n".to_vec(), reply: b"\n".to_vec() }
+    }
 }
 
 /// Commands whose reply redis-cli writes verbatim even in pretty mode (help text, INFO…).
@@ -35,10 +56,28 @@ pub fn prints_verbatim<A: AsRef<[u8]>>(args: &[A]) -> bool {
 
 /// Appends a top-level reply, followed by its line end, as redis-cli prints it.
 pub fn push_reply(out: &mut Vec<u8>, v: &Reply, mode: Mode) {
+    push_reply_delimited(out, v, mode, b"\n", b"\n");
+}
+
+/// [`push_reply`] with the raw form's delimiters: `bulk` between the elements of an aggregate,
+/// `reply` after the reply (redis-cli's `-d` and `-D`; the other forms ignore them).
+pub fn push_reply_delimited(out: &mut Vec<u8>, v: &Reply, mode: Mode, bulk: &[u8], reply: &[u8]) {
     match mode {
         Mode::Pretty => push_tty(out, v, ""),
         Mode::Raw => {
-            push_raw(out, v);
+            push_raw(out, v, bulk);
+            out.extend_from_slice(reply);
+        }
+        Mode::Csv => {
+            push_csv(out, v);
+            out.push(b'\n');
+        }
+        Mode::Json => {
+            push_json(out, v, false);
+            out.push(b'\n');
+        }
+        Mode::QuotedJson => {
+            push_json(out, v, true);
             out.push(b'\n');
         }
     }
@@ -51,9 +90,10 @@ pub fn pretty(v: &Reply) -> Vec<u8> {
     out
 }
 
-/// Appends a reply written verbatim (see [`prints_verbatim`]): no quotes and no added line end.
-pub fn push_verbatim(out: &mut Vec<u8>, v: &Reply) {
-    push_raw(out, v);
+/// Appends a reply written verbatim (see [`prints_verbatim`]): no quotes and no added line end;
+/// `bulk` between the elements of an aggregate (`-d`).
+pub fn push_verbatim(out: &mut Vec<u8>, v: &Reply, bulk: &[u8]) {
+    push_raw(out, v, bulk);
 }
 
 /// An aggregate's entries in the order redis-cli prints them.
@@ -135,7 +175,7 @@ fn push_invalidate(out: &mut Vec<u8>, data: &[Reply]) {
             out.extend_from_slice(b", ");
         }
         out.push(b'\'');
-        push_raw(out, k);
+        push_raw(out, k, b"\n");
         out.push(b'\'');
     }
     out.push(b'\n');
@@ -180,7 +220,7 @@ fn push_tty_aggregate(out: &mut Vec<u8>, agg: Aggregate<'_>, prefix: &str) {
     }
 }
 
-fn push_raw(out: &mut Vec<u8>, v: &Reply) {
+fn push_raw(out: &mut Vec<u8>, v: &Reply, delim: &[u8]) {
     match v {
         Reply::Nil => {}
         Reply::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
@@ -189,27 +229,150 @@ fn push_raw(out: &mut Vec<u8>, v: &Reply) {
         }
         Reply::Bool(b) => out.extend_from_slice(if *b { b"(true)" } else { b"(false)" }),
         Reply::Error(e) => push_line(out, &[e]),
-        Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => push_raw_list(out, items),
+        Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(delim);
+                }
+                push_raw(out, item, delim);
+            }
+        }
         Reply::Map(pairs) => {
             for (i, (k, v)) in pairs.iter().enumerate() {
                 if i > 0 {
-                    out.push(b'\n');
+                    out.extend_from_slice(delim);
                 }
-                push_raw(out, k);
+                push_raw(out, k, delim);
                 out.push(b' ');
-                push_raw(out, v);
+                push_raw(out, v, delim);
             }
         }
     }
 }
 
-fn push_raw_list(out: &mut Vec<u8>, items: &[Reply]) {
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(b'\n');
+/// redis-cli's `--csv` form of a reply (no line end): aggregates flattened, maps too.
+fn push_csv(out: &mut Vec<u8>, v: &Reply) {
+    match v {
+        Reply::Error(e) => {
+            out.extend_from_slice(b"ERROR,");
+            push_repr(out, e);
         }
-        push_raw(out, item);
+        Reply::Status(s) | Reply::Bulk(s) | Reply::Verbatim(s) => push_repr(out, s),
+        Reply::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
+        // redis-cli stops at a big number ("Unknown reply type"); its digits are what the server meant.
+        Reply::Double(d) | Reply::BigNumber(d) => out.extend_from_slice(d),
+        Reply::Nil => out.extend_from_slice(b"NULL"),
+        Reply::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                push_csv(out, item);
+            }
+        }
+        Reply::Map(pairs) => {
+            for (i, (k, v)) in pairs.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                push_csv(out, k);
+                out.push(b',');
+                push_csv(out, v);
+            }
+        }
     }
+}
+
+/// redis-cli's `--json` (or, `quoted`, `--quoted-json`) form of a reply, without a line end.
+/// Errors print as `error:"…"`, which is not JSON: redis-cli prints them so.
+fn push_json(out: &mut Vec<u8>, v: &Reply, quoted: bool) {
+    match v {
+        Reply::Error(e) => {
+            out.extend_from_slice(b"error:");
+            push_json_string(out, e, quoted);
+        }
+        Reply::Status(s) | Reply::Bulk(s) | Reply::Verbatim(s) => push_json_string(out, s, quoted),
+        Reply::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
+        Reply::Double(d) | Reply::BigNumber(d) => out.extend_from_slice(d),
+        Reply::Nil => out.extend_from_slice(b"null"),
+        Reply::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                push_json(out, item, quoted);
+            }
+            out.push(b']');
+        }
+        Reply::Map(pairs) => {
+            out.push(b'{');
+            for (i, (k, v)) in pairs.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                match k {
+                    Reply::Error(s) | Reply::Status(s) | Reply::Bulk(s) | Reply::Verbatim(s) => {
+                        push_json_string(out, s, quoted)
+                    }
+                    // A JSON key must be a string: another type is printed, then quoted if it is not yet.
+                    other => {
+                        let mut key = Vec::new();
+                        push_json(&mut key, other, quoted);
+                        if key.first() == Some(&b'"') {
+                            out.extend_from_slice(&key);
+                        } else {
+                            out.push(b'"');
+                            out.extend_from_slice(&key);
+                            out.push(b'"');
+                        }
+                    }
+                }
+                out.push(b':');
+                push_json(out, v, quoted);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+/// A string in JSON: escaped as JSON (bytes from 0x20 up are kept as they are, so UTF-8 stays
+/// readable), or with `quoted` redis-cli's quoting with every backslash doubled.
+fn push_json_string(out: &mut Vec<u8>, s: &[u8], quoted: bool) {
+    if quoted {
+        for b in repr(s) {
+            if b == b'\\' {
+                out.extend_from_slice(b"\\\\");
+            } else {
+                out.push(b);
+            }
+        }
+        return;
+    }
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    for &b in s {
+        match b {
+            b'\\' | b'"' => out.extend_from_slice(&[b'\\', b]),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0..=0x1f => out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 15)],
+            ]),
+            _ => out.push(b),
+        }
+    }
+    out.push(b'"');
 }
 
 #[cfg(test)]
@@ -307,6 +470,68 @@ mod tests {
         );
         assert_eq!(raw(&Bool(false)), "(false)\n");
         assert_eq!(raw(&Error(b"ERR x".to_vec())), "ERR x\n\n");
+    }
+
+    fn form(v: &Reply, mode: Mode) -> String {
+        let mut out = Vec::new();
+        push_reply(&mut out, v, mode);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn raw_delimiters() {
+        let mut out = Vec::new();
+        let v = Array(vec![bulk("a"), Array(vec![bulk("b"), bulk("c")]), Nil]);
+        push_reply_delimited(&mut out, &v, Mode::Raw, b",", b"|");
+        assert_eq!(out, b"a,b,c,|");
+        out.clear();
+        let m = Map(vec![(bulk("k"), Int(1)), (bulk("j"), bulk("v"))]);
+        push_reply_delimited(&mut out, &m, Mode::Raw, b"", b"");
+        assert_eq!(out, b"k 1j v");
+        out.clear();
+        // The terminal form ignores both.
+        push_reply_delimited(&mut out, &Int(1), Mode::Pretty, b",", b"|");
+        assert_eq!(out, b"(integer) 1\n");
+    }
+
+    #[test]
+    fn csv_form() {
+        let v = Map(vec![(Int(0), Bool(false)), (Int(1), Bool(true))]);
+        assert_eq!(form(&v, Mode::Csv), "0,false,1,true\n");
+        assert_eq!(
+            form(&Array(vec![bulk("a\"b"), Nil, Double(b"3.141".to_vec())]), Mode::Csv),
+            "\"a\\\"b\",NULL,3.141\n"
+        );
+        assert_eq!(form(&Error(b"ERR x".to_vec()), Mode::Csv), "ERROR,\"ERR x\"\n");
+        assert_eq!(form(&Status(b"PONG".to_vec()), Mode::Csv), "\"PONG\"\n");
+        assert_eq!(form(&Array(vec![]), Mode::Csv), "\n");
+    }
+
+    #[test]
+    fn json_of_nested_resp3_replies() {
+        let v = Map(vec![
+            (bulk("scores"), Array(vec![Array(vec![bulk("a"), Double(b"0.1".to_vec())])])),
+            (Int(7), Set(vec![bulk("x"), Bool(true)])),
+            (Nil, Map(vec![])),
+            (Double(b"1.5".to_vec()), Nil),
+            (bulk("v"), Verbatim(b"line\nnext".to_vec())),
+        ]);
+        assert_eq!(
+            form(&v, Mode::Json),
+            "{\"scores\":[[\"a\",0.1]],\"7\":[\"x\",true],\"null\":{},\"1.5\":null,\"v\":\"line\\nnext\"}\n"
+        );
+        assert_eq!(form(&Array(vec![]), Mode::Json), "[]\n");
+        assert_eq!(form(&Error(b"ERR \"x\"".to_vec()), Mode::Json), "error:\"ERR \\\"x\\\"\"\n");
+    }
+
+    #[test]
+    fn json_strings_escape_as_redis_cli_does() {
+        let s = Bulk(b"a/\t\"\\\x00\x1f\x7f\xc3\xa9".to_vec());
+        assert_eq!(form(&s, Mode::Json).into_bytes(), b"\"a/\\t\\\"\\\\\\u0000\\u001f\x7f\xc3\xa9\"\n");
+        assert_eq!(
+            form(&s, Mode::QuotedJson),
+            "\"a/\\\\t\\\\\"\\\\\\\\\\\\x00\\\\x1f\\\\x7f\\\\xc3\\\\xa9\"\n"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 pub mod finding;
 pub mod fsck;
-mod scan;
+pub(crate) mod scan;
 pub mod stats;
 
 use crate::error::Error;
