@@ -312,15 +312,22 @@ fn after_a_failover_the_same_process_goes_on_on_the_promoted_replica() {
     });
     // The next lines go on, on the new master: at most the first window after the kill fails.
     for n in 2..=4 {
-        stdin.write_all(format!("SET a {n}\nGET a\n").as_bytes()).unwrap();
+        // A session command too, whose keys may live on the dead master's slots.
+        stdin.write_all(format!("login {n} u r --id fo{n}\nSET a {n}\nGET a\n").as_bytes()).unwrap();
         stdin.flush().unwrap();
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     drop(stdin);
     let out = sh.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let stdout: String =
-        stdout.lines().filter(|l| !l.starts_with("-> Redirected")).map(|l| format!("{l}\n")).collect();
+    // The replies to the SETs and GETs alone (the login summaries are counted apart).
+    let logins = stdout.lines().filter(|l| l.starts_with("# session fo")).count();
+    let stdout: String = stdout
+        .lines()
+        .filter(|l| !l.starts_with("-> Redirected") && !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(logins >= 1, "a login after the failover went through: {stdout}");
     assert!(stdout.starts_with("OK\n\"1\"\n"), "{stdout}");
     assert!(
         stdout.ends_with("OK\n\"4\"\n"),
@@ -329,4 +336,5 @@ fn after_a_failover_the_same_process_goes_on_on_the_promoted_replica() {
     );
     let alive = c.nodes.iter().find(|n| n.port != owner).unwrap();
     assert_eq!(alive.cli(&["-c", "GET", "a"]).trim(), "4");
+    assert_eq!(alive.cli(&["-c", "EXISTS", "session:fo4"]).trim(), "1", "the last login is there");
 }

@@ -275,7 +275,17 @@ impl Conn {
             if let Some(sentinel) = &self.target.sentinel {
                 self.target.address = sentinel.master_address(&self.target)?;
             }
-            let con = self.target.connect().map_err(|e| self.in_sentinel_terms(e))?;
+            let con = match self.target.connect() {
+                Ok(con) => con,
+                Err(e) => {
+                    // On a cluster the node may be gone for good (a failover): the next command
+                    // asks for the map again, from any node seen.
+                    if self.target.cluster {
+                        self.slots.forget_nodes_only();
+                    }
+                    return Err(self.in_sentinel_terms(e));
+                }
+            };
             self.con = Some(con);
             self.tx_db = None;
         }

@@ -378,7 +378,9 @@ impl Login {
         if !gone.is_empty() {
             writes.push(prune(&self.index, &gone));
         }
-        writes.extend(index_writes(&self.session(self.ttl)));
+        // A second more than the session will get in step (c), written before it: the index must
+        // not end a millisecond before its session (as touch does on a cluster).
+        writes.extend(index_writes(&self.session(self.ttl.saturating_add(1))));
         let batch = Batch { undo: self.undo(), ..Batch::transaction(writes) };
         self.send(Phase::Index, batch)
     }
@@ -944,8 +946,8 @@ mod tests {
                 "EXEC".into(),
                 "MULTI".into(),
                 "SADD user_sessions:101 r4nd0m".into(),
-                "EXPIRE user_sessions:101 1800 NX".into(),
-                "EXPIRE user_sessions:101 1800 GT".into(),
+                "EXPIRE user_sessions:101 1801 NX".into(),
+                "EXPIRE user_sessions:101 1801 GT".into(),
                 "EXEC".into(),
                 "EXPIRE session:r4nd0m 1800".into(),
             ]
@@ -995,8 +997,8 @@ mod tests {
                 "MULTI".into(),
                 "SREM user_sessions:101 gone old".into(),
                 "SADD user_sessions:101 abc123".into(),
-                "EXPIRE user_sessions:101 1800 NX".into(),
-                "EXPIRE user_sessions:101 1800 GT".into(),
+                "EXPIRE user_sessions:101 1801 NX".into(),
+                "EXPIRE user_sessions:101 1801 GT".into(),
                 "EXEC".into(),
                 "EXPIRE session:abc123 1800".into(),
                 "XADD ev MAXLEN ~ 10000 * event evict id old user 101".into(),
