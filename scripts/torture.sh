@@ -220,10 +220,11 @@ check() {
     cli "$@" >"$dir/read2"
   # read 3: does the session still exist (then it existed at reads 1 and 2)
   awk '$2 != "-" { print "EXISTS " $1 }' "$dir/s1" | cli "$@" >"$dir/read3"
-  # acknowledged creations: a login's id with the seconds its login_time can have, a renew's new id
-  cat "$dir"/w*.log | awk '$8 == "ok" && $9 != "-" { if ($5 == "login") print "session:" $9, int($1 / 1000), ($2 == "inf" ? 9e18 : int($2 / 1000)); else print "session:" $9, 0, 9e18 }' >"$dir/acked"
+  # acknowledged creations: a login's id and user with the seconds its login_time can have; a renew's
+  # new id (random: unique), any user
+  cat "$dir"/w*.log | awk '$8 == "ok" && $9 != "-" { if ($5 == "login") print "session:" $9, int($1 / 1000), ($2 == "inf" ? 9e18 : int($2 / 1000)), $7; else print "session:" $9, 0, 9e18, "-" }' >"$dir/acked"
   awk -v abs=$ABS -v limit=$LIMIT -v tp="${T_PROMOTED:-0}" -v killed="${KILLED_RANGES:-}" '
-    FILENAME ~ /acked$/ { na[$1]++; alo[$1, na[$1]] = $2; ahi[$1, na[$1]] = $3; next }
+    FILENAME ~ /acked$/ { na[$1]++; alo[$1, na[$1]] = $2; ahi[$1, na[$1]] = $3; au[$1, na[$1]] = $4; next }
     FILENAME ~ /s1$/ { if ($2 != "-") { n++; key[n] = $1; uid[n] = $2; lt[n] = $3; pet[n] = $4; slot[n] = $5 } next }
     FILENAME ~ /read2$/ { r2[FNR] = $0; next }
     { r3[FNR] = $0 }
@@ -233,7 +234,7 @@ check() {
       for (i in a) { split(a[i], b, "-"); if (s + 0 >= b[1] + 0 && s + 0 <= b[2] + 0) return 1 }
       return 0
     }
-    function acked(k, t,   j) { for (j = 1; j <= na[k]; j++) if (t + 0 >= alo[k, j] && t + 0 <= ahi[k, j]) return 1; return 0 }
+    function acked(k, t, u,   j) { for (j = 1; j <= na[k]; j++) if (t + 0 >= alo[k, j] && t + 0 <= ahi[k, j] && (au[k, j] == "-" || au[k, j] == u)) return 1; return 0 }
     END {
       for (i = 1; i <= n; i++) {
         if (r3[i] != 1) { gone++; continue }
@@ -241,7 +242,7 @@ check() {
         # On the cluster a login that fails between its steps (here: the index on the dead node) leaves
         # its session, not indexed, nobody told of it, dying within its provisional TTL (README: "a
         # session nobody was told about that dies within 10 seconds"): counted, not judged by (a)-(c).
-        if (killed != "" && !acked(key[i], lt[i])) {
+        if (killed != "" && !acked(key[i], lt[i], uid[i])) {
           unacked++
           if (pet[i] + 0 > (lt[i] + abs) * 1000 || pet[i] + 0 < 0) { d_bad++; print "FAIL (d) unacknowledged " key[i] " expires at " pet[i] > "/dev/stderr" } else d_ok++
           continue
