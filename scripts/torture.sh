@@ -155,13 +155,18 @@ worker() {
       outcome=hang
       [ $rc -gt 128 ] || outcome=redsh-exited
     else
-      # Failure kinds, from what redsh printed for this one command.
-      case $text in
+      # Failure kinds, from the error lines redsh printed for this one command (replies can hold
+      # anything: random ids contain "ERR" now and then).
+      local errs
+      errs=$(grep -E '^(redsh:|\(error\)|Error|ERR|Could not)' <<<"$text" || true)
+      case $errs in
+        "") ;;
+        *"transaction was aborted"*) outcome=aborted ;;
         *"replicas acknowledged"*) outcome=unreplicated ;;
         *"no such session"*) outcome=no-such-session ;;
         *"already exists"*) outcome=id-taken ;;
         *"onnection"* | *"Could not connect"* | *"CLUSTERDOWN"* | *"TRYAGAIN"* | *"LOADING"*) outcome=connection ;;
-        *"redsh:"* | *"(error)"* | *"ERR"* | *"rror"*) outcome=other-error ;;
+        *) outcome=other-error ;;
       esac
     fi
     if [ $outcome = ok ]; then
