@@ -516,6 +516,13 @@ one_round() {
   echo "  (asynchronous replication), so nothing is asserted about the rest (counted as unprovable above)."
   echo "  (e) likewise judges only logins with both keys on such slots, or written after the promotion"
   echo "  (redsh's --wait, which would make an acknowledged login provable, is refused with -c)."
+  if grep -q '^FAIL (b) user_sessions:[^ ]* expires at [0-9]* before' "$dir/failures" 2>/dev/null; then
+    echo "  BUG behind (b) here: on a cluster, login sends MULTI SADD + EXPIRE user_sessions:<uid> <ttl> NX/GT EXEC,"
+    echo "    then EXPIRE session:<id> <ttl> as its last step: the session outlives its index by the time between"
+    echo "    the two (milliseconds; any client stall). touch gives the index ttl+1 on a cluster; login does not."
+    echo "    Reproduce: redsh -c -p <node> --ttl 5 login 2 u2 teacher --id probe1; then PEXPIRETIME of"
+    echo "    session:probe1 and of user_sessions:2 (the session's is later, with no other session of user 2)."
+  fi
   # Availability (issue 13, item 15): after the promotion, no command should still be refused by the
   # dead node. Reported as a bug, not counted among the invariants (a)-(e).
   local refused
