@@ -472,7 +472,8 @@ fn select_of(cmd: &[Vec<u8>]) -> Option<i64> {
 /// union of what it would conflict with in each (see [`Footprint::conflicts`]).
 #[derive(Default)]
 struct Gathered {
-    keys: std::collections::HashSet<Vec<u8>>,
+    /// The keys' hashes: a collision only makes a line wait, never run early.
+    keys: std::collections::HashSet<u64>,
     session_keys: bool,
     index_keys: bool,
     any_session: bool,
@@ -490,7 +491,7 @@ impl Gathered {
         for k in &f.keys {
             self.session_keys |= Footprint::is_session_key(k);
             self.index_keys |= Footprint::is_index_key(k);
-            self.keys.insert(k.clone());
+            self.keys.insert(key_hash(k));
         }
         self.any_session |= f.any_session;
         self.any_index |= f.any_index;
@@ -505,12 +506,19 @@ impl Gathered {
         self.everything
             || f.state
             || f.any_key
-            || f.keys.iter().any(|k| self.keys.contains(k))
+            || f.keys.iter().any(|k| self.keys.contains(&key_hash(k)))
             || (f.any_session && self.session_keys)
             || (f.any_index && self.index_keys)
             || (self.any_session && f.keys.iter().any(|k| Footprint::is_session_key(k)))
             || (self.any_index && f.keys.iter().any(|k| Footprint::is_index_key(k)))
     }
+}
+
+fn key_hash(k: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    k.hash(&mut h);
+    h.finish()
 }
 
 /// Whether a line may start now: no unfinished line before it could change what it sees. A line
