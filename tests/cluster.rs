@@ -304,10 +304,12 @@ fn after_a_failover_the_same_process_goes_on_on_the_promoted_replica() {
     wait_until(10, "redsh did not answer", || c.nodes.iter().any(|n| n.get(&["GET", "a"]) == "1"));
     let i = c.nodes.iter().position(|n| n.port == owner).unwrap();
     c.nodes[i].kill();
-    wait_until(30, "no replica was promoted", || {
+    // Promoted: a live node says the cluster is fine and a write to `a`'s slot succeeds (the value
+    // of `a` itself may be older than the last write: replication is asynchronous).
+    wait_until(60, "no replica was promoted", || {
         c.nodes.iter().filter(|n| n.port != owner).any(|n| {
             n.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok")
-                && n.cli(&["-c", "GET", "a"]).trim() == "1"
+                && n.cli(&["-c", "SET", "probe{a}", "1"]).trim() == "OK"
         })
     });
     // The next lines go on, on the new master: at most the first window after the kill fails.

@@ -1,31 +1,6 @@
 //! Redis command documentation: the built-in table, and `help <REDIS COMMAND>` from the server's docs.
 
-use crate::harness::{Redsh, Server};
-
-/// A connection to a test server, as redsh opens one (optionally as an ACL user and password).
-/// The docs redsh asks a server for, as the shell asks them: through an executor, quietly.
-fn server_docs(port: u16, user: Option<(&str, &str)>) -> redsh::docs::Docs {
-    let target = redsh::exec::conn::Target {
-        address: redsh::exec::conn::Address::Tcp { host: "127.0.0.1".into(), port },
-        tls: None,
-        user: user.map(|(u, _)| u.to_owned()),
-        password: user.map(|(_, p)| p.to_owned()),
-        db: 0,
-        resp3: false,
-        connect_timeout: std::time::Duration::from_secs(5),
-        read_timeout: None,
-        cluster: false,
-        sentinel: None,
-    };
-    let out = redsh::exec::Output::new(
-        Box::new(std::io::sink()),
-        false,
-        redsh::redis::format::Mode::Pretty,
-        false,
-        false,
-    );
-    redsh::exec::Executor::new(redsh::exec::conn::Conn::new(target), out, false).fetch_docs()
-}
+use crate::harness::{Redsh, Server, server_docs};
 
 #[test]
 #[ignore = "rewrites src/docs/fallback.tsv from the installed redis-server"]

@@ -707,3 +707,28 @@ impl SentinelProcess {
         SentinelProcess { child: Some(child), port, dir }
     }
 }
+
+/// The docs redsh asks the server on `port` for, as the shell asks them (through an executor,
+/// quietly), optionally as an ACL user with a password.
+pub fn server_docs(port: u16, user: Option<(&str, &str)>) -> redsh::docs::Docs {
+    let target = redsh::exec::conn::Target {
+        address: redsh::exec::conn::Address::Tcp { host: "127.0.0.1".into(), port },
+        tls: None,
+        user: user.map(|(u, _)| u.to_owned()),
+        password: user.map(|(_, p)| p.to_owned()),
+        db: 0,
+        resp3: false,
+        connect_timeout: Duration::from_secs(5),
+        read_timeout: None,
+        cluster: false,
+        sentinel: None,
+    };
+    let out = redsh::exec::Output::new(
+        Box::new(std::io::sink()),
+        false,
+        redsh::redis::format::Mode::Pretty,
+        false,
+        false,
+    );
+    redsh::exec::Executor::new(redsh::exec::conn::Conn::new(target), out, false).fetch_docs()
+}

@@ -1312,26 +1312,7 @@ fn hints_agree(docs: &redsh::docs::Docs, port: u16) {
 }
 
 fn server_docs(srv: &Server, user: Option<&str>) -> redsh::docs::Docs {
-    let target = redsh::exec::conn::Target {
-        address: redsh::exec::conn::Address::Tcp { host: "127.0.0.1".into(), port: srv.port },
-        tls: None,
-        user: user.map(str::to_owned),
-        password: user.map(|_| "nopass".to_owned()),
-        db: 0,
-        resp3: false,
-        connect_timeout: std::time::Duration::from_secs(5),
-        read_timeout: None,
-        cluster: false,
-        sentinel: None,
-    };
-    let out = redsh::exec::Output::new(
-        Box::new(std::io::sink()),
-        false,
-        redsh::redis::format::Mode::Pretty,
-        false,
-        false,
-    );
-    redsh::exec::Executor::new(redsh::exec::conn::Conn::new(target), out, false).fetch_docs()
+    crate::harness::server_docs(srv.port, user.map(|u| (u, "nopass")))
 }
 
 /// "Test command-line hinting - latest server": the docs from `COMMAND DOCS`.

@@ -483,7 +483,13 @@ pub mod testing {
     /// Runs `m` to its outcome, answering its batches in turn with `answers` (for a WATCHing
     /// batch, the replies to its reads only, as the executor hands them over). Returns every
     /// command sent, in order. Panics when the machine asks for more batches than answered.
-    pub fn run(mut m: impl Machine, answers: Vec<Vec<Reply>>) -> (Vec<Args>, Outcome) {
+    pub fn run(m: impl Machine, answers: Vec<Vec<Reply>>) -> (Vec<Args>, Outcome) {
+        let (batches, outcome) = run_batches(m, answers);
+        (batches.into_iter().flat_map(|b| b.cmds).collect(), outcome)
+    }
+
+    /// [`run`], keeping every batch whole (where it goes, whether it is quiet, its notes).
+    pub fn run_batches(mut m: impl Machine, answers: Vec<Vec<Reply>>) -> (Vec<Batch>, Outcome) {
         let mut sent = Vec::new();
         let mut answers = answers.into_iter();
         let mut step = m.start();
@@ -494,11 +500,11 @@ pub mod testing {
                     return (sent, outcome);
                 }
                 Step::Send(batch) => {
-                    sent.extend(batch.cmds.iter().cloned());
                     let replies =
                         answers.next().unwrap_or_else(|| panic!("no answer for {:?}", lines(&batch.cmds)));
                     let expected = batch.cmds.len() - usize::from(batch.watch);
                     assert_eq!(replies.len(), expected, "answer size for {:?}", lines(&batch.cmds));
+                    sent.push(batch);
                     step = m.resume(replies);
                 }
             }

@@ -29,8 +29,8 @@ impl Store {
 #[cfg(test)]
 mod testing {
     use crate::redis::reply::Reply;
+    use crate::session::plan::Batch;
     use crate::session::plan::testing::lines;
-    use crate::session::plan::{Batch, Machine, Outcome, Step};
 
     /// `[cursor, [key, …]]`, as SCAN answers.
     pub fn scanned(cursor: &str, keys: &[&str]) -> Vec<Reply> {
@@ -42,27 +42,7 @@ mod testing {
         Reply::Error(b"MOVED 866 127.0.0.1:7001".to_vec())
     }
 
-    /// Runs `m` to its outcome, answering its batches in turn; every batch sent.
-    pub fn run(mut m: impl Machine, answers: Vec<Vec<Reply>>) -> (Vec<Batch>, Outcome) {
-        let mut sent = Vec::new();
-        let mut answers = answers.into_iter();
-        let mut step = m.start();
-        loop {
-            match step {
-                Step::Done(outcome) => {
-                    assert!(answers.next().is_none(), "finished with answers left over");
-                    return (sent, outcome);
-                }
-                Step::Send(batch) => {
-                    let replies =
-                        answers.next().unwrap_or_else(|| panic!("no answer for {:?}", lines(&batch.cmds)));
-                    assert_eq!(replies.len(), batch.cmds.len(), "answer size for {:?}", lines(&batch.cmds));
-                    sent.push(batch);
-                    step = m.resume(replies);
-                }
-            }
-        }
-    }
+    pub use crate::session::plan::testing::run_batches as run;
 
     /// Each batch as its echo lines, `quiet` or not, and the node it names.
     pub fn shape(batches: &[Batch]) -> Vec<(Vec<String>, bool, Option<u16>)> {
