@@ -12,6 +12,8 @@
 #
 #   scripts/bench.sh                  ROUNDS=3 N=5000 by default
 #   ROUNDS=1 N=1000 scripts/bench.sh  quicker
+#   KINDS="renew login-id" PARTS=sessions scripts/bench.sh
+#                                     only some session commands, only some parts (sessions raw cluster)
 #
 # Exit status: 0 when every output check passed (a missed target is reported, not fatal), 1 otherwise.
 set -euo pipefail
@@ -24,6 +26,8 @@ ROUNDS=${ROUNDS:-3}
 N=${N:-5000}
 RAW=${RAW:-60000}
 CLUSTER_LINES=${CLUSTER_LINES:-20000}
+PARTS=" ${PARTS:-sessions raw cluster} "
+part() { [[ $PARTS == *" $1 "* ]]; }
 
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "bench: building release" >&2
@@ -50,24 +54,26 @@ read -r pid P < <(start_server "$tmp/single") || fail "could not start redis-ser
 pids+=("$pid")
 
 ports=()
-for i in 1 2 3; do
-  read -r pid port < <(start_server "$tmp/node$i" --cluster-enabled yes --cluster-config-file "$tmp/node$i/nodes.conf") ||
-    fail "could not start cluster node $i"
-  pids+=("$pid")
-  ports+=("$port")
-done
-redis-cli --cluster create "127.0.0.1:${ports[0]}" "127.0.0.1:${ports[1]}" "127.0.0.1:${ports[2]}" --cluster-yes \
-  >"$tmp/cluster-create.log" 2>&1 || fail "redis-cli --cluster create: $(tail -3 "$tmp/cluster-create.log")"
-for _ in $(seq 200); do
-  ok=yes
-  for port in "${ports[@]}"; do
-    redis-cli -p "$port" CLUSTER INFO | grep -q '^cluster_state:ok' || ok=no
+if part cluster; then
+  for i in 1 2 3; do
+    read -r pid port < <(start_server "$tmp/node$i" --cluster-enabled yes --cluster-config-file "$tmp/node$i/nodes.conf") ||
+      fail "could not start cluster node $i"
+    pids+=("$pid")
+    ports+=("$port")
   done
-  [ "$ok" = yes ] && break
-  sleep 0.05
-done
-[ "$ok" = yes ] || fail "the cluster did not come up"
-C=${ports[0]}
+  redis-cli --cluster create "127.0.0.1:${ports[0]}" "127.0.0.1:${ports[1]}" "127.0.0.1:${ports[2]}" --cluster-yes \
+    >"$tmp/cluster-create.log" 2>&1 || fail "redis-cli --cluster create: $(tail -3 "$tmp/cluster-create.log")"
+  for _ in $(seq 200); do
+    ok=yes
+    for port in "${ports[@]}"; do
+      redis-cli -p "$port" CLUSTER INFO | grep -q '^cluster_state:ok' || ok=no
+    done
+    [ "$ok" = yes ] && break
+    sleep 0.05
+  done
+  [ "$ok" = yes ] || fail "the cluster did not come up"
+  C=${ports[0]}
+fi
 
 # --- helpers ------------------------------------------------------------------------------------------
 now() { echo "$EPOCHREALTIME"; }
@@ -108,6 +114,7 @@ restore() {
 kinds=()
 kind() {
   local name=$1 state=$2 line=$3
+  [[ " ${KINDS:-$name} " == *" $name "* ]] && part sessions || return 0
   kinds+=("$name")
   echo "$state" >"$tmp/$name.state"
   awk -v n="$N" "BEGIN { for (i = 1; i <= n; i++) { u = 1000 + int((i - 1) / 2); $line } }" >"$tmp/$name.redsh"
@@ -122,6 +129,7 @@ kind sessions sessions 'printf "sessions %d\n", u'
 kind logout-all sessions 'if (i % 2) printf "logout-all %d\n", u; else printf "logout-all %d\n", 5000 + i'
 
 for round in $(seq "$ROUNDS"); do
+  [ ${#kinds[@]} -gt 0 ] || break
   echo "bench: session commands, round $round of $ROUNDS" >&2
   for k in "${kinds[@]}"; do
     state=$(cat "$tmp/$k.state")
@@ -147,6 +155,7 @@ awk -v n="$RAW" 'BEGIN {
 }' >"$tmp/raw.txt"
 raw_lines=$(wc -l <"$tmp/raw.txt")
 for round in $(seq "$ROUNDS"); do
+  part raw || break
   echo "bench: $raw_lines raw lines, round $round of $ROUNDS" >&2
   flush
   timed pipe "$tmp/raw.txt" "$tmp/pipe.out" redis-cli -p "$P" --pipe
@@ -170,6 +179,7 @@ awk -v n="$CLUSTER_LINES" 'BEGIN {
 }' >"$tmp/cluster.txt"
 cflush() { for port in "${ports[@]}"; do redis-cli -p "$port" FLUSHALL >/dev/null; done; }
 for round in $(seq "$ROUNDS"); do
+  part cluster || break
   echo "bench: -c, $CLUSTER_LINES lines, round $round of $ROUNDS" >&2
   cflush
   timed ccli "$tmp/cluster.txt" "$tmp/ccli.out" redis-cli -c -p "$C" --no-raw
@@ -209,7 +219,7 @@ for k in "${kinds[@]}"; do
   row "$N \`$k\`: vs redis-cli running its $n echoed commands line by line" "$r" "$c" 0.15
   row "$N \`$k\`: vs redsh running those $n commands as plain lines" "$r" "$w" 2
 done
-row "$raw_lines raw lines, \`--no-echo\`, vs \`redis-cli --pipe\`" "$(median "$tmp/t.noecho")" "$(median "$tmp/t.pipe")" 1.25
-row "\`-c\`, 3 masters: $CLUSTER_LINES raw lines vs \`redis-cli -c\` (output byte-identical)" "$(median "$tmp/t.credsh")" "$(median "$tmp/t.ccli")" 0.2
+part raw && row "$raw_lines raw lines, \`--no-echo\`, vs \`redis-cli --pipe\`" "$(median "$tmp/t.noecho")" "$(median "$tmp/t.pipe")" 1.25
+part cluster && row "\`-c\`, 3 masters: $CLUSTER_LINES raw lines vs \`redis-cli -c\` (output byte-identical)" "$(median "$tmp/t.credsh")" "$(median "$tmp/t.ccli")" 0.2
 echo
 echo "Targets met: $met of $rows. Checks passed: every kind printed its summaries; redis-cli --pipe saw no error; redsh -c printed byte for byte what redis-cli -c printed."

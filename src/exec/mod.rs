@@ -52,7 +52,7 @@ pub struct Executor {
     scratch: Vec<u8>,
     /// Connections of their own for WATCHing commands of a pipelined window (see `window`), and
     /// whether each is taken.
-    pool: Vec<(Option<conn::Link>, bool)>,
+    pool: window::Pool,
     /// `--wait N`: each write of a session command is followed by `WAIT N ms` (see `job`).
     wait: Option<Wait>,
     /// `--read-from-replica`: the read batches of whoami, sessions and stats go to a replica.
@@ -92,7 +92,7 @@ impl Executor {
             out,
             dry_run,
             scratch: Vec::with_capacity(1 << 16),
-            pool: Vec::new(),
+            pool: window::Pool::default(),
             wait: None,
             replica_reads: false,
             session_scope: None,

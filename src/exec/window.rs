@@ -11,7 +11,9 @@
 //! "may have run": nothing is ever sent twice.
 
 use crate::error::Error;
-use crate::exec::conn::{Address, Link};
+use std::collections::VecDeque;
+
+use crate::exec::conn::{Address, Link, Target};
 use crate::exec::job::{Finish, Job, Kind};
 use crate::exec::{Args, Executor, reply_text};
 use crate::redis::commands::{self, Keys};
@@ -120,15 +122,83 @@ struct Slot {
     final_sent: bool,
     /// A SELECT whose answer was lost still names the database the script meant to be in.
     select: Option<i64>,
+    /// Waiting in [`Pool::waiting`] for a connection of its own.
+    queued: bool,
 }
 
-/// One batch in flight on a connection.
+/// One batch on its way through a connection.
 struct InFlight {
     slot: usize,
     batch: Batch,
 }
 
-/// The main connection is lane 0; lane n > 0 is `pool[n - 1]`.
+/// What a connection of a window carries: batches written and not answered yet (oldest first),
+/// and batches packed for its next write.
+#[derive(Default)]
+struct Queue {
+    flights: VecDeque<InFlight>,
+    out: Vec<u8>,
+    packed: Vec<InFlight>,
+}
+
+impl Queue {
+    fn idle(&self) -> bool {
+        self.flights.is_empty() && self.packed.is_empty()
+    }
+}
+
+/// A connection of its own for WATCHing commands.
+#[derive(Default)]
+struct Own {
+    /// The connection, and the target it was set up for (server, credentials, database, protocol).
+    link: Option<(Link, Target)>,
+    /// A command's WATCH stands on it (or will, once what is packed is written).
+    busy: bool,
+    /// Seen open since the window began (a connection idle between windows may have been closed
+    /// by the server's `timeout` or a CLIENT KILL: it is replaced, not tried).
+    checked: bool,
+    queue: Queue,
+}
+
+/// The connections of pipelined windows: the main connection's queue, and connections of their
+/// own for WATCHing commands, kept from window to window.
+#[derive(Default)]
+pub struct Pool {
+    main: Queue,
+    own: Vec<Own>,
+    /// Commands started whose next batch waits for a connection of its own, in input order.
+    waiting: VecDeque<usize>,
+}
+
+/// Where a WATCHing command can get a connection of its own.
+enum Vacancy {
+    /// A free connection, set up as the main connection is now.
+    Free(usize),
+    /// A place for a new one: never used, lost, or set up otherwise (server, credentials,
+    /// database, protocol) and idle.
+    Spare(usize),
+    /// The pool may grow.
+    New,
+    Full,
+}
+
+impl Pool {
+    fn vacancy(&self, target: &Target) -> Vacancy {
+        let free = |o: &Own| !o.busy && o.link.as_ref().is_some_and(|(_, t)| t == target);
+        let spare = |o: &Own| !o.busy && (o.link.is_none() || o.queue.idle());
+        if let Some(i) = self.own.iter().position(free) {
+            Vacancy::Free(i)
+        } else if let Some(i) = self.own.iter().position(spare) {
+            Vacancy::Spare(i)
+        } else if self.own.len() < POOL_SIZE {
+            Vacancy::New
+        } else {
+            Vacancy::Full
+        }
+    }
+}
+
+/// The main connection is lane 0; lane n > 0 is `pool.own[n - 1]`.
 const MAIN: usize = 0;
 
 /// Most connections of their own open at once: enough to keep the WATCHing commands of a window
@@ -160,34 +230,43 @@ impl Executor {
                     error: None,
                     final_sent: false,
                     select,
+                    queued: false,
                 }
             })
             .collect();
+        let mut unstarted = slots.len();
         let mut printed = 0;
         let mut failed = false;
+        self.pool.waiting.clear();
+        for own in &mut self.pool.own {
+            own.checked = false;
+        }
         while printed < slots.len() {
             let mut started = false;
-            // The unfinished lines a later one may have to wait for: those still to send a batch,
-            // and (for one that needs a connection of its own) those whose last batch is in flight.
-            // Their footprints are gathered as they go, so each line is weighed once, not once per
-            // line before it.
-            let (mut unsent, mut in_flight) = (Gathered::default(), Gathered::default());
-            let mut writes_current = false;
-            for slot in slots.iter_mut().skip(printed) {
-                if matches!(slot.state, State::Waiting(_))
-                    && may_start(slot, &unsent, &in_flight, writes_current)
-                {
-                    self.start(slot, sessions);
-                    started = true;
-                }
-                writes_current |= slot.footprint.writes_current;
-                match slot.state {
-                    State::Done => {}
-                    State::Active { .. } if slot.final_sent => in_flight.add(&slot.footprint),
-                    _ => unsent.add(&slot.footprint),
+            if unstarted > 0 {
+                // The unfinished lines a later one may have to wait for: those still to send a
+                // batch, and (for one that needs a connection of its own) those whose last batch is
+                // in flight. Their footprints are gathered as they go, so each line is weighed once,
+                // not once per line before it.
+                let (mut unsent, mut in_flight) = (Gathered::default(), Gathered::default());
+                let mut writes_current = false;
+                for slot in slots.iter_mut().skip(printed) {
+                    if matches!(slot.state, State::Waiting(_))
+                        && may_start(slot, &unsent, &in_flight, writes_current)
+                    {
+                        self.start(slot, sessions);
+                        started = true;
+                        unstarted -= 1;
+                    }
+                    writes_current |= slot.footprint.writes_current;
+                    match slot.state {
+                        State::Done => {}
+                        State::Active { .. } if slot.final_sent => in_flight.add(&slot.footprint),
+                        _ => unsent.add(&slot.footprint),
+                    }
                 }
             }
-            let sent = self.round(&mut slots);
+            let moved = self.round(&mut slots, printed);
             while printed < slots.len() && matches!(slots[printed].state, State::Done) {
                 let slot = &mut slots[printed];
                 if let Some(outcome) = slot.outcome.take() {
@@ -206,7 +285,7 @@ impl Executor {
                 }
                 printed += 1;
             }
-            if !started && !sent && printed < slots.len() {
+            if !started && !moved && printed < slots.len() {
                 // Cannot happen (the first unfinished line can always start); never spin.
                 let slot = &mut slots[printed];
                 slot.error = Some(Error::Other("internal: a pipelined line could not start".into()));
@@ -271,69 +350,134 @@ impl Executor {
         slot.state = State::Done;
     }
 
-    /// Sends every running command's next batch, then reads every reply; whether anything was sent.
-    fn round(&mut self, slots: &mut [Slot]) -> bool {
-        let mut lanes: Vec<(usize, Vec<u8>, Vec<InFlight>)> = Vec::new();
-        for (i, slot) in slots.iter_mut().enumerate() {
-            let State::Active { job, next, lane } = &mut slot.state else { continue };
-            let Some(batch) = next.take() else { continue };
-            let at = match *lane {
-                Some(l) => l,
-                None if job.needs_own_lane(&batch) => match self.acquire() {
-                    Ok(Some(l)) => {
-                        *lane = Some(l);
-                        l
-                    }
-                    // Every connection of the pool is taken: the command waits for the next round.
-                    Ok(None) => {
-                        *next = Some(batch);
-                        continue;
-                    }
-                    Err(e) => {
-                        slot.error = Some(e);
-                        slot.state = State::Done;
-                        continue;
-                    }
-                },
-                None => MAIN,
-            };
-            slot.final_sent = batch.last && at == MAIN;
-            for note in &batch.notes {
-                self.out.render_summary(&mut slot.transcript, note);
+    /// Sends every running command's next batch, then reads every answer on its way; whether
+    /// anything moved. A connection of its own is not left idle while the others are read: as soon
+    /// as its answers are in, its command's next batch (and the first batch of a command waiting
+    /// for a connection) is written to it, to be read next round.
+    fn round(&mut self, slots: &mut [Slot], from: usize) -> bool {
+        let mut moved = false;
+        for i in from..slots.len() {
+            moved |= self.dispatch(slots, i);
+        }
+        self.write_all(slots);
+        for lane in 0..=self.pool.own.len() {
+            let n = self.queue(lane).flights.len();
+            if n == 0 {
+                continue;
             }
-            let k = match lanes.iter().position(|(l, _, _)| *l == at) {
-                Some(k) => k,
-                None => {
-                    lanes.push((at, Vec::new(), Vec::new()));
-                    lanes.len() - 1
+            moved = true;
+            let Some(answered) = self.read_lane(lane, n, slots) else { continue };
+            if lane == MAIN {
+                continue;
+            }
+            for i in answered {
+                if matches!(&slots[i].state, State::Active { lane: Some(l), .. } if *l == lane) {
+                    self.dispatch(slots, i);
                 }
-            };
-            for cmd in &batch.cmds {
-                pack_into(&mut lanes[k].1, cmd);
             }
-            lanes[k].2.push(InFlight { slot: i, batch });
+            self.serve_waiting(slots);
+            self.write_all(slots);
         }
-        let sent = !lanes.is_empty();
-        for (lane, packed, flights) in lanes {
-            self.run_lane(lane, &packed, flights, slots);
-        }
-        sent
+        moved
     }
 
-    /// Sends one connection's batches and hands each its replies.
-    fn run_lane(&mut self, lane: usize, packed: &[u8], flights: Vec<InFlight>, slots: &mut [Slot]) {
-        if let Err(e) = self.lane_send(lane, packed) {
-            // Nothing was written: a refused reconnection fails each line in its place.
-            for f in flights {
-                self.fail(&mut slots[f.slot], lane, e.clone(), &f.batch.cmds);
-            }
-            return;
+    /// Packs slot `i`'s next batch for the connection it goes on; whether it did. A batch that
+    /// lifts its command's WATCH (EXEC, UNWATCH) frees the connection for the next command at
+    /// once: that command's batches follow it on the same connection, where EXEC has already
+    /// cleared every WATCH.
+    fn dispatch(&mut self, slots: &mut [Slot], i: usize) -> bool {
+        let slot = &mut slots[i];
+        let State::Active { job, next, lane } = &mut slot.state else { return false };
+        let Some(batch) = next.take() else { return false };
+        let at = match *lane {
+            Some(l) => l,
+            None if job.needs_own_lane(&batch) => match self.acquire() {
+                Ok(Some(l)) => {
+                    *lane = Some(l);
+                    l
+                }
+                // Every connection of the pool is taken: the command waits for one to free up.
+                Ok(None) => {
+                    *next = Some(batch);
+                    if !std::mem::replace(&mut slot.queued, true) {
+                        self.pool.waiting.push_back(i);
+                    }
+                    return false;
+                }
+                Err(e) => {
+                    slot.error = Some(e);
+                    slot.state = State::Done;
+                    return true;
+                }
+            },
+            None => MAIN,
+        };
+        slot.final_sent = batch.last && at == MAIN;
+        for note in &batch.notes {
+            self.out.render_summary(&mut slot.transcript, note);
         }
-        let mut flights = flights.into_iter();
-        while let Some(f) = flights.next() {
+        if at != MAIN && lifts_watch(&batch) {
+            *lane = None;
+            self.release(at);
+        }
+        let q = self.queue(at);
+        for cmd in &batch.cmds {
+            pack_into(&mut q.out, cmd);
+        }
+        q.packed.push(InFlight { slot: i, batch });
+        true
+    }
+
+    /// Gives connections that are free to the commands waiting for one, in input order.
+    fn serve_waiting(&mut self, slots: &mut [Slot]) {
+        while let Some(&i) = self.pool.waiting.front() {
+            let slot = &mut slots[i];
+            let waits = matches!(&slot.state, State::Active { next: Some(_), lane: None, .. });
+            if waits && !self.pool_has_room() {
+                return;
+            }
+            self.pool.waiting.pop_front();
+            slot.queued = false;
+            if waits {
+                self.dispatch(slots, i);
+            }
+        }
+    }
+
+    /// Writes what is packed for each connection, one write each.
+    fn write_all(&mut self, slots: &mut [Slot]) {
+        for lane in 0..=self.pool.own.len() {
+            if self.queue(lane).out.is_empty() {
+                continue;
+            }
+            let out = std::mem::take(&mut self.queue(lane).out);
+            let packed = std::mem::take(&mut self.queue(lane).packed);
+            let sent = self.lane_send(lane, &out);
+            let q = self.queue(lane);
+            q.out = out;
+            q.out.clear();
+            match sent {
+                Ok(()) => q.flights.extend(packed),
+                Err(e) => {
+                    // Nothing was written: a refused reconnection fails each line in its place.
+                    for f in packed {
+                        self.fail(&mut slots[f.slot], lane, e.clone(), &f.batch.cmds);
+                    }
+                    self.lane_lost(lane, e, slots, &[]);
+                }
+            }
+        }
+    }
+
+    /// Reads the answers to the `n` oldest batches written to a connection and hands them to their
+    /// commands; the commands answered, or `None` when the connection was lost.
+    fn read_lane(&mut self, lane: usize, n: usize, slots: &mut [Slot]) -> Option<Vec<usize>> {
+        let mut answered = Vec::with_capacity(n);
+        for _ in 0..n {
+            let f = self.queue(lane).flights.pop_front()?;
             let slot = &mut slots[f.slot];
             let mut replies = Vec::with_capacity(f.batch.cmds.len());
-            for (n, cmd) in f.batch.cmds.iter().enumerate() {
+            for (k, cmd) in f.batch.cmds.iter().enumerate() {
                 let prompt = if self.out.echo { self.conn.prompt() } else { String::new() };
                 match self.lane_recv(lane, cmd, &mut slot.transcript) {
                     Ok(reply) => {
@@ -349,12 +493,9 @@ impl Executor {
                             Error::Lost(_) => e,
                             other => Error::Lost(other.to_string()),
                         };
-                        self.fail_at(slot, lane, lost.clone(), &f.batch.cmds[n..], &prompt);
-                        for rest in flights.by_ref() {
-                            self.fail(&mut slots[rest.slot], lane, lost.clone(), &rest.batch.cmds);
-                        }
-                        self.drop_lane(lane);
-                        return;
+                        self.fail_at(slot, lane, lost.clone(), &f.batch.cmds[k..], &prompt);
+                        self.lane_lost(lane, lost, slots, &answered);
+                        return None;
                     }
                 }
             }
@@ -362,7 +503,26 @@ impl Executor {
                 *next = job.answer(&f.batch, replies);
             }
             self.settle(slot);
+            answered.push(f.slot);
         }
+        Some(answered)
+    }
+
+    /// A connection is gone: every batch still on it fails (each may have run), and so does every
+    /// command whose WATCH stood on it, answered so far or not; nothing is ever sent again.
+    fn lane_lost(&mut self, lane: usize, e: Error, slots: &mut [Slot], answered: &[usize]) {
+        let q = self.queue(lane);
+        let rest: Vec<InFlight> = q.flights.drain(..).chain(q.packed.drain(..)).collect();
+        q.out.clear();
+        for f in rest {
+            self.fail(&mut slots[f.slot], lane, e.clone(), &f.batch.cmds);
+        }
+        for &i in answered {
+            if matches!(&slots[i].state, State::Active { lane: Some(l), .. } if *l == lane) {
+                self.fail(&mut slots[i], lane, e.clone(), &[]);
+            }
+        }
+        self.drop_lane(lane);
     }
 
     /// Ends a line whose commands `cmds` were sent (or were to be) when `e` struck: they are shown,
@@ -373,6 +533,9 @@ impl Executor {
     }
 
     fn fail_at(&mut self, slot: &mut Slot, lane: usize, e: Error, cmds: &[Args], prompt: &str) {
+        if matches!(slot.state, State::Done) {
+            return;
+        }
         if let Some(cmd) = cmds.first() {
             self.out.render_echo(&mut slot.transcript, prompt, cmd);
         }
@@ -389,13 +552,17 @@ impl Executor {
         slot.state = State::Done;
     }
 
+    fn queue(&mut self, lane: usize) -> &mut Queue {
+        if lane == MAIN { &mut self.pool.main } else { &mut self.pool.own[lane - 1].queue }
+    }
+
     fn lane_send(&mut self, lane: usize, packed: &[u8]) -> Result<(), Error> {
         if lane == MAIN {
             return self.conn.send(packed);
         }
-        match self.pool.get_mut(lane - 1) {
-            Some((Some(link), _)) => link.send(packed).map_err(|e| Error::Lost(e.to_string())),
-            _ => Err(Error::Other("internal: no such connection".into())),
+        match &mut self.pool.own[lane - 1].link {
+            Some((link, _)) => link.send(packed).map_err(|e| Error::Lost(e.to_string())),
+            None => Err(Error::Other("internal: no such connection".into())),
         }
     }
 
@@ -406,9 +573,9 @@ impl Executor {
             let reply = if lane == MAIN {
                 self.conn.recv()?
             } else {
-                match self.pool.get_mut(lane - 1) {
-                    Some((Some(link), _)) => link.recv().map_err(|e| Error::Lost(e.to_string()))?,
-                    _ => return Err(Error::Other("internal: no such connection".into())),
+                match &mut self.pool.own[lane - 1].link {
+                    Some((link, _)) => link.recv().map_err(|e| Error::Lost(e.to_string()))?,
+                    None => return Err(Error::Other("internal: no such connection".into())),
                 }
             };
             if !matches!(reply, Reply::Push(_)) || crate::redis::commands::answered_by_push(name) {
@@ -418,43 +585,68 @@ impl Executor {
         }
     }
 
-    /// A connection of its own for a WATCHing command: a free one from the pool, or a new one (on
-    /// the database the script is in); `None` when all [`POOL_SIZE`] are taken.
+    /// Whether [`acquire`](Self::acquire) would find a connection now.
+    fn pool_has_room(&self) -> bool {
+        !matches!(self.pool.vacancy(&self.conn.target), Vacancy::Full)
+    }
+
+    /// A connection of its own for a WATCHing command; `None` when all [`POOL_SIZE`] are taken.
     fn acquire(&mut self) -> Result<Option<usize>, Error> {
-        if let Some(i) = self.pool.iter().position(|(link, busy)| link.is_some() && !busy) {
-            self.pool[i].1 = true;
-            return Ok(Some(i + 1));
-        }
-        let free = self.pool.iter().position(|(link, _)| link.is_none());
-        if free.is_none() && self.pool.len() >= POOL_SIZE {
-            return Ok(None);
-        }
-        let link = Link::open(&self.conn.target, self.conn.target.db)?;
-        match free {
+        let target = &self.conn.target;
+        let spot = match self.pool.vacancy(target) {
+            Vacancy::Full => return Ok(None),
+            Vacancy::Free(i) => {
+                let own = &mut self.pool.own[i];
+                let closed = !std::mem::replace(&mut own.checked, true)
+                    && own.link.as_ref().is_some_and(|(link, _)| link.peer_closed());
+                if !closed {
+                    own.busy = true;
+                    return Ok(Some(i + 1));
+                }
+                Some(i)
+            }
+            Vacancy::Spare(i) => Some(i),
+            Vacancy::New => None,
+        };
+        let link = Link::open(target, target.db)?;
+        let own =
+            Own { link: Some((link, target.clone())), busy: true, checked: true, queue: Queue::default() };
+        match spot {
             Some(i) => {
-                self.pool[i] = (Some(link), true);
+                self.pool.own[i] = own;
                 Ok(Some(i + 1))
             }
             None => {
-                self.pool.push((Some(link), true));
-                Ok(Some(self.pool.len()))
+                self.pool.own.push(own);
+                Ok(Some(self.pool.own.len()))
             }
         }
     }
 
     fn release(&mut self, lane: usize) {
-        if let Some(entry) = self.pool.get_mut(lane.wrapping_sub(1)) {
-            entry.1 = false;
+        if let Some(own) = self.pool.own.get_mut(lane.wrapping_sub(1)) {
+            own.busy = false;
         }
     }
 
     fn drop_lane(&mut self, lane: usize) {
         if lane == MAIN {
             self.conn.drop_connection();
-        } else if let Some(entry) = self.pool.get_mut(lane - 1) {
-            *entry = (None, false);
+        } else if let Some(own) = self.pool.own.get_mut(lane - 1) {
+            own.link = None;
+            own.busy = false;
         }
     }
+}
+
+/// Whether a batch leaves no WATCH standing on its connection: after it, the connection may carry
+/// another command's batches.
+fn lifts_watch(batch: &Batch) -> bool {
+    let last = batch.cmds.iter().rev().find_map(|c| {
+        let name = c.first()?;
+        ["watch", "exec", "unwatch", "discard"].into_iter().find(|w| name.eq_ignore_ascii_case(w.as_bytes()))
+    });
+    matches!(last, Some("exec" | "unwatch" | "discard"))
 }
 
 /// Said when a session command comes inside MULTI.
