@@ -168,6 +168,8 @@ pub struct Pool {
     own: Vec<Own>,
     /// Commands started whose next batch waits for a connection of its own, in input order.
     waiting: VecDeque<usize>,
+    /// Commands with a next batch to send this round (not those waiting for a connection).
+    ready: Vec<usize>,
 }
 
 /// Where a WATCHing command can get a connection of its own.
@@ -238,6 +240,7 @@ impl Executor {
         let mut printed = 0;
         let mut failed = false;
         self.pool.waiting.clear();
+        self.pool.ready.clear();
         for own in &mut self.pool.own {
             own.checked = false;
         }
@@ -250,11 +253,14 @@ impl Executor {
                 // not once per line before it.
                 let (mut unsent, mut in_flight) = (Gathered::default(), Gathered::default());
                 let mut writes_current = false;
-                for slot in slots.iter_mut().skip(printed) {
+                for (i, slot) in slots.iter_mut().enumerate().skip(printed) {
                     if matches!(slot.state, State::Waiting(_))
                         && may_start(slot, &unsent, &in_flight, writes_current)
                     {
                         self.start(slot, sessions);
+                        if matches!(slot.state, State::Active { next: Some(_), .. }) {
+                            self.pool.ready.push(i);
+                        }
                         started = true;
                         unstarted -= 1;
                     }
@@ -266,7 +272,7 @@ impl Executor {
                     }
                 }
             }
-            let moved = self.round(&mut slots, printed);
+            let moved = self.round(&mut slots);
             while printed < slots.len() && matches!(slots[printed].state, State::Done) {
                 let slot = &mut slots[printed];
                 if let Some(outcome) = slot.outcome.take() {
@@ -352,13 +358,19 @@ impl Executor {
 
     /// Sends every running command's next batch, then reads every answer on its way; whether
     /// anything moved. A connection of its own is not left idle while the others are read: as soon
-    /// as its answers are in, its command's next batch (and the first batch of a command waiting
-    /// for a connection) is written to it, to be read next round.
-    fn round(&mut self, slots: &mut [Slot], from: usize) -> bool {
-        let mut moved = false;
-        for i in from..slots.len() {
+    /// as its answers are in, its command's next batch — or, once that command has lifted its
+    /// WATCH, the first batch of the next command waiting for a connection — is written to it, to
+    /// be read next round.
+    fn round(&mut self, slots: &mut [Slot]) -> bool {
+        let mut moved = self.serve_waiting(slots);
+        let mut ready = std::mem::take(&mut self.pool.ready);
+        // In input order: on the main connection, commands go out in the order of their lines.
+        ready.sort_unstable();
+        for &i in &ready {
             moved |= self.dispatch(slots, i);
         }
+        ready.clear();
+        self.pool.ready = ready;
         self.write_all(slots);
         for lane in 0..=self.pool.own.len() {
             let n = self.queue(lane).flights.len();
@@ -367,16 +379,19 @@ impl Executor {
             }
             moved = true;
             let Some(answered) = self.read_lane(lane, n, slots) else { continue };
-            if lane == MAIN {
-                continue;
-            }
             for i in answered {
-                if matches!(&slots[i].state, State::Active { lane: Some(l), .. } if *l == lane) {
-                    self.dispatch(slots, i);
+                match &slots[i].state {
+                    State::Active { lane: Some(l), next: Some(_), .. } if *l == lane => {
+                        self.dispatch(slots, i);
+                    }
+                    State::Active { next: Some(_), .. } => self.pool.ready.push(i),
+                    _ => {}
                 }
             }
-            self.serve_waiting(slots);
-            self.write_all(slots);
+            if lane != MAIN {
+                self.follow_on(lane, slots);
+                self.write(lane, slots);
+            }
         }
         moved
     }
@@ -428,43 +443,71 @@ impl Executor {
         true
     }
 
-    /// Gives connections that are free to the commands waiting for one, in input order.
-    fn serve_waiting(&mut self, slots: &mut [Slot]) {
+    /// Gives connections that are free to the commands waiting for one, in input order; whether
+    /// any was given.
+    fn serve_waiting(&mut self, slots: &mut [Slot]) -> bool {
+        let mut served = false;
         while let Some(&i) = self.pool.waiting.front() {
-            let slot = &mut slots[i];
-            let waits = matches!(&slot.state, State::Active { next: Some(_), lane: None, .. });
+            let waits = waits_for_lane(&slots[i]);
             if waits && !self.pool_has_room() {
-                return;
+                break;
             }
             self.pool.waiting.pop_front();
-            slot.queued = false;
+            slots[i].queued = false;
             if waits {
+                served |= self.dispatch(slots, i);
+            }
+        }
+        served
+    }
+
+    /// When the command on connection `lane` has lifted its WATCH, the next command waiting for a
+    /// connection follows it there, in the same write.
+    fn follow_on(&mut self, lane: usize, slots: &mut [Slot]) {
+        while let Some(&i) = self.pool.waiting.front() {
+            if waits_for_lane(&slots[i]) {
+                let target = &self.conn.target;
+                let own = &mut self.pool.own[lane - 1];
+                if own.busy || !own.link.as_ref().is_some_and(|(_, t)| t == target) {
+                    return;
+                }
+                own.busy = true;
+                if let State::Active { lane: at, .. } = &mut slots[i].state {
+                    *at = Some(lane);
+                }
                 self.dispatch(slots, i);
             }
+            self.pool.waiting.pop_front();
+            slots[i].queued = false;
         }
     }
 
     /// Writes what is packed for each connection, one write each.
     fn write_all(&mut self, slots: &mut [Slot]) {
         for lane in 0..=self.pool.own.len() {
-            if self.queue(lane).out.is_empty() {
-                continue;
-            }
-            let out = std::mem::take(&mut self.queue(lane).out);
-            let packed = std::mem::take(&mut self.queue(lane).packed);
-            let sent = self.lane_send(lane, &out);
-            let q = self.queue(lane);
-            q.out = out;
-            q.out.clear();
-            match sent {
-                Ok(()) => q.flights.extend(packed),
-                Err(e) => {
-                    // Nothing was written: a refused reconnection fails each line in its place.
-                    for f in packed {
-                        self.fail(&mut slots[f.slot], lane, e.clone(), &f.batch.cmds);
-                    }
-                    self.lane_lost(lane, e, slots, &[]);
+            self.write(lane, slots);
+        }
+    }
+
+    /// Writes what is packed for a connection, in one write.
+    fn write(&mut self, lane: usize, slots: &mut [Slot]) {
+        if self.queue(lane).out.is_empty() {
+            return;
+        }
+        let out = std::mem::take(&mut self.queue(lane).out);
+        let packed = std::mem::take(&mut self.queue(lane).packed);
+        let sent = self.lane_send(lane, &out);
+        let q = self.queue(lane);
+        q.out = out;
+        q.out.clear();
+        match sent {
+            Ok(()) => q.flights.extend(packed),
+            Err(e) => {
+                // Nothing was written: a refused reconnection fails each line in its place.
+                for f in packed {
+                    self.fail(&mut slots[f.slot], lane, e.clone(), &f.batch.cmds);
                 }
+                self.lane_lost(lane, e, slots, &[]);
             }
         }
     }
@@ -637,6 +680,11 @@ impl Executor {
             own.busy = false;
         }
     }
+}
+
+/// A command started whose next batch waits for a connection of its own.
+fn waits_for_lane(slot: &Slot) -> bool {
+    matches!(&slot.state, State::Active { next: Some(_), lane: None, .. })
 }
 
 /// Whether a batch leaves no WATCH standing on its connection: after it, the connection may carry
