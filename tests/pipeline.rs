@@ -584,9 +584,8 @@ fn watching_commands_follow_the_connection_the_script_set_up(kind: Kind) {
 }
 on_each_server!(watching_commands_follow_the_connection_the_script_set_up);
 
-#[test]
-fn connections_of_their_own_killed_mid_window_leave_no_login_half_written() {
-    let srv = Server::start();
+fn connections_of_their_own_killed_mid_window_leave_no_login_half_written(kind: Kind) {
+    let srv = Server::start_on(kind);
     // Logins with --id WATCH on connections of their own, each carrying one login's writes and the
     // next one's reads in a single write. A CLIENT KILL in the same window closes them all with
     // batches on their way.
@@ -625,3 +624,72 @@ fn connections_of_their_own_killed_mid_window_leave_no_login_half_written() {
         assert!(exists || !created.contains(&id), "{id} was reported created");
     }
 }
+on_each_server!(connections_of_their_own_killed_mid_window_leave_no_login_half_written);
+
+fn concurrent_scripts_of_watching_commands_leave_every_session_in_its_index(kind: Kind) {
+    let srv = Server::start_on(kind);
+    // Four processes at once, each pipelining windows of WATCHing commands over the same five users
+    // and twelve ids: their WATCHes abort one another's transactions, which start over on another
+    // connection while the others go on.
+    let scripts: Vec<String> = (0..4u64)
+        .map(|p| {
+            let mut seed = 0x9e37_79b9_7f4a_7c15 ^ (p + 1);
+            let mut next = move |n: u64| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed % n
+            };
+            let mut script = String::new();
+            for i in 0..400 {
+                let (u, s) = (1 + next(5), next(12));
+                let line = match next(6) {
+                    0 | 1 => format!("login {u} user{u} r --ip 10.0.0.{u} --id s{s}"),
+                    2 => format!("renew s{s}"),
+                    3 => format!("logout-all {u}"),
+                    4 => format!("logout s{s}"),
+                    _ => format!("login {u} user{u} r --ip 10.0.0.{p} --id p{p}x{i}"),
+                };
+                script.push_str(&line);
+                script.push('\n');
+            }
+            script
+        })
+        .collect();
+    let runs: Vec<Run> = std::thread::scope(|scope| {
+        let handles: Vec<_> = scripts
+            .iter()
+            .map(|script| {
+                let port = srv.port;
+                scope.spawn(move || Redsh::new().port(port).args(&["--no-echo"]).stdin(script).run())
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for run in &runs {
+        // A command may find its session gone or its id taken by another process; nothing else.
+        for message in run.stderr.lines() {
+            assert!(
+                message.contains("no such session") || message.contains("already exists"),
+                "{message}\n{}",
+                run.stderr
+            );
+        }
+        let answered =
+            run.stdout.lines().filter(|l| l.starts_with("# ") && !l.contains("trying again")).count();
+        assert_eq!(answered + run.stderr.lines().count(), 400, "every line answered once");
+    }
+    // Every session is in its user's index and every index entry names a live session.
+    let sessions = srv.get(&["KEYS", "session:*"]);
+    for key in sessions.lines() {
+        let id = key.strip_prefix("session:").unwrap();
+        let user = srv.get(&["HGET", key, "user_id"]);
+        assert_eq!(srv.get(&["SISMEMBER", &format!("user_sessions:{user}"), id]), "1", "{key} not indexed");
+    }
+    for u in 1..=5 {
+        for id in srv.get(&["SMEMBERS", &format!("user_sessions:{u}")]).lines() {
+            assert_eq!(srv.get(&["EXISTS", &format!("session:{id}")]), "1", "user {u} lists {id}");
+        }
+    }
+}
+on_each_server!(concurrent_scripts_of_watching_commands_leave_every_session_in_its_index);
