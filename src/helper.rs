@@ -43,11 +43,11 @@ fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
 }
 
 /// Session ids worth offering: the current session's first, then the others seen, newest first.
-pub fn known_ids(current: Option<&Current>, seen: &[String]) -> Vec<String> {
+pub fn known_ids<'a>(current: Option<&Current>, newest_first: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut ids: Vec<String> = current.map(|c| c.id.clone()).into_iter().collect();
-    for id in seen.iter().rev() {
-        if !ids.contains(id) {
-            ids.push(id.clone());
+    for id in newest_first {
+        if current.is_none_or(|c| c.id != id) {
+            ids.push(id.to_owned());
         }
     }
     ids
@@ -229,7 +229,7 @@ impl Helper {
 
     /// Refreshes what completion knows from the session store.
     pub fn update(&mut self, store: &Store) {
-        self.ids = known_ids(store.current.as_ref(), &store.seen);
+        self.ids = known_ids(store.current.as_ref(), store.seen.newest_first());
     }
 
     pub fn set_prompt(&mut self, prompt: &str) {
@@ -406,8 +406,8 @@ mod tests {
     #[test]
     fn session_ids_current_first_then_newest() {
         let cur = Current { id: "b".into(), username: None };
-        assert_eq!(known_ids(Some(&cur), &["a".into(), "b".into(), "c".into()]), ["b", "c", "a"]);
-        assert_eq!(known_ids(None, &["a".into()]), ["a"]);
+        assert_eq!(known_ids(Some(&cur), ["c", "b", "a"].into_iter()), ["b", "c", "a"]);
+        assert_eq!(known_ids(None, ["a"].into_iter()), ["a"]);
     }
 
     fn hinted(line: &str) -> Option<String> {

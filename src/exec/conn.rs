@@ -230,6 +230,18 @@ pub struct Conn {
     demoted: bool,
     /// `--read-from-replica`: the replica in use and its connection.
     replica: Option<(Address, Link)>,
+    /// The last prompt built and what it was built from: a script echoes thousands of commands
+    /// under the same prompt.
+    prompt_cache: std::cell::RefCell<Option<(PromptKey, String)>>,
+}
+
+/// What a prompt shows: the server (and the master's name under Sentinel), the db, `(TX)`.
+#[derive(PartialEq, Eq)]
+struct PromptKey {
+    address: Address,
+    master: Option<String>,
+    db: i64,
+    tx: bool,
 }
 
 impl Conn {
@@ -243,6 +255,7 @@ impl Conn {
             slots: SlotMap::default(),
             demoted: false,
             replica: None,
+            prompt_cache: std::cell::RefCell::new(None),
         }
     }
 
@@ -533,6 +546,30 @@ impl Conn {
 
     /// The prompt for a given db and transaction state on this server.
     pub fn prompt_for(&self, db: i64, tx: bool) -> String {
+        let mut cache = self.prompt_cache.borrow_mut();
+        let fresh = |key: &PromptKey| {
+            key.db == db
+                && key.tx == tx
+                && key.address == self.target.address
+                && key.master.as_deref() == self.target.sentinel.as_ref().map(|s| s.master.as_str())
+        };
+        if let Some((key, text)) = cache.as_ref()
+            && fresh(key)
+        {
+            return text.clone();
+        }
+        let text = self.build_prompt(db, tx);
+        let key = PromptKey {
+            address: self.target.address.clone(),
+            master: self.target.sentinel.as_ref().map(|s| s.master.clone()),
+            db,
+            tx,
+        };
+        *cache = Some((key, text.clone()));
+        text
+    }
+
+    fn build_prompt(&self, db: i64, tx: bool) -> String {
         let mut p = match &self.target.sentinel {
             Some(s) => format!("{}@{}", s.master, self.target.address.prompt_label()),
             None => self.target.address.prompt_label(),

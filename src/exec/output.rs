@@ -88,11 +88,12 @@ impl Output {
     /// Whatever a summary quotes from a server or a user is escaped, so it can neither run
     /// terminal escapes nor forge a line.
     pub fn render_summary(&self, buf: &mut Vec<u8>, text: &str) {
-        let line = format!("# {}", crate::redis::escape::escape(text));
+        let text = crate::redis::escape::escape(text);
         if self.color {
-            buf.extend_from_slice(line.cyan().to_string().as_bytes());
+            buf.extend_from_slice(format!("# {text}").cyan().to_string().as_bytes());
         } else {
-            buf.extend_from_slice(line.as_bytes());
+            buf.extend_from_slice(b"# ");
+            buf.extend_from_slice(text.as_bytes());
         }
         buf.push(b'\n');
     }

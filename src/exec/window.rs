@@ -3,8 +3,12 @@
 //!
 //! Each round, every command that may start does, and the next batch of every running command is
 //! sent: plain commands and session commands that do not WATCH share the main connection (in input
-//! order); a command that WATCHes gets a connection of its own until it ends, so no other EXEC can
-//! clear its WATCH. Then every reply is read. A command starts only when no earlier unfinished
+//! order); a command that WATCHes gets a connection of its own from a pool until its EXEC (or
+//! UNWATCH), so no other EXEC can clear its WATCH. Then every reply is read. A connection of its own
+//! is written again as soon as its replies are in — its command's next batch, and once that batch
+//! lifts the WATCH, the first batch of the next command waiting for a connection, in the same write
+//! (EXEC has cleared every WATCH by then): one write per WATCHing command, and the server busy while
+//! the other connections are read. A command starts only when no earlier unfinished
 //! command could change what it sees ([`Footprint`]): touching the same keys, or the current
 //! session, or the connection's state — unless that earlier command has sent its last batch on the
 //! main connection, ahead of it. A connection lost mid-round fails every command it carried with

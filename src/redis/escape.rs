@@ -8,7 +8,8 @@ use std::fmt::Write;
 /// Control characters as `\n`, `\x1b`… and Unicode format characters (bidi overrides, zero-width,
 /// line separators) as `\u{202e}`; everything else as it is.
 pub fn escape(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(needs_escape) {
+    // Printable ASCII, the common case, needs no look at each character's class.
+    if text.bytes().all(|b| (0x20..0x7f).contains(&b)) || !text.chars().any(needs_escape) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);

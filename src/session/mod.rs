@@ -13,6 +13,7 @@ pub mod logout;
 pub mod logout_all;
 pub mod parse;
 pub mod plan;
+mod recent;
 pub mod renew;
 pub mod sessions;
 pub mod touch;
@@ -155,7 +156,7 @@ pub struct Current {
 pub struct Store {
     pub settings: Settings,
     pub current: Option<Current>,
-    pub seen: Vec<String>,
+    pub seen: recent::Recent,
     layout: Layout,
     default_ip: Option<String>,
     /// `events`: who each session belongs to, the terminal's printer, the background listener.
@@ -171,7 +172,7 @@ impl Store {
         Store {
             settings,
             current: None,
-            seen: Vec::new(),
+            seen: recent::Recent::with_limit(SEEN_MAX),
             layout,
             default_ip: None,
             watch: watch::Watch::default(),
@@ -179,13 +180,7 @@ impl Store {
     }
 
     fn remember(&mut self, id: &str) {
-        if let Some(i) = self.seen.iter().position(|s| s == id) {
-            self.seen.remove(i);
-        }
-        self.seen.push(id.to_owned());
-        if self.seen.len() > SEEN_MAX {
-            self.seen.remove(0);
-        }
+        self.seen.add(id);
     }
 
     fn id_or_current(&self, id: Option<String>, name: &str) -> Result<String, Error> {
