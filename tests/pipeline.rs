@@ -693,3 +693,26 @@ fn concurrent_scripts_of_watching_commands_leave_every_session_in_its_index(kind
     }
 }
 on_each_server!(concurrent_scripts_of_watching_commands_leave_every_session_in_its_index);
+
+fn a_pooled_connection_closed_between_windows_is_replaced_not_tried(kind: Kind) {
+    let srv = Server::start_on(kind);
+    // The first login leaves its connection in the pool; the server closes it while it is idle
+    // (CLIENT KILL, as `timeout` would). The next window's login must not be sent on it and
+    // reported lost: it gets a new connection and runs, as it does one at a time.
+    let script = "login 1 a r --ip 1.2.3.4 --id k1\nBLPOP nothing 0.01\nCLIENT KILL TYPE normal SKIPME yes\n\
+                  BLPOP nothing 0.01\nlogin 2 b r --ip 1.2.3.4 --id k2\n";
+    let run = run(&srv, &[], script, true).code(0);
+    assert_eq!(run.stderr, "");
+    assert!(
+        run.stdout.contains("SKIPME yes\n(integer) 1\n"),
+        "the pooled connection was closed: {}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.ends_with("# session k2 — b (r) from 1.2.3.4, expires in 30m idle, 8h at most\n"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(srv.get(&["EXISTS", "session:k2"]), "1");
+}
+on_each_server!(a_pooled_connection_closed_between_windows_is_replaced_not_tried);
