@@ -536,7 +536,7 @@ fn generated_scripts_of_session_and_raw_commands_print_the_same_pipelined_and_on
         let mut script = String::new();
         for i in 0..70 {
             let (u, s) = (100 + next(4), next(6));
-            let line = match next(18) {
+            let line = match next(20) {
                 0 | 1 => format!("login {u} user{u} role{} --ip 10.0.0.{u} --id s{s}", next(3)),
                 // Ids are given: a drawn id's place in a set (and so the order of `sessions`' reads)
                 // would differ from run to run (drawn ids are covered by the tests above).
@@ -554,6 +554,9 @@ fn generated_scripts_of_session_and_raw_commands_print_the_same_pipelined_and_on
                 14 => "MULTI\nINCR m\nEXISTS session:s1\nEXEC".to_owned(),
                 15 => format!("SELECT {}\nINCR db\nSELECT 0", next(2)),
                 16 => "NOSUCHCOMMAND x".to_owned(),
+                17 => format!("renew s{s}"),
+                // The database stays chosen: the WATCHing commands after it must follow.
+                18 => format!("SELECT {}", next(3)),
                 _ => format!("whoami\nHSET session:s{s} note {i}"),
             };
             script.push_str(&line);
