@@ -16,6 +16,7 @@ use crate::error::Error;
 use crate::helper::Helper;
 use crate::interrupt;
 use crate::pager;
+use crate::redis::escape::shown_line;
 use crate::redis::redact::may_save;
 use crate::redis::split::split_args;
 use crate::session::Command;
@@ -100,27 +101,6 @@ pub fn rows_used(prompt_width: usize, text: &str, cols: usize) -> usize {
         row += 1;
     }
     row + 1
-}
-
-/// A line as it is shown again before it runs: a secret redacted as the echo redacts it, control
-/// characters made visible (`^G`), so nothing typed or pasted can move the cursor or forge output.
-pub fn shown_line(line: &str) -> String {
-    let redacted = crate::redis::redact::shown_line(line.as_bytes());
-    let line = String::from_utf8_lossy(&redacted);
-    let mut out = String::with_capacity(line.len());
-    for c in line.chars() {
-        match c {
-            '\t' => out.push(c),
-            c if (c as u32) < 0x20 => {
-                out.push('^');
-                out.push(char::from(b'@' + c as u8));
-            }
-            '\x7f' => out.push_str("^?"),
-            c if ('\u{80}'..='\u{9f}').contains(&c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Takes an accepted edit (the prompt and `text`) off the screen, when the terminal's width is known.
@@ -426,15 +406,5 @@ mod tests {
         assert_eq!(rows_used(0, "xxx\u{4e2d}", 4), 2);
         assert_eq!(rows_used(0, "a\tb", 80), 1);
         assert_eq!(rows_used(5, "x", 0), 1);
-    }
-
-    #[test]
-    fn lines_shown_again_hide_secrets_and_control_characters() {
-        assert_eq!(shown_line("SET k v"), "SET k v");
-        assert_eq!(shown_line("AUTH hunter2"), "AUTH (redacted)");
-        assert_eq!(shown_line("2 auth bob pw"), "auth bob (redacted)");
-        assert_eq!(shown_line("ECHO \x1b[2J\x07"), "ECHO ^[[2J^G");
-        assert_eq!(shown_line("ECHO \u{9b}x\x7f"), "ECHO \\u{9b}x^?");
-        assert_eq!(shown_line("ECHO caf\u{e9}\tx"), "ECHO caf\u{e9}\tx");
     }
 }

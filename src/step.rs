@@ -21,6 +21,7 @@ use rustyline::{
 
 use crate::error::Error;
 use crate::helper::Helper;
+use crate::redis::escape::shown_line;
 use crate::repl;
 use crate::shell::{Flow, Shell};
 
@@ -128,7 +129,7 @@ impl Stepper {
     /// Shows `command` at the prompt, with what the keys do, and waits for one key.
     fn ask(&mut self, shell: &mut Shell, command: &str) -> Result<Choice, Error> {
         let prompt = repl::prompt(shell);
-        let shown = format!("{prompt}{}", repl::shown_line(command));
+        let shown = format!("{prompt}{}", shown_line(command));
         if let Some(h) = self.rl.helper_mut() {
             h.set_prompt(&shown);
             h.keys_hint = Some(KEYS_HINT.to_owned());
@@ -208,7 +209,7 @@ fn walk(shell: &mut Shell, mut script: impl BufRead, stop_on_error: bool) -> Res
             }
             Part::Comment(c) => {
                 // Bold, to tell the lesson's text from replies and from `# ` summaries (cyan).
-                let c = repl::shown_line(&String::from_utf8_lossy(c));
+                let c = shown_line(&String::from_utf8_lossy(c));
                 if color {
                     shell.ex.out().write(format!("\x1b[1m{c}\x1b[0m\n").as_bytes());
                 } else {
@@ -231,7 +232,7 @@ fn walk(shell: &mut Shell, mut script: impl BufRead, stop_on_error: bool) -> Res
                 Choice::Own => {
                     // The waiting command leaves the screen while the teacher types; it comes back after.
                     if let Some(cols) = crate::helper::terminal_width() {
-                        let shown = format!("{}{}", repl::prompt(shell), repl::shown_line(&text));
+                        let shown = format!("{}{}", repl::prompt(shell), shown_line(&text));
                         let rows = repl::rows_used(shown.chars().count(), "", cols);
                         shell.ex.out().write(format!("\x1b[{rows}A\r\x1b[J").as_bytes());
                         shell.ex.out().flush();

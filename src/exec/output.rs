@@ -100,7 +100,7 @@ impl Output {
 
     /// A script's `## …` heading, as written (control characters made visible), bold on a terminal.
     pub fn heading(&mut self, line: &str) {
-        let line = crate::repl::shown_line(line);
+        let line = crate::redis::escape::shown_line(line);
         let line = if self.color { line.bold().to_string() } else { line };
         self.write(line.as_bytes());
         self.write(b"\n");
@@ -166,7 +166,7 @@ impl Output {
     pub fn error(&mut self, line: Option<usize>, e: &Error) {
         if let (Error::Reply(text), Some(n), true) = (e, line, self.name_reply_errors) {
             self.flush();
-            let text = format!("redsh: line {n}: {}", crate::repl::shown_line(text));
+            let text = format!("redsh: line {n}: {}", crate::redis::escape::shown_line(text));
             if self.color {
                 eprintln!("{}", text.red());
             } else {

@@ -47,6 +47,27 @@ fn needs_escape(c: char) -> bool {
         )
 }
 
+/// A line as it is shown again before it runs: a secret redacted as the echo redacts it, control
+/// characters made visible (`^G`), so nothing typed or pasted can move the cursor or forge output.
+pub fn shown_line(line: &str) -> String {
+    let redacted = crate::redis::redact::shown_line(line.as_bytes());
+    let line = String::from_utf8_lossy(&redacted);
+    let mut out = String::with_capacity(line.len());
+    for c in line.chars() {
+        match c {
+            '\t' => out.push(c),
+            c if (c as u32) < 0x20 => {
+                out.push('^');
+                out.push(char::from(b'@' + c as u8));
+            }
+            '\x7f' => out.push_str("^?"),
+            c if ('\u{80}'..='\u{9f}').contains(&c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,5 +100,15 @@ mod tests {
         fn text_without_them_is_untouched(s in "[ -~é—…]*") {
             prop_assert_eq!(escape(&s), s.as_str());
         }
+    }
+
+    #[test]
+    fn lines_shown_again_hide_secrets_and_control_characters() {
+        assert_eq!(shown_line("SET k v"), "SET k v");
+        assert_eq!(shown_line("AUTH hunter2"), "AUTH (redacted)");
+        assert_eq!(shown_line("2 auth bob pw"), "auth bob (redacted)");
+        assert_eq!(shown_line("ECHO \x1b[2J\x07"), "ECHO ^[[2J^G");
+        assert_eq!(shown_line("ECHO \u{9b}x\x7f"), "ECHO \\u{9b}x^?");
+        assert_eq!(shown_line("ECHO caf\u{e9}\tx"), "ECHO caf\u{e9}\tx");
     }
 }
