@@ -72,6 +72,21 @@ fn the_whole_session_lifecycle_works_across_all_nodes() {
     for bad in ["CROSSSLOT", "MOVED", "ASK ", "(error)"] {
         assert!(!run.stdout.contains(bad), "{bad} in the output:\n{}", run.stdout);
     }
+    // A touch sets a session's idle TTL and its absolute deadline in one transaction: no crash
+    // between the two can leave it living past the deadline.
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let deadlines: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].contains("> PEXPIREAT session:") && lines[i].ends_with(" LT"))
+        .collect();
+    assert_eq!(deadlines.len(), users, "one touch per user");
+    for i in deadlines {
+        assert!(
+            lines[i].contains("(TX)> ") && lines[i - 2].contains("(TX)> EXPIRE session:"),
+            "{}",
+            lines[i - 2]
+        );
+        assert!(lines[i + 2].ends_with("(TX)> EXEC"), "{}", lines[i + 2]);
+    }
     // Sessions landed on every node.
     let ports: std::collections::HashSet<u16> =
         (0..users).map(|u| c.owner(&format!("session:s{u}a")).port).collect();

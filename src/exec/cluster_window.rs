@@ -37,14 +37,6 @@ struct Item {
     error: Option<Error>,
 }
 
-/// The slot every key of `cmd` hashes to, when they all hash to one.
-fn slot_of(cmd: &[Vec<u8>]) -> Option<u16> {
-    let Keys::Known(keys) = commands::keys(cmd) else { return None };
-    let mut slots = keys.iter().map(|k| cluster::slot(k));
-    let first = slots.next()?;
-    slots.all(|s| s == first).then_some(first)
-}
-
 fn redirect_line(slot: u16, node: &Address) -> Vec<u8> {
     format!("-> Redirected to slot [{slot}] located at {}\n", node.label()).into_bytes()
 }
@@ -77,7 +69,7 @@ impl Executor {
                 let prompt = format!("{}> ", here.prompt_label());
                 self.out.render_echo(&mut transcript, &prompt, &cmd);
                 let echoed = transcript.len();
-                if let Some(slot) = slot_of(&cmd)
+                if let Some(slot) = cluster::command_slot(&cmd)
                     && let Some(owner) = self.conn.slots.node(slot)
                     && *owner != here
                 {

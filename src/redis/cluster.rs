@@ -21,6 +21,14 @@ fn crc16(data: &[u8]) -> u16 {
 }
 
 /// The slot of a key: only the part inside the first non-empty `{…}` is hashed (a hash tag).
+/// The slot every key of a command hashes to, when it names its keys and they all hash to one.
+pub fn command_slot(cmd: &[Vec<u8>]) -> Option<u16> {
+    let crate::redis::commands::Keys::Known(keys) = crate::redis::commands::keys(cmd) else { return None };
+    let mut slots = keys.iter().map(|k| slot(k));
+    let first = slots.next()?;
+    slots.all(|s| s == first).then_some(first)
+}
+
 pub fn slot(key: &[u8]) -> u16 {
     let hashed = match key.iter().position(|&b| b == b'{') {
         Some(open) => match key[open + 1..].iter().position(|&b| b == b'}') {

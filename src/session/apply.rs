@@ -1,17 +1,24 @@
 //! Writes that belong together, as steps shared by the session machines: in one MULTI/EXEC where
-//! their keys share a slot, one after the other (in the safe order given) where they do not, with
+//! their keys share a slot, one slot after the other (in the safe order given) where they do not —
+//! consecutive writes to one slot still together in a MULTI/EXEC of their own — with
 //! the `--audit-stream` entries inside the transaction on one server and right after a change that
 //! succeeded on a cluster (where the stream lives in a slot of its own). Pure: no I/O.
 
+use std::collections::VecDeque;
+
 use crate::exec::{Args, args};
+use crate::redis::cluster::command_slot;
 use crate::redis::reply::Reply;
 use crate::session::plan::{Batch, Tx, transaction};
 
 /// Where a set of writes stands.
 #[derive(Debug)]
 pub struct Apply {
-    /// Writes still to send one at a time (split across slots).
-    queue: std::collections::VecDeque<Args>,
+    /// Writes still to send slot by slot (split across slots): consecutive writes to one slot go
+    /// together.
+    queue: VecDeque<Vec<Args>>,
+    /// How many writes the batch in flight carries (more than one: inside MULTI/EXEC).
+    sent: usize,
     /// Audit entries still to append after the change.
     after: Vec<Args>,
     /// Replies of the writes sent one at a time.
@@ -36,16 +43,40 @@ impl Apply {
     pub fn start(writes: Vec<Args>, entries: Vec<Args>, split: bool, entries_after: bool) -> (Apply, Batch) {
         let (inside, after) = if entries_after { (vec![], entries) } else { (entries, vec![]) };
         if split {
-            let mut queue: std::collections::VecDeque<Args> = writes.into();
-            queue.extend(inside);
-            let first = queue.pop_front().unwrap_or_else(|| args(["PING"]));
-            let apply = Apply { queue, after, items: vec![], result: None, split };
-            return (apply, Batch::of(vec![first]));
+            let mut writes = writes;
+            writes.extend(inside);
+            let mut queue = by_slot(writes);
+            let first = queue.pop_front().unwrap_or_else(|| vec![args(["PING"])]);
+            let mut apply = Apply { queue, sent: 0, after, items: vec![], result: None, split };
+            let batch = apply.send(first);
+            return (apply, batch);
         }
         let mut cmds = writes;
         cmds.extend(inside);
-        let apply = Apply { queue: Default::default(), after, items: vec![], result: None, split };
+        let apply = Apply { queue: VecDeque::new(), sent: 0, after, items: vec![], result: None, split };
         (apply, Batch::of(transaction(cmds)))
+    }
+
+    /// The batch for writes to one slot: alone as they are, several in one MULTI/EXEC.
+    fn send(&mut self, group: Vec<Args>) -> Batch {
+        self.sent = group.len();
+        if group.len() == 1 { Batch::of(group) } else { Batch::of(transaction(group)) }
+    }
+
+    /// Takes in the replies to the writes sent to one slot, one per write.
+    fn take_in(&mut self, replies: Vec<Reply>) {
+        if self.sent <= 1 {
+            self.items.extend(replies);
+            return;
+        }
+        match Tx::of(&replies) {
+            Tx::Ran(items) => self.items.extend(items),
+            // Nothing of the group ran: each of its writes failed so.
+            refused => {
+                let why = refused.failure().unwrap_or_else(|| "EXECABORT the transaction was aborted".into());
+                self.items.extend(std::iter::repeat_n(Reply::Error(why.into_bytes()), self.sent));
+            }
+        }
     }
 
     /// The next batch, or the result, given the replies to the last one.
@@ -57,9 +88,9 @@ impl Apply {
         let tx = if !self.split {
             Tx::of(&replies)
         } else {
-            self.items.extend(replies);
+            self.take_in(replies);
             if let Some(next) = self.queue.pop_front() {
-                return Applied::Send(Batch::of(vec![next]));
+                return Applied::Send(self.send(next));
             }
             Tx::Ran(std::mem::take(&mut self.items))
         };
@@ -70,6 +101,21 @@ impl Apply {
         }
         Applied::Done(tx)
     }
+}
+
+/// Writes in groups of consecutive ones whose keys all hash to one slot, in their order.
+fn by_slot(writes: Vec<Args>) -> VecDeque<Vec<Args>> {
+    let mut groups: VecDeque<Vec<Args>> = VecDeque::new();
+    let mut last = None;
+    for write in writes {
+        let slot = command_slot(&write);
+        match groups.back_mut() {
+            Some(group) if slot.is_some() && slot == last => group.push(write),
+            _ => groups.push_back(vec![write]),
+        }
+        last = slot;
+    }
+    groups
 }
 
 /// The replies of writes that all succeeded, or what to say about why not.
@@ -190,6 +236,29 @@ mod tests {
         assert_eq!(lines(&b.cmds), ["XADD s * e x"]);
         let Applied::Done(tx) = a.resume(vec![bulk("1-1")]) else { panic!("done") };
         assert_eq!(tx, Tx::Ran(vec![Reply::Int(1), Reply::Int(1)]));
+    }
+
+    #[test]
+    fn split_writes_to_one_slot_go_together() {
+        // A touch on a cluster: the index alone, then the session's two TTLs in one transaction.
+        let writes =
+            cmds(&["EXPIRE user_sessions:1 1801 GT", "EXPIRE session:a 1800", "PEXPIREAT session:a 9 LT"]);
+        let (mut a, first) = Apply::start(writes, vec![], true, true);
+        assert_eq!(lines(&first.cmds), ["EXPIRE user_sessions:1 1801 GT"]);
+        let Applied::Send(b) = a.resume(vec![Reply::Int(1)]) else { panic!("the session's writes") };
+        assert_eq!(lines(&b.cmds), ["MULTI", "EXPIRE session:a 1800", "PEXPIREAT session:a 9 LT", "EXEC"]);
+        let ran = Reply::Array(vec![Reply::Int(1), Reply::Int(0)]);
+        let Applied::Done(tx) = a.resume(vec![ok(), queued(), queued(), ran]) else { panic!("done") };
+        assert_eq!(tx, Tx::Ran(vec![Reply::Int(1), Reply::Int(1), Reply::Int(0)]), "one reply per write");
+        // Refused at OOM: each write of the group counts as failed.
+        let writes = cmds(&["EXPIRE session:a 1800", "PEXPIREAT session:a 9 LT"]);
+        let (mut a, first) = Apply::start(writes, vec![], true, true);
+        assert_eq!(first.cmds.len(), 4);
+        let oom = Reply::Error(b"OOM command not allowed".to_vec());
+        let refused = vec![ok(), oom.clone(), oom, Reply::Error(b"EXECABORT Transaction discarded".to_vec())];
+        let Applied::Done(Tx::Ran(items)) = a.resume(refused) else { panic!("done") };
+        assert_eq!(items.len(), 2);
+        assert!(items.iter().all(|r| r.error_text().is_some_and(|e| e.starts_with(b"EXECABORT"))));
     }
 
     #[test]

@@ -173,7 +173,7 @@ impl Machine for Touch {
 mod tests {
     use super::*;
     use crate::session::Settings;
-    use crate::session::plan::testing::{bulk, ctx, ctx_with, lines, ok, run, tx};
+    use crate::session::plan::testing::{bulk, ctx, ctx_with, lines, ok, queued, run, tx};
 
     fn owner(uid: &str, login_time: &str) -> Vec<Reply> {
         vec![Reply::Array(vec![bulk(uid), bulk(login_time)])]
@@ -312,16 +312,17 @@ mod tests {
     }
 
     #[test]
-    fn on_a_cluster_each_write_goes_alone_and_the_entry_follows() {
+    fn on_a_cluster_each_slot_is_written_on_its_own_and_the_entry_follows() {
         let settings = Settings { cluster: true, audit_stream: Some("audit".into()), ..Settings::default() };
+        // The index first; then the session's idle TTL and its absolute deadline together, so that
+        // no crash between them can leave it living past the deadline.
         let (sent, outcome) = run(
             Touch::new("a".into(), ctx_with(0, settings)),
             vec![
                 owner("1", "0"),
                 vec![status("stream")],
                 vec![Reply::Int(1)],
-                vec![Reply::Int(1)],
-                vec![Reply::Int(1)],
+                vec![ok(), queued(), queued(), Reply::Array(vec![Reply::Int(1), Reply::Int(1)])],
                 vec![bulk("1-1")],
             ],
         );
@@ -330,8 +331,10 @@ mod tests {
             [
                 "TYPE audit",
                 "EXPIRE user_sessions:1 1801 GT",
+                "MULTI",
                 "EXPIRE session:a 1800",
                 "PEXPIREAT session:a 28800000 LT",
+                "EXEC",
                 "XADD audit MAXLEN ~ 10000 * event touch id a user 1 ttl 1800"
             ]
         );
