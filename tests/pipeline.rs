@@ -719,3 +719,27 @@ fn a_pooled_connection_closed_between_windows_is_replaced_not_tried(kind: Kind) 
     assert_eq!(srv.get(&["EXISTS", "session:k2"]), "1");
 }
 on_each_server!(a_pooled_connection_closed_between_windows_is_replaced_not_tried);
+
+fn watching_commands_refused_by_hostile_data_lift_their_watch_in_place(kind: Kind) {
+    let srv = Server::start_on(kind);
+    // Another client left keys of the wrong type: each WATCHing command that meets one is refused,
+    // lifts its WATCH with an UNWATCH, and the commands after it on the same connection run as
+    // they do one at a time.
+    let mut script = String::from(
+        "SET user_sessions:2 notaset\nHSET user_sessions:3 f v\nlogin 1 a r --ip 1.2.3.4 --id h1\n\
+         HSET session:h3 user_id 3 username c role r login_time 1 ip x\nSET session:h4 notahash\n",
+    );
+    for i in 0..40 {
+        let _ = writeln!(
+            script,
+            "login {u} u r --ip 1.2.3.4 --id w{i}\nrenew h{h}\nlogout-all {u}\nlogin 1 a r --ip 1.2.3.4 --id v{i}",
+            u = 1 + i % 4,
+            // Only sessions whose renewal is refused: a drawn id would reorder the sets listed.
+            h = 3 + i % 2
+        );
+    }
+    let run = same_both_ways_stable(&srv, &[], &script, "").code(1);
+    assert!(run.stdout.contains("UNWATCH"), "{}", run.stdout);
+    assert!(run.stderr.contains("holds a string, not a set"), "{}", run.stderr);
+}
+on_each_server!(watching_commands_refused_by_hostile_data_lift_their_watch_in_place);
