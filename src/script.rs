@@ -126,6 +126,10 @@ impl<'a> Runner<'a> {
                 Line::Redis { cmd, count }
                     if may_pipeline(&cmd) && (!self.cluster || joins_cluster_window(&cmd)) =>
                 {
+                    // On a cluster a window holds plain commands or session commands, not both.
+                    if self.cluster && self.window.iter().any(|e| matches!(e.work, Work::Session(_))) {
+                        self.drain();
+                    }
                     let size: usize = cmd.iter().map(|a| a.len() + 16).sum();
                     for _ in 1..count {
                         self.window.push(Entry { line: line_no, work: Work::Raw(cmd.clone()) });
@@ -139,10 +143,15 @@ impl<'a> Runner<'a> {
                 }
                 // Under --read-from-replica a window would send its reads to the master: run alone.
                 Line::Session(cmd)
-                    if !self.cluster
-                        && self.shell.store.pipelines(&cmd)
-                        && !self.shell.ex.reads_from_replica() =>
+                    if (if self.cluster {
+                        self.shell.store.pipelines_on_cluster(&cmd)
+                    } else {
+                        self.shell.store.pipelines(&cmd)
+                    }) && !self.shell.ex.reads_from_replica() =>
                 {
+                    if self.cluster && self.window.iter().any(|e| matches!(e.work, Work::Raw(_))) {
+                        self.drain();
+                    }
                     self.window.push(Entry { line: line_no, work: Work::Session(cmd) });
                     self.maybe_drain();
                     return true;
@@ -212,7 +221,8 @@ impl<'a> Runner<'a> {
         let entries = std::mem::take(&mut self.window);
         self.window_bytes = 0;
         let shell = &mut *self.shell;
-        let failed = if self.cluster {
+        let sessions = entries.iter().any(|e| matches!(e.work, Work::Session(_)));
+        let failed = if self.cluster && !sessions {
             let cmds = entries
                 .into_iter()
                 .filter_map(|e| match e.work {

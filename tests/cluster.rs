@@ -226,6 +226,11 @@ fn a_shell_started_before_a_reshard_follows_the_moved_slot() {
         out.contains("# session abc123 extended") && out.contains("# logged out: session abc123"),
         "{out}"
     );
+    // The three commands are pipelined: the first batch sent to the old owner shows as its redirect
+    // line only, as one at a time, and goes again to the new one; the rest go there at once.
+    assert_eq!(out.matches("-> Redirected").count(), 1, "{out}");
+    let after = out.split("-> Redirected").nth(1).unwrap().lines().nth(1).unwrap_or_default();
+    assert_eq!(after, format!("127.0.0.1:{new_owner}> HMGET session:abc123 user_id login_time"), "{out}");
     assert!(!out.contains("(error)"), "{out}");
     assert_eq!(c.dbsize(), 0);
 }
@@ -329,8 +334,13 @@ fn after_a_failover_the_same_process_goes_on_on_the_promoted_replica() {
     });
     // The next lines go on, on the new master: at most the first window after the kill fails.
     for n in 2..=4 {
-        // A session command too, whose keys may live on the dead master's slots.
-        stdin.write_all(format!("login {n} u r --id fo{n}\nSET a {n}\nGET a\n").as_bytes()).unwrap();
+        // Session commands too, whose keys may live on the dead master's slots: one that runs
+        // alone, and a pipelined window of two.
+        stdin
+            .write_all(
+                format!("login {n} u r --id fo{n}\nlogin {n} v r\nwhoami\nSET a {n}\nGET a\n").as_bytes(),
+            )
+            .unwrap();
         stdin.flush().unwrap();
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
@@ -354,4 +364,102 @@ fn after_a_failover_the_same_process_goes_on_on_the_promoted_replica() {
     let alive = c.nodes.iter().find(|n| n.port != owner).unwrap();
     assert_eq!(alive.cli(&["-c", "GET", "a"]).trim(), "4");
     assert_eq!(alive.cli(&["-c", "EXISTS", "session:fo4"]).trim(), "1", "the last login is there");
+    assert_eq!(alive.cli(&["-c", "SCARD", "user_sessions:4"]).trim(), "2", "and the pipelined one");
+}
+
+#[test]
+fn session_commands_on_a_cluster_print_the_same_pipelined_and_one_at_a_time() {
+    let c = Cluster::start();
+    // Session commands that never WATCH are pipelined on a cluster too, each batch on the node of
+    // its slot: plain logins, whoami, touch and logout by id and of the current session, between
+    // plain commands and logins with --id (which run alone). User 9's index is a string: its logins
+    // fail inside EXEC and are undone by commands in two slots, one at a time.
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let mut script = String::from("SET user_sessions:9 notaset\n");
+    for i in 0..160 {
+        let (u, f) = (1 + next(9), next(12));
+        let line = match next(10) {
+            0 | 1 => format!("login {u} user{u} r --ip 10.0.0.{u}"),
+            2 => "whoami".to_owned(),
+            3 => "touch".to_owned(),
+            4 => "logout".to_owned(),
+            5 => format!("login {u} user{u} r --ip 10.0.0.{u} --id f{f}"),
+            6 => format!("touch f{f}\nwhoami f{f}"),
+            7 => format!("logout f{f}"),
+            8 => format!("INCR n{}", i % 5),
+            _ => format!("whoami f{f}"),
+        };
+        script.push_str(&line);
+        script.push('\n');
+    }
+    let ports: Vec<String> = c.nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)).collect();
+    // Drawn ids land in different slots from run to run: the node a line names is checked below,
+    // not compared, and so is whether a plain command after a drawn id's login is redirected.
+    let stable = |out: &str| {
+        let mut out = stable_on_a_cluster(out);
+        for p in &ports {
+            out = out.replace(p.as_str(), "<node>");
+        }
+        out.lines().filter(|l| !l.starts_with("-> Redirected")).collect::<Vec<_>>().join("\n")
+    };
+    c.flush();
+    let piped = redsh(&c).stdin(&script).run();
+    c.flush();
+    let one = redsh(&c).args(&["--no-pipeline"]).stdin(&script).run();
+    crate::pipeline::assert_same("stdout", &stable(&piped.stdout), &stable(&one.stdout));
+    crate::pipeline::assert_same("stderr", &stable(&piped.stderr), &stable(&one.stderr));
+    assert_eq!(piped.code, one.code);
+    assert!(piped.stderr.contains("WRONGTYPE"), "user 9's logins failed: {}", piped.stderr);
+    assert!(!piped.stdout.contains("CROSSSLOT"), "{}", piped.stdout);
+    // Every command naming a session or an index went to the node serving it.
+    let mut owners: std::collections::HashMap<String, u16> = std::collections::HashMap::new();
+    for line in one.stdout.lines().chain(piped.stdout.lines()) {
+        let Some((prompt, cmd)) = line.split_once("> ") else { continue };
+        let Some(key) =
+            cmd.split(' ').nth(1).filter(|k| k.starts_with("session:") || k.starts_with("user_sessions:"))
+        else {
+            continue;
+        };
+        let port: u16 = prompt.trim_end_matches("(TX)").rsplit(':').next().unwrap().parse().unwrap();
+        let owner = *owners.entry(key.to_owned()).or_insert_with(|| c.owner(key).port);
+        assert_eq!(port, owner, "{line}");
+    }
+    // Without drawn ids the two ways print the same nodes too, and after a window the node in use
+    // (where PING goes, and what the prompt names) is the one its last batch went to.
+    let mut script = String::new();
+    for i in 0..12 {
+        script.push_str(&format!("login {i} user{i} r --ip 10.0.0.{i} --id g{i}\n"));
+    }
+    for i in 0..12 {
+        script.push_str(&format!("touch g{i}\nwhoami g{}\nPING\n", (i * 5) % 12));
+    }
+    c.flush();
+    let piped = redsh(&c).stdin(&script).run().success();
+    c.flush();
+    let one = redsh(&c).args(&["--no-pipeline"]).stdin(&script).run().success();
+    crate::pipeline::assert_same(
+        "stdout",
+        &stable_on_a_cluster(&piped.stdout),
+        &stable_on_a_cluster(&one.stdout),
+    );
+}
+
+/// A transcript with what depends on the clock or the draw of ids made stable (see `pipeline`),
+/// and the reply to an `EXPIRE … GT` sent outside a transaction (whether it extended the TTL).
+fn stable_on_a_cluster(out: &str) -> String {
+    let out = crate::pipeline::sorted_sets(&crate::pipeline::stable_times(&crate::pipeline::normalise(out)));
+    let mut after_gt = false;
+    out.lines()
+        .map(|l| {
+            let clock = std::mem::replace(&mut after_gt, l.contains("> EXPIRE ") && l.ends_with(" GT"));
+            if clock { "(integer) <0|1>" } else { l }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -30,7 +30,7 @@ fn is_drawn_id(word: &str) -> bool {
 /// on whether unread commands were still in its buffer: both read `Server closed the connection`.
 /// redis-cli's timing lines (`(1.02s)`, after a command run alone that
 /// took half a second, which a stalled machine can make of any command) are dropped.
-fn normalise(out: &str) -> String {
+pub fn normalise(out: &str) -> String {
     let mut ids: HashMap<String, usize> = HashMap::new();
     let mut text = String::with_capacity(out.len());
     let mut in_exec = false;
@@ -73,7 +73,7 @@ fn normalise(out: &str) -> String {
 
 /// Panics at the first line where two transcripts differ, showing that line and a few before it.
 #[track_caller]
-fn assert_same(what: &str, a: &str, b: &str) {
+pub fn assert_same(what: &str, a: &str, b: &str) {
     if a == b {
         return;
     }
@@ -416,7 +416,7 @@ fn a_login_that_fails_inside_exec_is_undone_in_its_place() {
 
 /// Durations in summary lines (`29m58s`) and unix milliseconds (`PEXPIREAT k 1795874448123`)
 /// depend on the clock, HELLO's client id on the connections made before, a drawn id quoted in a reply on the draw: made stable.
-fn stable_times(out: &str) -> String {
+pub fn stable_times(out: &str) -> String {
     let mut after_ttl = false;
     let mut in_exec = false;
     out.split('\n')
@@ -492,7 +492,7 @@ fn stable_times(out: &str) -> String {
 
 /// The elements of each SMEMBERS reply in a stable order (a set's order depends on its members,
 /// which include drawn ids).
-fn sorted_sets(out: &str) -> String {
+pub fn sorted_sets(out: &str) -> String {
     let mut lines: Vec<String> = Vec::new();
     let mut members: Vec<(String, String)> = Vec::new();
     let mut in_set = false;

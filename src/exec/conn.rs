@@ -544,6 +544,23 @@ impl Conn {
         self.prompt_for(self.target.db, self.in_transaction())
     }
 
+    /// Cluster: the prompt of another node than the one in use (as it shows once that node is in
+    /// use, connected).
+    pub fn prompt_at(&self, address: &Address) -> String {
+        if *address == self.target.address && self.con.is_some() {
+            return self.prompt();
+        }
+        let mut p = address.prompt_label();
+        if self.target.db != 0 {
+            p.push_str(&format!("[{}]", self.target.db));
+        }
+        if self.in_transaction() {
+            p.push_str("(TX)");
+        }
+        p.push_str("> ");
+        p
+    }
+
     /// The prompt for a given db and transaction state on this server.
     pub fn prompt_for(&self, db: i64, tx: bool) -> String {
         let mut cache = self.prompt_cache.borrow_mut();

@@ -128,12 +128,60 @@ struct Slot {
     select: Option<i64>,
     /// Waiting in [`Pool::waiting`] for a connection of its own.
     queued: bool,
+    /// Cluster: where its next batch goes instead of its slot's node (a redirect), and whether
+    /// that node needs `ASKING` first; and how many redirects it followed.
+    redirect: Option<(Address, bool)>,
+    redirects: usize,
+    /// Cluster: the node its last batch went to (the node in use after it, one at a time).
+    last_node: Option<Address>,
+    /// Cluster: a batch across slots going one command at a time.
+    parts: Option<Parts>,
+}
+
+/// Cluster: a batch whose commands live in different slots (an undo, a fallback), sent one
+/// command at a time as one at a time does, its replies gathered for the command.
+struct Parts {
+    whole: Batch,
+    replies: Vec<Reply>,
+}
+
+impl Parts {
+    /// The next command, as a batch of its own.
+    fn part(&self) -> Batch {
+        let i = self.replies.len();
+        Batch {
+            cmds: vec![self.whole.cmds[i].clone()],
+            quiet: self.whole.quiet,
+            last: self.whole.last && i + 1 == self.whole.cmds.len(),
+            ..Batch::default()
+        }
+    }
+}
+
+/// Whether the keyed commands of a batch (not a transaction) live in more than one slot.
+fn spans_slots(batch: &Batch) -> bool {
+    let mut slots = batch.cmds.iter().filter_map(|c| crate::redis::cluster::command_slot(c));
+    let Some(first) = slots.next() else { return false };
+    slots.any(|s| s != first) && !batch.cmds.iter().any(|c| tx_state(c, false))
 }
 
 /// One batch on its way through a connection.
 struct InFlight {
     slot: usize,
     batch: Batch,
+    /// Each command (or transaction) went after an `ASKING` (cluster, after an ASK redirect).
+    asking: bool,
+}
+
+/// A connection of a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lane {
+    /// The main connection (one server).
+    Main,
+    /// `pool.own[k]`: a connection of its own for a WATCHing command.
+    Own(usize),
+    /// `pool.nodes[k]`: the connection to one node of a cluster.
+    Node(usize),
 }
 
 /// What a connection of a window carries: batches written and not answered yet (oldest first),
@@ -170,6 +218,8 @@ struct Own {
 pub struct Pool {
     main: Queue,
     own: Vec<Own>,
+    /// Cluster: each node's queue (the connections are the executor's, one per node).
+    nodes: Vec<(Address, Queue)>,
     /// Commands started whose next batch waits for a connection of its own, in input order.
     waiting: VecDeque<usize>,
     /// Commands with a next batch to send this round (not those waiting for a connection).
@@ -204,8 +254,8 @@ impl Pool {
     }
 }
 
-/// The main connection is lane 0; lane n > 0 is `pool.own[n - 1]`.
-const MAIN: usize = 0;
+/// How many redirections one command's batch may follow (a slot can move while it is in flight).
+const MAX_REDIRECTS: usize = 8;
 
 /// Most connections of their own open at once: enough to keep the WATCHing commands of a window
 /// flowing, few enough to be a good citizen on the server.
@@ -237,9 +287,18 @@ impl Executor {
                     final_sent: false,
                     select,
                     queued: false,
+                    redirect: None,
+                    redirects: 0,
+                    last_node: None,
+                    parts: None,
                 }
             })
             .collect();
+        let cluster = self.conn.target.cluster;
+        if cluster && self.conn.slots.is_empty() {
+            // Without a slot map every batch goes to the node in use, and redirects sort it out.
+            let _ = self.conn.refresh_slots();
+        }
         let mut unstarted = slots.len();
         let mut printed = 0;
         let mut failed = false;
@@ -301,6 +360,10 @@ impl Executor {
                 slot.error = Some(Error::Other("internal: a pipelined line could not start".into()));
                 slot.state = State::Done;
             }
+        }
+        // One at a time, each batch makes its node the node in use: so does the window's last.
+        if let Some(node) = slots.iter_mut().rev().find_map(|s| s.last_node.take()) {
+            self.conn.switch_to(node);
         }
         if self.out.flush_each {
             self.out.flush();
@@ -376,7 +439,7 @@ impl Executor {
         ready.clear();
         self.pool.ready = ready;
         self.write_all(slots);
-        for lane in 0..=self.pool.own.len() {
+        for lane in self.lanes() {
             let n = self.queue(lane).flights.len();
             if n == 0 {
                 continue;
@@ -385,35 +448,43 @@ impl Executor {
             let Some(answered) = self.read_lane(lane, n, slots) else { continue };
             for i in answered {
                 match &slots[i].state {
-                    State::Active { lane: Some(l), next: Some(_), .. } if *l == lane => {
+                    State::Active { lane: Some(l), next: Some(_), .. } if lane == Lane::Own(*l) => {
                         self.dispatch(slots, i);
                     }
                     State::Active { next: Some(_), .. } => self.pool.ready.push(i),
                     _ => {}
                 }
             }
-            if lane != MAIN {
-                self.follow_on(lane, slots);
+            if let Lane::Own(k) = lane {
+                self.follow_on(k, slots);
                 self.write(lane, slots);
             }
         }
         moved
     }
 
+    /// Every connection of the window.
+    fn lanes(&self) -> Vec<Lane> {
+        let own = (0..self.pool.own.len()).map(Lane::Own);
+        let nodes = (0..self.pool.nodes.len()).map(Lane::Node);
+        std::iter::once(Lane::Main).chain(own).chain(nodes).collect()
+    }
+
     /// Packs slot `i`'s next batch for the connection it goes on; whether it did. A batch that
     /// lifts its command's WATCH (EXEC, UNWATCH) frees the connection for the next command at
     /// once: that command's batches follow it on the same connection, where EXEC has already
-    /// cleared every WATCH.
+    /// cleared every WATCH. On a cluster a batch goes to the node of its slot.
     fn dispatch(&mut self, slots: &mut [Slot], i: usize) -> bool {
         let slot = &mut slots[i];
         let State::Active { job, next, lane } = &mut slot.state else { return false };
-        let Some(batch) = next.take() else { return false };
+        let Some(mut batch) = next.take() else { return false };
+        let mut asking = false;
         let at = match *lane {
-            Some(l) => l,
+            Some(k) => Lane::Own(k),
             None if job.needs_own_lane(&batch) => match self.acquire() {
-                Ok(Some(l)) => {
-                    *lane = Some(l);
-                    l
+                Ok(Some(k)) => {
+                    *lane = Some(k);
+                    Lane::Own(k)
                 }
                 // Every connection of the pool is taken: the command waits for one to free up.
                 Ok(None) => {
@@ -429,22 +500,74 @@ impl Executor {
                     return true;
                 }
             },
-            None => MAIN,
+            None if self.conn.target.cluster => {
+                if slot.parts.is_none() && spans_slots(&batch) {
+                    for note in &batch.notes {
+                        self.out.render_summary(&mut slot.transcript, note);
+                    }
+                    let parts = Parts { whole: batch, replies: Vec::new() };
+                    batch = parts.part();
+                    slot.parts = Some(parts);
+                }
+                if self.conn.slots.is_empty() {
+                    // A node was lost (its slots forgotten): any node still up gives the map again.
+                    let _ = self.conn.refresh_slots();
+                }
+                let (node, ask) = match slot.redirect.take() {
+                    Some(to) => to,
+                    None => (self.node_of(&batch), false),
+                };
+                asking = ask;
+                slot.last_node = Some(node.clone());
+                self.node_lane(node)
+            }
+            None => Lane::Main,
         };
-        slot.final_sent = batch.last && at == MAIN;
+        slot.final_sent = batch.last && matches!(at, Lane::Main | Lane::Node(_));
         for note in &batch.notes {
             self.out.render_summary(&mut slot.transcript, note);
         }
-        if at != MAIN && lifts_watch(&batch) {
+        if let (Lane::Own(k), true) = (at, lifts_watch(&batch)) {
             *lane = None;
-            self.release(at);
+            self.release(k);
         }
         let q = self.queue(at);
+        let mut in_multi = false;
         for cmd in &batch.cmds {
+            // Inside MULTI the ASKING given before it still holds (Redis keeps it for the block).
+            if asking && !in_multi {
+                pack_into(&mut q.out, &[b"ASKING".to_vec()]);
+            }
+            in_multi = tx_state(cmd, in_multi);
             pack_into(&mut q.out, cmd);
         }
-        q.packed.push(InFlight { slot: i, batch });
+        q.packed.push(InFlight { slot: i, batch, asking });
         true
+    }
+
+    /// Cluster: the node a batch goes to — the one it names, else the one serving its keys' slot
+    /// (the node in use when the map does not say).
+    fn node_of(&self, batch: &Batch) -> Address {
+        if let Some((host, port)) = &batch.node {
+            return Address::Tcp { host: host.clone(), port: *port };
+        }
+        batch
+            .cmds
+            .iter()
+            .find_map(|c| crate::redis::cluster::command_slot(c))
+            .and_then(|slot| self.conn.slots.node(slot).cloned())
+            .unwrap_or_else(|| self.conn.target.address.clone())
+    }
+
+    /// Cluster: the lane of a node's connection.
+    fn node_lane(&mut self, node: Address) -> Lane {
+        match self.pool.nodes.iter().position(|(a, _)| *a == node) {
+            Some(k) => Lane::Node(k),
+            None => {
+                self.pool.nodes.push((node, Queue::default()));
+                Lane::Node(self.pool.nodes.len() - 1)
+            }
+        }
     }
 
     /// Gives connections that are free to the commands waiting for one, in input order; whether
@@ -465,19 +588,19 @@ impl Executor {
         served
     }
 
-    /// When the command on connection `lane` has lifted its WATCH, the next command waiting for a
-    /// connection follows it there, in the same write.
-    fn follow_on(&mut self, lane: usize, slots: &mut [Slot]) {
+    /// When the command on connection `pool.own[k]` has lifted its WATCH, the next command waiting
+    /// for a connection follows it there, in the same write.
+    fn follow_on(&mut self, k: usize, slots: &mut [Slot]) {
         while let Some(&i) = self.pool.waiting.front() {
             if waits_for_lane(&slots[i]) {
                 let target = &self.conn.target;
-                let own = &mut self.pool.own[lane - 1];
+                let own = &mut self.pool.own[k];
                 if own.busy || !own.link.as_ref().is_some_and(|(_, t)| t == target) {
                     return;
                 }
                 own.busy = true;
-                if let State::Active { lane: at, .. } = &mut slots[i].state {
-                    *at = Some(lane);
+                if let State::Active { lane, .. } = &mut slots[i].state {
+                    *lane = Some(k);
                 }
                 self.dispatch(slots, i);
             }
@@ -488,13 +611,13 @@ impl Executor {
 
     /// Writes what is packed for each connection, one write each.
     fn write_all(&mut self, slots: &mut [Slot]) {
-        for lane in 0..=self.pool.own.len() {
+        for lane in self.lanes() {
             self.write(lane, slots);
         }
     }
 
     /// Writes what is packed for a connection, in one write.
-    fn write(&mut self, lane: usize, slots: &mut [Slot]) {
+    fn write(&mut self, lane: Lane, slots: &mut [Slot]) {
         if self.queue(lane).out.is_empty() {
             return;
         }
@@ -517,18 +640,35 @@ impl Executor {
     }
 
     /// Reads the answers to the `n` oldest batches written to a connection and hands them to their
-    /// commands; the commands answered, or `None` when the connection was lost.
-    fn read_lane(&mut self, lane: usize, n: usize, slots: &mut [Slot]) -> Option<Vec<usize>> {
+    /// commands; the commands answered, or `None` when the connection was lost. On a cluster a
+    /// batch is read whole before it is shown: one the cluster redirected shows as its redirect
+    /// line only, as one at a time, and goes again where it was sent.
+    fn read_lane(&mut self, lane: Lane, n: usize, slots: &mut [Slot]) -> Option<Vec<usize>> {
         let mut answered = Vec::with_capacity(n);
+        let node = match lane {
+            Lane::Node(k) => Some(self.pool.nodes[k].0.clone()),
+            _ => None,
+        };
         for _ in 0..n {
             let f = self.queue(lane).flights.pop_front()?;
             let slot = &mut slots[f.slot];
             let mut replies = Vec::with_capacity(f.batch.cmds.len());
+            let mut in_multi = false;
             for (k, cmd) in f.batch.cmds.iter().enumerate() {
-                let prompt = if self.out.echo { self.conn.prompt() } else { String::new() };
-                match self.lane_recv(lane, cmd, &mut slot.transcript) {
+                let prompt = match (&node, self.out.echo) {
+                    (_, false) => String::new(),
+                    (Some(node), true) => self.conn.prompt_at(node),
+                    (None, true) => self.conn.prompt(),
+                };
+                let mut got = Ok(Reply::Nil);
+                if f.asking && !in_multi {
+                    got = self.lane_recv(lane, b"ASKING", &mut slot.transcript).map(|_| Reply::Nil);
+                }
+                in_multi = tx_state(cmd, in_multi);
+                let name = cmd.first().map(Vec::as_slice).unwrap_or_default();
+                match got.and_then(|_| self.lane_recv(lane, name, &mut slot.transcript)) {
                     Ok(reply) => {
-                        if !f.batch.quiet {
+                        if node.is_none() && !f.batch.quiet {
                             self.out.render_echo(&mut slot.transcript, &prompt, cmd);
                             self.out.render_reply(&mut slot.transcript, cmd, &reply);
                             self.conn.observe(cmd, &reply);
@@ -540,14 +680,43 @@ impl Executor {
                             Error::Lost(_) => e,
                             other => Error::Lost(other.to_string()),
                         };
+                        let mut prompt = prompt;
+                        if let (Some(node), false) = (&node, f.batch.quiet) {
+                            // What did come back is shown before the loss, as one at a time.
+                            self.render_node(node, &mut slot.transcript, &f.batch.cmds, &replies);
+                            if self.out.echo {
+                                prompt = self.conn.prompt_at(node);
+                            }
+                        }
                         self.fail_at(slot, lane, lost.clone(), &f.batch.cmds[k..], &prompt);
                         self.lane_lost(lane, lost, slots, &answered);
                         return None;
                     }
                 }
             }
+            if let Some(node) = &node {
+                if let Some(r) = replies.iter().find_map(redirect_of) {
+                    self.redirect(slot, f.batch, &r);
+                    answered.push(f.slot);
+                    continue;
+                }
+                if !f.batch.quiet {
+                    self.render_node(node, &mut slot.transcript, &f.batch.cmds, &replies);
+                }
+            }
             if let State::Active { job, next, .. } = &mut slot.state {
-                *next = job.answer(&f.batch, replies);
+                match slot.parts.take() {
+                    Some(mut parts) => {
+                        parts.replies.extend(replies);
+                        if parts.replies.len() < parts.whole.cmds.len() {
+                            *next = Some(parts.part());
+                            slot.parts = Some(parts);
+                        } else {
+                            *next = job.answer(&parts.whole, parts.replies);
+                        }
+                    }
+                    None => *next = job.answer(&f.batch, replies),
+                }
             }
             self.settle(slot);
             answered.push(f.slot);
@@ -555,9 +724,49 @@ impl Executor {
         Some(answered)
     }
 
+    /// Cluster: commands sent to `node` and their replies, each echoed with that node's prompt.
+    fn render_node(&mut self, node: &Address, transcript: &mut Vec<u8>, cmds: &[Args], replies: &[Reply]) {
+        for (cmd, reply) in cmds.iter().zip(replies) {
+            if self.out.echo {
+                let prompt = self.conn.prompt_at(node);
+                self.out.render_echo(transcript, &prompt, cmd);
+            }
+            self.out.render_reply(transcript, cmd, reply);
+            self.conn.observe(cmd, reply);
+        }
+    }
+
+    /// Cluster: a batch the cluster redirected (nothing of it ran) goes again where it is sent,
+    /// after redis-cli's redirect line.
+    fn redirect(&mut self, slot: &mut Slot, batch: Batch, r: &crate::redis::cluster::Redirect) {
+        let host = match (&r.host, &self.conn.target.address) {
+            (Some(h), _) => h.clone(),
+            (None, Address::Tcp { host, .. }) => host.clone(),
+            (None, Address::Unix(_)) => "127.0.0.1".to_owned(),
+        };
+        let node = Address::Tcp { host, port: r.port };
+        if self.out.show_redirects {
+            let line = format!("-> Redirected to slot [{}] located at {}\n", r.slot, node.label());
+            slot.transcript.extend_from_slice(line.as_bytes());
+        }
+        if !r.ask {
+            self.conn.slots.learn(r.slot, node.clone());
+        }
+        slot.redirects += 1;
+        if slot.redirects > MAX_REDIRECTS {
+            slot.error = Some(Error::Other(format!("gave up after {MAX_REDIRECTS} cluster redirections")));
+            slot.state = State::Done;
+            return;
+        }
+        slot.redirect = Some((node, r.ask));
+        if let State::Active { next, .. } = &mut slot.state {
+            *next = Some(batch);
+        }
+    }
+
     /// A connection is gone: every batch still on it fails (each may have run), and so does every
     /// command whose WATCH stood on it, answered so far or not; nothing is ever sent again.
-    fn lane_lost(&mut self, lane: usize, e: Error, slots: &mut [Slot], answered: &[usize]) {
+    fn lane_lost(&mut self, lane: Lane, e: Error, slots: &mut [Slot], answered: &[usize]) {
         let q = self.queue(lane);
         let rest: Vec<InFlight> = q.flights.drain(..).chain(q.packed.drain(..)).collect();
         q.out.clear();
@@ -565,7 +774,7 @@ impl Executor {
             self.fail(&mut slots[f.slot], lane, e.clone(), &f.batch.cmds);
         }
         for &i in answered {
-            if matches!(&slots[i].state, State::Active { lane: Some(l), .. } if *l == lane) {
+            if matches!(&slots[i].state, State::Active { lane: Some(l), .. } if lane == Lane::Own(*l)) {
                 self.fail(&mut slots[i], lane, e.clone(), &[]);
             }
         }
@@ -574,12 +783,15 @@ impl Executor {
 
     /// Ends a line whose commands `cmds` were sent (or were to be) when `e` struck: they are shown,
     /// then the error; none is ever sent again.
-    fn fail(&mut self, slot: &mut Slot, lane: usize, e: Error, cmds: &[Args]) {
-        let prompt = self.conn.prompt();
+    fn fail(&mut self, slot: &mut Slot, lane: Lane, e: Error, cmds: &[Args]) {
+        let prompt = match lane {
+            Lane::Node(k) => self.conn.prompt_at(&self.pool.nodes[k].0),
+            _ => self.conn.prompt(),
+        };
         self.fail_at(slot, lane, e, cmds, &prompt);
     }
 
-    fn fail_at(&mut self, slot: &mut Slot, lane: usize, e: Error, cmds: &[Args], prompt: &str) {
+    fn fail_at(&mut self, slot: &mut Slot, lane: Lane, e: Error, cmds: &[Args], prompt: &str) {
         if matches!(slot.state, State::Done) {
             return;
         }
@@ -592,37 +804,47 @@ impl Executor {
         }
         slot.error = Some(e);
         if let State::Active { lane: Some(own), .. } = slot.state
-            && own != lane
+            && lane != Lane::Own(own)
         {
-            self.drop_lane(own);
+            self.drop_lane(Lane::Own(own));
         }
         slot.state = State::Done;
     }
 
-    fn queue(&mut self, lane: usize) -> &mut Queue {
-        if lane == MAIN { &mut self.pool.main } else { &mut self.pool.own[lane - 1].queue }
+    fn queue(&mut self, lane: Lane) -> &mut Queue {
+        match lane {
+            Lane::Main => &mut self.pool.main,
+            Lane::Own(k) => &mut self.pool.own[k].queue,
+            Lane::Node(k) => &mut self.pool.nodes[k].1,
+        }
     }
 
-    fn lane_send(&mut self, lane: usize, packed: &[u8]) -> Result<(), Error> {
-        if lane == MAIN {
-            return self.conn.send(packed);
-        }
-        match &mut self.pool.own[lane - 1].link {
-            Some((link, _)) => link.send(packed).map_err(|e| Error::Lost(e.to_string())),
-            None => Err(Error::Other("internal: no such connection".into())),
+    fn lane_send(&mut self, lane: Lane, packed: &[u8]) -> Result<(), Error> {
+        match lane {
+            Lane::Main => self.conn.send(packed),
+            Lane::Own(k) => match &mut self.pool.own[k].link {
+                Some((link, _)) => link.send(packed).map_err(|e| Error::Lost(e.to_string())),
+                None => Err(Error::Other("internal: no such connection".into())),
+            },
+            Lane::Node(k) => {
+                let node = self.pool.nodes[k].0.clone();
+                self.conn.link_to(&node)?.send(packed).map_err(|e| Error::Lost(e.to_string()))
+            }
         }
     }
 
     /// The reply to `cmd` on a lane; pushes that come first go into `transcript`.
-    fn lane_recv(&mut self, lane: usize, cmd: &[Vec<u8>], transcript: &mut Vec<u8>) -> Result<Reply, Error> {
-        let name = cmd.first().map(Vec::as_slice).unwrap_or_default();
+    fn lane_recv(&mut self, lane: Lane, name: &[u8], transcript: &mut Vec<u8>) -> Result<Reply, Error> {
         loop {
-            let reply = if lane == MAIN {
-                self.conn.recv()?
-            } else {
-                match &mut self.pool.own[lane - 1].link {
+            let reply = match lane {
+                Lane::Main => self.conn.recv()?,
+                Lane::Own(k) => match &mut self.pool.own[k].link {
                     Some((link, _)) => link.recv().map_err(|e| Error::Lost(e.to_string()))?,
                     None => return Err(Error::Other("internal: no such connection".into())),
+                },
+                Lane::Node(k) => {
+                    let node = self.pool.nodes[k].0.clone();
+                    self.conn.link_to(&node)?.recv().map_err(|e| Error::Lost(e.to_string()))?
                 }
             };
             if !matches!(reply, Reply::Push(_)) || crate::redis::commands::answered_by_push(name) {
@@ -637,7 +859,8 @@ impl Executor {
         !matches!(self.pool.vacancy(&self.conn.target), Vacancy::Full)
     }
 
-    /// A connection of its own for a WATCHing command; `None` when all [`POOL_SIZE`] are taken.
+    /// A connection of its own for a WATCHing command (its place in `pool.own`); `None` when all
+    /// [`POOL_SIZE`] are taken.
     fn acquire(&mut self) -> Result<Option<usize>, Error> {
         let target = &self.conn.target;
         let spot = match self.pool.vacancy(target) {
@@ -648,7 +871,7 @@ impl Executor {
                     && own.link.as_ref().is_some_and(|(link, _)| link.peer_closed());
                 if !closed {
                     own.busy = true;
-                    return Ok(Some(i + 1));
+                    return Ok(Some(i));
                 }
                 Some(i)
             }
@@ -661,29 +884,50 @@ impl Executor {
         match spot {
             Some(i) => {
                 self.pool.own[i] = own;
-                Ok(Some(i + 1))
+                Ok(Some(i))
             }
             None => {
                 self.pool.own.push(own);
-                Ok(Some(self.pool.own.len()))
+                Ok(Some(self.pool.own.len() - 1))
             }
         }
     }
 
-    fn release(&mut self, lane: usize) {
-        if let Some(own) = self.pool.own.get_mut(lane.wrapping_sub(1)) {
+    fn release(&mut self, k: usize) {
+        if let Some(own) = self.pool.own.get_mut(k) {
             own.busy = false;
         }
     }
 
-    fn drop_lane(&mut self, lane: usize) {
-        if lane == MAIN {
-            self.conn.drop_connection();
-        } else if let Some(own) = self.pool.own.get_mut(lane - 1) {
-            own.link = None;
-            own.busy = false;
+    fn drop_lane(&mut self, lane: Lane) {
+        match lane {
+            Lane::Main => self.conn.drop_connection(),
+            Lane::Own(k) => {
+                if let Some(own) = self.pool.own.get_mut(k) {
+                    own.link = None;
+                    own.busy = false;
+                }
+            }
+            Lane::Node(k) => {
+                let node = self.pool.nodes[k].0.clone();
+                self.conn.node_failed(&node);
+            }
         }
     }
+}
+
+/// Whether the next command is inside MULTI, after `cmd`.
+fn tx_state(cmd: &[Vec<u8>], in_multi: bool) -> bool {
+    match cmd.first() {
+        Some(w) if w.eq_ignore_ascii_case(b"multi") => true,
+        Some(w) if w.eq_ignore_ascii_case(b"exec") || w.eq_ignore_ascii_case(b"discard") => false,
+        _ => in_multi,
+    }
+}
+
+/// The redirect a reply asks for, if it is a `MOVED` or `ASK` error.
+fn redirect_of(v: &Reply) -> Option<crate::redis::cluster::Redirect> {
+    crate::redis::cluster::redirect(&String::from_utf8_lossy(v.error_text()?))
 }
 
 /// A command started whose next batch waits for a connection of its own.
