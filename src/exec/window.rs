@@ -534,11 +534,13 @@ impl Executor {
         let q = self.queue(at);
         let mut in_multi = false;
         for cmd in &batch.cmds {
-            // Inside MULTI the ASKING given before it still holds (Redis keeps it for the block).
-            if asking && !in_multi {
-                pack_into(&mut q.out, &[b"ASKING".to_vec()]);
+            if asking {
+                // Inside MULTI the ASKING given before it still holds (Redis keeps it for the block).
+                if !in_multi {
+                    pack_into(&mut q.out, &[b"ASKING".to_vec()]);
+                }
+                in_multi = tx_state(cmd, in_multi);
             }
-            in_multi = tx_state(cmd, in_multi);
             pack_into(&mut q.out, cmd);
         }
         q.packed.push(InFlight { slot: i, batch, asking });
@@ -661,10 +663,12 @@ impl Executor {
                     (None, true) => self.conn.prompt(),
                 };
                 let mut got = Ok(Reply::Nil);
-                if f.asking && !in_multi {
-                    got = self.lane_recv(lane, b"ASKING", &mut slot.transcript).map(|_| Reply::Nil);
+                if f.asking {
+                    if !in_multi {
+                        got = self.lane_recv(lane, b"ASKING", &mut slot.transcript).map(|_| Reply::Nil);
+                    }
+                    in_multi = tx_state(cmd, in_multi);
                 }
-                in_multi = tx_state(cmd, in_multi);
                 let name = cmd.first().map(Vec::as_slice).unwrap_or_default();
                 match got.and_then(|_| self.lane_recv(lane, name, &mut slot.transcript)) {
                     Ok(reply) => {
