@@ -276,13 +276,8 @@ fn a_pipelined_cluster_script_prints_exactly_what_redis_cli_prints_line_by_line(
     let c = Cluster::start();
     // Keys all over the slot space, commands of several shapes, keyless ones and cross-slot ones.
     let mut input = String::new();
-    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut rng = crate::harness::Xorshift(0x9e37_79b9_7f4a_7c15);
+    let mut next = || rng.next();
     for i in 0..400 {
         let k = format!("k{}", next() % 97);
         let line = match next() % 9 {
@@ -374,13 +369,8 @@ fn session_commands_on_a_cluster_print_the_same_pipelined_and_one_at_a_time() {
     // its slot: plain logins, whoami, touch and logout by id and of the current session, between
     // plain commands and logins with --id (which run alone). User 9's index is a string: its logins
     // fail inside EXEC and are undone by commands in two slots, one at a time.
-    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = move |n: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % n
-    };
+    let mut rng = crate::harness::Xorshift(0x2545_f491_4f6c_dd1d);
+    let mut next = move |n: u64| rng.below(n);
     let mut script = String::from("SET user_sessions:9 notaset\n");
     for i in 0..160 {
         let (u, f) = (1 + next(9), next(12));

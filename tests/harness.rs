@@ -217,6 +217,24 @@ fn listens(pid: u32, port: u16) -> bool {
     })
 }
 
+/// A small deterministic generator (xorshift): a failing generated script can be rebuilt from its
+/// seed.
+pub struct Xorshift(pub u64);
+
+impl Xorshift {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number below `n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
 /// A loopback port nobody listens on (the OS picked it free an instant ago).
 pub fn free_port() -> u16 {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port()

@@ -525,13 +525,8 @@ pub fn sorted_sets(out: &str) -> String {
 #[test]
 fn generated_scripts_of_session_and_raw_commands_print_the_same_pipelined_and_one_at_a_time() {
     let srv = Server::start();
-    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = move |n: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % n
-    };
+    let mut rng = crate::harness::Xorshift(0x2545_f491_4f6c_dd1d);
+    let mut next = move |n: u64| rng.below(n);
     for round in 0..8 {
         let mut script = String::new();
         for i in 0..70 {
@@ -636,13 +631,8 @@ fn concurrent_scripts_of_watching_commands_leave_every_session_in_its_index(kind
     // connection while the others go on.
     let scripts: Vec<String> = (0..4u64)
         .map(|p| {
-            let mut seed = 0x9e37_79b9_7f4a_7c15 ^ (p + 1);
-            let mut next = move |n: u64| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                seed % n
-            };
+            let mut rng = crate::harness::Xorshift(0x9e37_79b9_7f4a_7c15 ^ (p + 1));
+            let mut next = move |n: u64| rng.below(n);
             let mut script = String::new();
             for i in 0..400 {
                 let (u, s) = (1 + next(5), next(12));

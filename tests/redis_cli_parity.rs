@@ -423,19 +423,13 @@ fn monitor_given_after_the_flags_streams_until_the_connection_ends(kind: Kind) {
 }
 on_each_server!(monitor_given_after_the_flags_streams_until_the_connection_ends);
 
-/// A small deterministic generator (xorshift), so a failing script can be rebuilt from its number.
-struct Gen(u64);
+/// Generated commands, from a deterministic generator, so a failing script can be rebuilt from its
+/// number.
+struct Gen(crate::harness::Xorshift);
 
 impl Gen {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        self.0.below(n as u64) as usize
     }
 
     fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
@@ -544,7 +538,7 @@ impl Gen {
 fn generated_scripts_print_the_same(kind: Kind, forms: &[(&[&str], &[&str])]) {
     let srv = Server::start_on(kind);
     for n in 1..=40u64 {
-        let script = Gen(0x9e37_79b9_7f4a_7c15 ^ n).script();
+        let script = Gen(crate::harness::Xorshift(0x9e37_79b9_7f4a_7c15 ^ n)).script();
         for (cli_flags, redsh_flags) in forms {
             let expected = redis_cli(&srv, cli_flags, &script);
             let run = redsh(&srv, redsh_flags, &script);
@@ -578,7 +572,7 @@ on_each_server!(generated_scripts_in_resp3_print_exactly_as_redis_cli_prints_the
 /// generator knows, and every byte value, stored by redsh and by redis-cli from redsh's echo.
 fn echoed_lines_replayed_by_redis_cli_store_the_same_bytes(kind: Kind) {
     let srv = Server::start_on(kind);
-    let mut g = Gen(0x2545_f491_4f6c_dd1d);
+    let mut g = Gen(crate::harness::Xorshift(0x2545_f491_4f6c_dd1d));
     let mut script = String::new();
     for i in 0..300 {
         let _ = std::fmt::Write::write_fmt(&mut script, format_args!("SET k{i} {}\n", g.arg()));
