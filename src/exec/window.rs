@@ -138,21 +138,26 @@ struct Slot {
     parts: Option<Parts>,
 }
 
-/// Cluster: a batch whose commands live in different slots (an undo, a fallback), sent one
-/// command at a time as one at a time does, its replies gathered for the command.
+/// Cluster: a batch whose commands live in different slots (an undo, a fallback, the reads of a
+/// listing), sent slot by slot, its replies gathered for the command.
 struct Parts {
     whole: Batch,
     replies: Vec<Reply>,
 }
 
 impl Parts {
-    /// The next command, as a batch of its own.
+    /// The next commands whose keys share a slot, as a batch of their own.
     fn part(&self) -> Batch {
-        let i = self.replies.len();
+        let rest = &self.whole.cmds[self.replies.len()..];
+        let slot = rest.first().and_then(|c| crate::redis::cluster::command_slot(c));
+        let n = 1 + rest[1..]
+            .iter()
+            .take_while(|c| slot.is_some() && crate::redis::cluster::command_slot(c) == slot)
+            .count();
         Batch {
-            cmds: vec![self.whole.cmds[i].clone()],
+            cmds: rest[..n].to_vec(),
             quiet: self.whole.quiet,
-            last: self.whole.last && i + 1 == self.whole.cmds.len(),
+            last: self.whole.last && n == rest.len(),
             ..Batch::default()
         }
     }
@@ -481,6 +486,13 @@ impl Executor {
         let mut asking = false;
         let at = match *lane {
             Some(k) => Lane::Own(k),
+            // Windows on a cluster hold no connection apart: the script runner never gives them
+            // a command that WATCHes (`Store::pipelines_on_cluster`).
+            None if job.needs_own_lane(&batch) && self.conn.target.cluster => {
+                slot.error = Some(Error::Other("internal: a WATCHing command in a cluster window".into()));
+                slot.state = State::Done;
+                return true;
+            }
             None if job.needs_own_lane(&batch) => match self.acquire() {
                 Ok(Some(k)) => {
                     *lane = Some(k);

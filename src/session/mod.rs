@@ -369,12 +369,13 @@ impl Store {
     }
 
     /// Whether a command can join a pipelined window on a cluster (`-c`): one that never WATCHes
-    /// (a WATCH stands on one node's connection, which windows on a cluster do not hold apart) and
-    /// whose every batch lives in one slot (`sessions` reads its members' sessions across slots).
+    /// (a WATCH stands on one node's connection, which windows on a cluster do not hold apart).
     pub fn pipelines_on_cluster(&self, cmd: &Command) -> bool {
         self.pipelines(cmd)
             && match cmd {
                 Command::Whoami(_) | Command::Touch(_) | Command::Logout(_) => true,
+                // With the plain layout it never prunes (so never WATCHes) on a cluster.
+                Command::Sessions(_) => self.settings.cluster,
                 Command::Login { id, .. } => id.is_none() && self.settings.max_sessions == 0,
                 _ => false,
             }
