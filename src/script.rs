@@ -143,11 +143,7 @@ impl<'a> Runner<'a> {
                 }
                 // Under --read-from-replica a window would send its reads to the master: run alone.
                 Line::Session(cmd)
-                    if (if self.cluster {
-                        self.shell.store.pipelines_on_cluster(&cmd)
-                    } else {
-                        self.shell.store.pipelines(&cmd)
-                    }) && !self.shell.ex.reads_from_replica() =>
+                    if self.shell.store.pipelines(&cmd) && !self.shell.ex.reads_from_replica() =>
                 {
                     if self.cluster && self.window.iter().any(|e| matches!(e.work, Work::Raw(_))) {
                         self.drain();

@@ -365,16 +365,20 @@ fn after_a_failover_the_same_process_goes_on_on_the_promoted_replica() {
 #[test]
 fn session_commands_on_a_cluster_print_the_same_pipelined_and_one_at_a_time() {
     let c = Cluster::start();
-    // Session commands that never WATCH are pipelined on a cluster too, each batch on the node of
-    // its slot: plain logins, whoami, touch and logout by id and of the current session, between
-    // plain commands and logins with --id (which run alone). User 9's index is a string: its logins
-    // fail inside EXEC and are undone by commands in two slots, one at a time.
+    // Session commands are pipelined on a cluster too, each batch on the node of its slot (a WATCH
+    // on a connection of its own to that node): logins with and without --id, whoami, touch and
+    // logout by id and of the current session, sessions and logout-all, between plain commands.
+    // User 9's index is a string: its logins fail inside EXEC and are undone by commands in two
+    // slots, slot by slot.
     let mut rng = crate::harness::Xorshift(0x2545_f491_4f6c_dd1d);
     let mut next = move |n: u64| rng.below(n);
     let mut script = String::from("SET user_sessions:9 notaset\n");
     for i in 0..160 {
         let (u, f) = (1 + next(9), next(12));
-        let line = match next(10) {
+        // Users 10-12 only ever get sessions with given ids: the members a logout-all lists and
+        // deletes come in the same order in both runs.
+        let g = 10 + u % 3;
+        let line = match next(13) {
             0 | 1 => format!("login {u} user{u} r --ip 10.0.0.{u}"),
             2 => "whoami".to_owned(),
             3 => "touch".to_owned(),
@@ -383,6 +387,9 @@ fn session_commands_on_a_cluster_print_the_same_pipelined_and_one_at_a_time() {
             6 => format!("touch f{f}\nwhoami f{f}"),
             7 => format!("logout f{f}"),
             8 => format!("INCR n{}", i % 5),
+            9 => format!("login {g} user{g} r --ip 10.0.0.{g} --id h{f}"),
+            10 => format!("logout-all {g}"),
+            11 => format!("sessions {g}"),
             _ => format!("whoami f{f}"),
         };
         script.push_str(&line);

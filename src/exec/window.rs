@@ -154,8 +154,11 @@ impl Parts {
             .iter()
             .take_while(|c| slot.is_some() && crate::redis::cluster::command_slot(c) == slot)
             .count();
+        let cmds = rest[..n].to_vec();
         Batch {
-            cmds: rest[..n].to_vec(),
+            // The part with the WATCH takes the command's connection of its own on that node.
+            watch: cmds.iter().any(|c| c.first().is_some_and(|w| w.eq_ignore_ascii_case(b"watch"))),
+            cmds,
             quiet: self.whole.quiet,
             last: self.whole.last && n == rest.len(),
             ..Batch::default()
@@ -484,16 +487,37 @@ impl Executor {
         let State::Active { job, next, lane } = &mut slot.state else { return false };
         let Some(mut batch) = next.take() else { return false };
         let mut asking = false;
-        let at = match *lane {
-            Some(k) => Lane::Own(k),
-            // Windows on a cluster hold no connection apart: the script runner never gives them
-            // a command that WATCHes (`Store::pipelines_on_cluster`).
-            None if job.needs_own_lane(&batch) && self.conn.target.cluster => {
-                slot.error = Some(Error::Other("internal: a WATCHing command in a cluster window".into()));
+        // On a cluster, the node the batch goes to.
+        let mut to = None;
+        if self.conn.target.cluster {
+            if slot.parts.is_none() && spans_slots(&batch) {
+                for note in &batch.notes {
+                    self.out.render_summary(&mut slot.transcript, note);
+                }
+                let parts = Parts { whole: batch, replies: Vec::new() };
+                batch = parts.part();
+                slot.parts = Some(parts);
+            }
+            let (node, ask) = match slot.redirect.take() {
+                Some(redirected) => redirected,
+                None => (self.node_for(&batch, *lane), false),
+            };
+            asking = ask;
+            slot.last_node = Some(node.clone());
+            to = Some(node);
+        }
+        let at = match (*lane, &to) {
+            (Some(k), None) => Lane::Own(k),
+            (Some(k), Some(node)) if self.own_node(k) == Some(node) => Lane::Own(k),
+            // A command WATCHes on one node at a time (see the machines' orders on a cluster).
+            (Some(_), Some(_)) if batch.watch => {
+                slot.error = Some(Error::Other("internal: a WATCH on a second node".into()));
                 slot.state = State::Done;
                 return true;
             }
-            None if job.needs_own_lane(&batch) => match self.acquire() {
+            // Not the node of its WATCH: that node's shared connection.
+            (Some(_), Some(node)) => self.node_lane(node.clone()),
+            (None, _) if job.needs_own_lane(&batch) => match self.acquire(to.as_ref()) {
                 Ok(Some(k)) => {
                     *lane = Some(k);
                     Lane::Own(k)
@@ -501,6 +525,10 @@ impl Executor {
                 // Every connection of the pool is taken: the command waits for one to free up.
                 Ok(None) => {
                     *next = Some(batch);
+                    // It is routed again when it goes (the slot map may have changed).
+                    if let (Some(node), true) = (to, asking) {
+                        slot.redirect = Some((node, true));
+                    }
                     if !std::mem::replace(&mut slot.queued, true) {
                         self.pool.waiting.push_back(i);
                     }
@@ -512,28 +540,8 @@ impl Executor {
                     return true;
                 }
             },
-            None if self.conn.target.cluster => {
-                if slot.parts.is_none() && spans_slots(&batch) {
-                    for note in &batch.notes {
-                        self.out.render_summary(&mut slot.transcript, note);
-                    }
-                    let parts = Parts { whole: batch, replies: Vec::new() };
-                    batch = parts.part();
-                    slot.parts = Some(parts);
-                }
-                if self.conn.slots.is_empty() {
-                    // A node was lost (its slots forgotten): any node still up gives the map again.
-                    let _ = self.conn.refresh_slots();
-                }
-                let (node, ask) = match slot.redirect.take() {
-                    Some(to) => to,
-                    None => (self.node_of(&batch), false),
-                };
-                asking = ask;
-                slot.last_node = Some(node.clone());
-                self.node_lane(node)
-            }
-            None => Lane::Main,
+            (None, Some(node)) => self.node_lane(node.clone()),
+            (None, None) => Lane::Main,
         };
         slot.final_sent = batch.last && matches!(at, Lane::Main | Lane::Node(_));
         for note in &batch.notes {
@@ -559,18 +567,28 @@ impl Executor {
         true
     }
 
-    /// Cluster: the node a batch goes to — the one it names, else the one serving its keys' slot
-    /// (the node in use when the map does not say).
-    fn node_of(&self, batch: &Batch) -> Address {
+    /// Cluster: the node a batch goes to — the one it names, else the one serving its keys' slot;
+    /// a batch without keys (UNWATCH) goes to the node of the command's WATCH, else to the node in
+    /// use (also when the map does not say).
+    fn node_for(&mut self, batch: &Batch, lane: Option<usize>) -> Address {
         if let Some((host, port)) = &batch.node {
             return Address::Tcp { host: host.clone(), port: *port };
         }
-        batch
-            .cmds
-            .iter()
-            .find_map(|c| crate::redis::cluster::command_slot(c))
-            .and_then(|slot| self.conn.slots.node(slot).cloned())
-            .unwrap_or_else(|| self.conn.target.address.clone())
+        if self.conn.slots.is_empty() {
+            // A node was lost (its slots forgotten): any node still up gives the map again.
+            let _ = self.conn.refresh_slots();
+        }
+        let keyed = batch.cmds.iter().find_map(|c| crate::redis::cluster::command_slot(c));
+        match keyed {
+            Some(slot) => self.conn.slots.node(slot).cloned(),
+            None => lane.and_then(|k| self.own_node(k).cloned()),
+        }
+        .unwrap_or_else(|| self.conn.target.address.clone())
+    }
+
+    /// The node a connection of the pool is connected to.
+    fn own_node(&self, k: usize) -> Option<&Address> {
+        self.pool.own.get(k)?.link.as_ref().map(|(_, t)| &t.address)
     }
 
     /// Cluster: the lane of a node's connection.
@@ -596,7 +614,12 @@ impl Executor {
             self.pool.waiting.pop_front();
             slots[i].queued = false;
             if waits {
-                served |= self.dispatch(slots, i);
+                // Not served after all (the free connection is on another node): it went back in
+                // the queue; the others wait their turn too.
+                if !self.dispatch(slots, i) {
+                    break;
+                }
+                served = true;
             }
         }
         served
@@ -607,9 +630,10 @@ impl Executor {
     fn follow_on(&mut self, k: usize, slots: &mut [Slot]) {
         while let Some(&i) = self.pool.waiting.front() {
             if waits_for_lane(&slots[i]) {
-                let target = &self.conn.target;
+                let node = self.waiting_node(&slots[i]);
+                let target = self.target_for(node.as_ref());
                 let own = &mut self.pool.own[k];
-                if own.busy || !own.link.as_ref().is_some_and(|(_, t)| t == target) {
+                if own.busy || !own.link.as_ref().is_some_and(|(_, t)| *t == target) {
                     return;
                 }
                 own.busy = true;
@@ -659,10 +683,7 @@ impl Executor {
     /// line only, as one at a time, and goes again where it was sent.
     fn read_lane(&mut self, lane: Lane, n: usize, slots: &mut [Slot]) -> Option<Vec<usize>> {
         let mut answered = Vec::with_capacity(n);
-        let node = match lane {
-            Lane::Node(k) => Some(self.pool.nodes[k].0.clone()),
-            _ => None,
-        };
+        let node = self.lane_node(lane);
         for _ in 0..n {
             let f = self.queue(lane).flights.pop_front()?;
             let slot = &mut slots[f.slot];
@@ -775,7 +796,13 @@ impl Executor {
             return;
         }
         slot.redirect = Some((node, r.ask));
-        if let State::Active { next, .. } = &mut slot.state {
+        if let State::Active { next, lane, .. } = &mut slot.state {
+            // A WATCH the old node refused stands nowhere: the command WATCHes again on the new one.
+            if batch.watch
+                && let Some(k) = lane.take()
+            {
+                self.release(k);
+            }
             *next = Some(batch);
         }
     }
@@ -800,9 +827,9 @@ impl Executor {
     /// Ends a line whose commands `cmds` were sent (or were to be) when `e` struck: they are shown,
     /// then the error; none is ever sent again.
     fn fail(&mut self, slot: &mut Slot, lane: Lane, e: Error, cmds: &[Args]) {
-        let prompt = match lane {
-            Lane::Node(k) => self.conn.prompt_at(&self.pool.nodes[k].0),
-            _ => self.conn.prompt(),
+        let prompt = match self.lane_node(lane) {
+            Some(node) => self.conn.prompt_at(&node),
+            None => self.conn.prompt(),
         };
         self.fail_at(slot, lane, e, cmds, &prompt);
     }
@@ -825,6 +852,15 @@ impl Executor {
             self.drop_lane(Lane::Own(own));
         }
         slot.state = State::Done;
+    }
+
+    /// Cluster: the node a connection of the window is connected to.
+    fn lane_node(&self, lane: Lane) -> Option<Address> {
+        match lane {
+            Lane::Node(k) => Some(self.pool.nodes[k].0.clone()),
+            Lane::Own(k) if self.conn.target.cluster => self.own_node(k).cloned(),
+            _ => None,
+        }
     }
 
     fn queue(&mut self, lane: Lane) -> &mut Queue {
@@ -870,15 +906,37 @@ impl Executor {
         }
     }
 
-    /// Whether [`acquire`](Self::acquire) would find a connection now.
+    /// Whether [`acquire`](Self::acquire) could find a connection now (on some node).
     fn pool_has_room(&self) -> bool {
         !matches!(self.pool.vacancy(&self.conn.target), Vacancy::Full)
     }
 
-    /// A connection of its own for a WATCHing command (its place in `pool.own`); `None` when all
-    /// [`POOL_SIZE`] are taken.
-    fn acquire(&mut self) -> Result<Option<usize>, Error> {
-        let target = &self.conn.target;
+    /// The setup of a connection of its own: the main connection's, on `node` of a cluster.
+    fn target_for(&self, node: Option<&Address>) -> Target {
+        let mut target = self.conn.target.clone();
+        if let Some(node) = node {
+            target.address = node.clone();
+        }
+        target
+    }
+
+    /// Cluster: the node a command waiting for a connection of its own will WATCH on.
+    fn waiting_node(&mut self, slot: &Slot) -> Option<Address> {
+        if !self.conn.target.cluster {
+            return None;
+        }
+        if let Some((node, _)) = &slot.redirect {
+            return Some(node.clone());
+        }
+        let State::Active { next: Some(batch), .. } = &slot.state else { return None };
+        let batch = batch.clone();
+        Some(self.node_for(&batch, None))
+    }
+
+    /// A connection of its own for a WATCHing command (its place in `pool.own`), on `node` of a
+    /// cluster; `None` when all [`POOL_SIZE`] are taken.
+    fn acquire(&mut self, node: Option<&Address>) -> Result<Option<usize>, Error> {
+        let target = &self.target_for(node);
         let spot = match self.pool.vacancy(target) {
             Vacancy::Full => return Ok(None),
             Vacancy::Free(i) => {

@@ -368,19 +368,6 @@ impl Store {
             )
     }
 
-    /// Whether a command can join a pipelined window on a cluster (`-c`): one that never WATCHes
-    /// (a WATCH stands on one node's connection, which windows on a cluster do not hold apart).
-    pub fn pipelines_on_cluster(&self, cmd: &Command) -> bool {
-        self.pipelines(cmd)
-            && match cmd {
-                Command::Whoami(_) | Command::Touch(_) | Command::Logout(_) => true,
-                // With the plain layout it never prunes (so never WATCHes) on a cluster.
-                Command::Sessions(_) => self.settings.cluster,
-                Command::Login { id, .. } => id.is_none() && self.settings.max_sessions == 0,
-                _ => false,
-            }
-    }
-
     /// Literal mode: the machine that sends the document's own commands, one at a time (`None`
     /// for the commands the document has no steps for: they run as usual).
     fn literal_machine(
