@@ -8,9 +8,8 @@
 #    (its raw path, echoed as well). Targets: ≤ 0.15× redis-cli, ≤ 2× redsh's raw path.
 # 2. 60k raw lines, `--no-echo`, against `redis-cli --pipe` on the same commands: ≤ 1.25×.
 # 3. `-c` on a 3-master cluster: 20k raw lines against `redis-cli -c` line by line, byte-identical
-#    output: ≤ 0.2×. And the session commands pipelined on a cluster (login, whoami, touch, logout:
-#    those that never WATCH), N of each, against redis-cli -c running the commands redsh echoed:
-#    ≤ 0.15×, as on one server.
+#    output: ≤ 0.2×. And each session command pipelined on the cluster, N of each, against
+#    redis-cli -c running the commands redsh echoed: ≤ 0.15×, as on one server.
 #
 #   scripts/bench.sh                  ROUNDS=3 N=5000 by default
 #   ROUNDS=1 N=1000 scripts/bench.sh  quicker
@@ -192,7 +191,7 @@ done
 
 # Session commands on the cluster: the same scripts and starting state as on one server.
 ckinds=()
-for k in login whoami touch logout; do
+for k in login login-id whoami touch logout renew sessions logout-all; do
   [ -f "$tmp/$k.redsh" ] && ckinds+=("$k")
 done
 crestore() {
