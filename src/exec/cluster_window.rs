@@ -37,9 +37,6 @@ struct Item {
     error: Option<Error>,
 }
 
-fn redirect_line(slot: u16, node: &Address) -> Vec<u8> {
-    format!("-> Redirected to slot [{slot}] located at {}\n", node.label()).into_bytes()
-}
 
 impl Executor {
     /// Runs a cluster window of plain commands (`(line, command)`); whether any line failed.
@@ -75,7 +72,7 @@ impl Executor {
                 {
                     here = owner.clone();
                     if self.out.show_redirects {
-                        transcript.extend(redirect_line(slot, &here));
+                        transcript.extend(super::redirect_line(slot, &here).into_bytes());
                     }
                 }
                 Item { line, cmd, node: here.clone(), echoed, transcript, reply: None, error: None }
@@ -132,18 +129,18 @@ impl Executor {
         }
         // Slots that moved meanwhile: followed one command at a time, in input order.
         for item in &mut items {
-            let Some(r) = item.reply.as_ref().and_then(redirect_of) else { continue };
+            let Some(r) = item.reply.as_ref().and_then(cluster::redirect_of) else { continue };
             item.transcript.truncate(item.echoed);
             let mut redirect = Some(r);
             for _ in 0..MAX_REDIRECTS {
                 let Some(r) = redirect.take() else { break };
                 let node = self.moved_to(&r);
                 if self.out.show_redirects {
-                    item.transcript.extend(redirect_line(r.slot, &node));
+                    item.transcript.extend(super::redirect_line(r.slot, &node).into_bytes());
                 }
                 match self.send_one(&node, &item.cmd, r.ask, &mut item.transcript) {
                     Ok(reply) => {
-                        redirect = redirect_of(&reply);
+                        redirect = cluster::redirect_of(&reply);
                         item.reply = Some(reply);
                     }
                     Err(e) => {
@@ -220,12 +217,7 @@ impl Executor {
 
     /// Learns where a MOVED points (refreshing the whole map once it is stale); the node to go to.
     fn moved_to(&mut self, r: &Redirect) -> Address {
-        let host = match (&r.host, &self.conn.target.address) {
-            (Some(h), _) => h.clone(),
-            (None, Address::Tcp { host, .. }) => host.clone(),
-            (None, Address::Unix(_)) => "127.0.0.1".to_owned(),
-        };
-        let node = Address::Tcp { host, port: r.port };
+        let node = r.node(&self.conn.target.address);
         if !r.ask {
             self.conn.slots.learn(r.slot, node.clone());
         }
@@ -233,6 +225,3 @@ impl Executor {
     }
 }
 
-fn redirect_of(v: &Reply) -> Option<Redirect> {
-    cluster::redirect(&String::from_utf8_lossy(v.error_text()?))
-}

@@ -524,12 +524,7 @@ impl Conn {
 
     /// Cluster mode: goes where a `MOVED`/`ASK` points (the caller sends `ASKING` for an `ASK`).
     pub fn follow(&mut self, r: &Redirect) {
-        let host = match (&r.host, &self.target.address) {
-            (Some(h), _) => h.clone(),
-            (None, Address::Tcp { host, .. }) => host.clone(),
-            (None, Address::Unix(_)) => "127.0.0.1".to_owned(),
-        };
-        let address = Address::Tcp { host, port: r.port };
+        let address = r.node(&self.target.address);
         if !r.ask {
             self.slots.learn(r.slot, address.clone());
         }

@@ -77,9 +77,9 @@ fn replica_safe(cmds: &[Args]) -> bool {
 /// How many redirections one command may follow (a slot can move while it is in flight).
 const MAX_REDIRECTS: usize = 8;
 
-/// The redirect a reply asks for, if it is a `MOVED` or `ASK` error.
-fn redirect_of(v: &Reply) -> Option<cluster::Redirect> {
-    cluster::redirect(&String::from_utf8_lossy(v.error_text()?))
+/// redis-cli's line for a redirect it follows: `-> Redirected to slot [N] located at host:port`.
+fn redirect_line(slot: u16, node: &Address) -> String {
+    format!("-> Redirected to slot [{slot}] located at {}\n", node.label())
 }
 
 /// redis-cli's timing line for slow commands: `(0.60s)`.
@@ -295,7 +295,7 @@ impl Executor {
             }
             // Like redis-cli, a redirected attempt shows as its redirect line only.
             let replies = self.collect_here(cmds, asking)?;
-            match replies.iter().find_map(redirect_of) {
+            match replies.iter().find_map(cluster::redirect_of) {
                 Some(r) => {
                     asking = r.ask;
                     self.redirected(&r);
@@ -347,7 +347,7 @@ impl Executor {
                 self.recv_reply(b"ASKING")?;
             }
             let reply = self.recv_reply(&cmd[0])?;
-            if let Some(r) = redirect_of(&reply) {
+            if let Some(r) = cluster::redirect_of(&reply) {
                 asking = r.ask;
                 self.redirected(&r);
                 continue;
@@ -364,16 +364,9 @@ impl Executor {
 
     /// Prints redis-cli's redirect line and goes to the node it names.
     fn redirected(&mut self, r: &cluster::Redirect) {
-        let host = match (&r.host, &self.conn.target.address) {
-            (Some(h), _) => h.clone(),
-            (None, crate::exec::conn::Address::Tcp { host, .. }) => host.clone(),
-            (None, crate::exec::conn::Address::Unix(_)) => String::new(),
-        };
-        let shown = if host.contains(':') { format!("[{host}]") } else { host };
         if self.out.show_redirects {
-            self.out.write(
-                format!("-> Redirected to slot [{}] located at {shown}:{}\n", r.slot, r.port).as_bytes(),
-            );
+            let line = redirect_line(r.slot, &r.node(&self.conn.target.address));
+            self.out.write(line.as_bytes());
         }
         self.conn.follow(r);
     }

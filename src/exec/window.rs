@@ -732,7 +732,7 @@ impl Executor {
                 }
             }
             if let Some(node) = &node {
-                if let Some(r) = replies.iter().find_map(redirect_of) {
+                if let Some(r) = replies.iter().find_map(crate::redis::cluster::redirect_of) {
                     self.redirect(slot, f.batch, &r);
                     answered.push(f.slot);
                     continue;
@@ -776,15 +776,9 @@ impl Executor {
     /// Cluster: a batch the cluster redirected (nothing of it ran) goes again where it is sent,
     /// after redis-cli's redirect line.
     fn redirect(&mut self, slot: &mut Slot, batch: Batch, r: &crate::redis::cluster::Redirect) {
-        let host = match (&r.host, &self.conn.target.address) {
-            (Some(h), _) => h.clone(),
-            (None, Address::Tcp { host, .. }) => host.clone(),
-            (None, Address::Unix(_)) => "127.0.0.1".to_owned(),
-        };
-        let node = Address::Tcp { host, port: r.port };
+        let node = r.node(&self.conn.target.address);
         if self.out.show_redirects {
-            let line = format!("-> Redirected to slot [{}] located at {}\n", r.slot, node.label());
-            slot.transcript.extend_from_slice(line.as_bytes());
+            slot.transcript.extend_from_slice(super::redirect_line(r.slot, &node).as_bytes());
         }
         if !r.ask {
             self.conn.slots.learn(r.slot, node.clone());
@@ -997,11 +991,6 @@ fn tx_state(cmd: &[Vec<u8>], in_multi: bool) -> bool {
         Some(w) if w.eq_ignore_ascii_case(b"exec") || w.eq_ignore_ascii_case(b"discard") => false,
         _ => in_multi,
     }
-}
-
-/// The redirect a reply asks for, if it is a `MOVED` or `ASK` error.
-fn redirect_of(v: &Reply) -> Option<crate::redis::cluster::Redirect> {
-    crate::redis::cluster::redirect(&String::from_utf8_lossy(v.error_text()?))
 }
 
 /// A command started whose next batch waits for a connection of its own.

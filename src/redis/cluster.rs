@@ -55,6 +55,23 @@ pub struct Redirect {
     pub port: u16,
 }
 
+impl Redirect {
+    /// The node it points to; an empty host is the host of `current` (the node that answered).
+    pub fn node(&self, current: &Address) -> Address {
+        let host = match (&self.host, current) {
+            (Some(h), _) => h.clone(),
+            (None, Address::Tcp { host, .. }) => host.clone(),
+            (None, Address::Unix(_)) => "127.0.0.1".to_owned(),
+        };
+        Address::Tcp { host, port: self.port }
+    }
+}
+
+/// The redirect a reply asks for, if it is a `MOVED` or `ASK` error.
+pub fn redirect_of(reply: &Reply) -> Option<Redirect> {
+    redirect(&String::from_utf8_lossy(reply.error_text()?))
+}
+
 /// Parses `MOVED 3999 127.0.0.1:6381` / `ASK 3999 :6381`.
 pub fn redirect(error_text: &str) -> Option<Redirect> {
     let mut words = error_text.split(' ');
