@@ -37,7 +37,6 @@ struct Item {
     error: Option<Error>,
 }
 
-
 impl Executor {
     /// Runs a cluster window of plain commands (`(line, command)`); whether any line failed.
     pub fn run_cluster_window(&mut self, entries: Vec<(usize, Args)>) -> bool {
@@ -224,4 +223,3 @@ impl Executor {
         node
     }
 }
-

@@ -14,13 +14,19 @@
 //! main connection, ahead of it. A connection lost mid-round fails every command it carried with
 //! "may have run": nothing is ever sent twice.
 
-use crate::error::Error;
-use std::collections::VecDeque;
+mod footprint;
+mod lanes;
 
-use crate::exec::conn::{Address, Link, Target};
+pub use footprint::Footprint;
+use footprint::Gathered;
+use lanes::Lane;
+pub use lanes::Pool;
+
+use crate::error::Error;
+
+use crate::exec::conn::Address;
 use crate::exec::job::{Finish, Job, Kind};
 use crate::exec::{Args, Executor, reply_text};
-use crate::redis::commands::{self, Keys};
 use crate::redis::reply::Reply;
 use crate::redis::resp::pack_into;
 use crate::session::parse::Command;
@@ -37,64 +43,6 @@ pub enum Work {
 pub struct Entry {
     pub line: usize,
     pub work: Work,
-}
-
-/// What a command may touch, for ordering it against the commands before it in a window.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Footprint {
-    pub keys: Vec<Vec<u8>>,
-    /// Any key at all (unknown keys, or the whole keyspace).
-    pub any_key: bool,
-    /// Some session's key not known beforehand (`session:*`).
-    pub any_session: bool,
-    /// Some user's index not known beforehand (`user_sessions:*`).
-    pub any_index: bool,
-    /// Changes the connection (SELECT, MULTI, AUTH…).
-    pub state: bool,
-    pub reads_current: bool,
-    pub writes_current: bool,
-    /// WATCHes keys: runs on a connection of its own.
-    pub own_lane: bool,
-}
-
-impl Footprint {
-    /// A plain command's footprint, from the command table.
-    pub fn raw(cmd: &[Vec<u8>]) -> Footprint {
-        let mut f = Footprint { state: commands::changes_state(cmd), ..Footprint::default() };
-        match commands::keys(cmd) {
-            Keys::Known(keys) => f.keys = keys.into_iter().map(<[u8]>::to_vec).collect(),
-            Keys::Any => f.any_key = true,
-        }
-        f
-    }
-
-    fn is_session_key(k: &[u8]) -> bool {
-        k.starts_with(b"session:")
-    }
-
-    fn is_index_key(k: &[u8]) -> bool {
-        k.starts_with(b"user_sessions:")
-    }
-
-    /// Whether `later` must wait for `self` (an earlier command) to be done.
-    pub fn conflicts(&self, later: &Footprint) -> bool {
-        let (a, b) = (self, later);
-        if a.state || b.state || a.any_key || b.any_key {
-            return true;
-        }
-        if a.keys.iter().any(|k| b.keys.contains(k)) {
-            return true;
-        }
-        // A line that may touch some session (or index) not known beforehand waits for a line that
-        // names one. Two such lines do not wait for each other: the sessions a line may touch
-        // unnamed are those of the users it names (their indexes are among its keys), and what two
-        // lines do to an index without naming it (EXPIRE … GT, SREM of their own id) commutes.
-        let unnamed = |x: &Footprint, y: &Footprint| {
-            (x.any_session && y.keys.iter().any(|k| Footprint::is_session_key(k)))
-                || (x.any_index && y.keys.iter().any(|k| Footprint::is_index_key(k)))
-        };
-        unnamed(a, b) || unnamed(b, a)
-    }
 }
 
 /// How the session store takes part in a window.
@@ -181,93 +129,8 @@ struct InFlight {
     asking: bool,
 }
 
-/// A connection of a window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Lane {
-    /// The main connection (one server).
-    Main,
-    /// `pool.own[k]`: a connection of its own for a WATCHing command.
-    Own(usize),
-    /// `pool.nodes[k]`: the connection to one node of a cluster.
-    Node(usize),
-}
-
-/// What a connection of a window carries: batches written and not answered yet (oldest first),
-/// and batches packed for its next write.
-#[derive(Default)]
-struct Queue {
-    flights: VecDeque<InFlight>,
-    out: Vec<u8>,
-    packed: Vec<InFlight>,
-}
-
-impl Queue {
-    fn idle(&self) -> bool {
-        self.flights.is_empty() && self.packed.is_empty()
-    }
-}
-
-/// A connection of its own for WATCHing commands.
-#[derive(Default)]
-struct Own {
-    /// The connection, and the target it was set up for (server, credentials, database, protocol).
-    link: Option<(Link, Target)>,
-    /// A command's WATCH stands on it (or will, once what is packed is written).
-    busy: bool,
-    /// Seen open since the window began (a connection idle between windows may have been closed
-    /// by the server's `timeout` or a CLIENT KILL: it is replaced, not tried).
-    checked: bool,
-    queue: Queue,
-}
-
-/// The connections of pipelined windows: the main connection's queue, and connections of their
-/// own for WATCHing commands, kept from window to window.
-#[derive(Default)]
-pub struct Pool {
-    main: Queue,
-    own: Vec<Own>,
-    /// Cluster: each node's queue (the connections are the executor's, one per node).
-    nodes: Vec<(Address, Queue)>,
-    /// Commands started whose next batch waits for a connection of its own, in input order.
-    waiting: VecDeque<usize>,
-    /// Commands with a next batch to send this round (not those waiting for a connection).
-    ready: Vec<usize>,
-}
-
-/// Where a WATCHing command can get a connection of its own.
-enum Vacancy {
-    /// A free connection, set up as the main connection is now.
-    Free(usize),
-    /// A place for a new one: never used, lost, or set up otherwise (server, credentials,
-    /// database, protocol) and idle.
-    Spare(usize),
-    /// The pool may grow.
-    New,
-    Full,
-}
-
-impl Pool {
-    fn vacancy(&self, target: &Target) -> Vacancy {
-        let free = |o: &Own| !o.busy && o.link.as_ref().is_some_and(|(_, t)| t == target);
-        let spare = |o: &Own| !o.busy && (o.link.is_none() || o.queue.idle());
-        if let Some(i) = self.own.iter().position(free) {
-            Vacancy::Free(i)
-        } else if let Some(i) = self.own.iter().position(spare) {
-            Vacancy::Spare(i)
-        } else if self.own.len() < POOL_SIZE {
-            Vacancy::New
-        } else {
-            Vacancy::Full
-        }
-    }
-}
-
 /// How many redirections one command's batch may follow (a slot can move while it is in flight).
 const MAX_REDIRECTS: usize = 8;
-
-/// Most connections of their own open at once: enough to keep the WATCHing commands of a window
-/// flowing, few enough to be a good citizen on the server.
-const POOL_SIZE: usize = 32;
 
 impl Executor {
     /// Runs a window; whether any of its lines failed. Transcripts and errors are printed in input
@@ -471,13 +334,6 @@ impl Executor {
         moved
     }
 
-    /// Every connection of the window.
-    fn lanes(&self) -> Vec<Lane> {
-        let own = (0..self.pool.own.len()).map(Lane::Own);
-        let nodes = (0..self.pool.nodes.len()).map(Lane::Node);
-        std::iter::once(Lane::Main).chain(own).chain(nodes).collect()
-    }
-
     /// Packs slot `i`'s next batch for the connection it goes on; whether it did. A batch that
     /// lifts its command's WATCH (EXEC, UNWATCH) frees the connection for the next command at
     /// once: that command's batches follow it on the same connection, where EXEC has already
@@ -586,22 +442,6 @@ impl Executor {
         .unwrap_or_else(|| self.conn.target.address.clone())
     }
 
-    /// The node a connection of the pool is connected to.
-    fn own_node(&self, k: usize) -> Option<&Address> {
-        self.pool.own.get(k)?.link.as_ref().map(|(_, t)| &t.address)
-    }
-
-    /// Cluster: the lane of a node's connection.
-    fn node_lane(&mut self, node: Address) -> Lane {
-        match self.pool.nodes.iter().position(|(a, _)| *a == node) {
-            Some(k) => Lane::Node(k),
-            None => {
-                self.pool.nodes.push((node, Queue::default()));
-                Lane::Node(self.pool.nodes.len() - 1)
-            }
-        }
-    }
-
     /// Gives connections that are free to the commands waiting for one, in input order; whether
     /// any was given.
     fn serve_waiting(&mut self, slots: &mut [Slot]) -> bool {
@@ -644,36 +484,6 @@ impl Executor {
             }
             self.pool.waiting.pop_front();
             slots[i].queued = false;
-        }
-    }
-
-    /// Writes what is packed for each connection, one write each.
-    fn write_all(&mut self, slots: &mut [Slot]) {
-        for lane in self.lanes() {
-            self.write(lane, slots);
-        }
-    }
-
-    /// Writes what is packed for a connection, in one write.
-    fn write(&mut self, lane: Lane, slots: &mut [Slot]) {
-        if self.queue(lane).out.is_empty() {
-            return;
-        }
-        let out = std::mem::take(&mut self.queue(lane).out);
-        let packed = std::mem::take(&mut self.queue(lane).packed);
-        let sent = self.lane_send(lane, &out);
-        let q = self.queue(lane);
-        q.out = out;
-        q.out.clear();
-        match sent {
-            Ok(()) => q.flights.extend(packed),
-            Err(e) => {
-                // Nothing was written: a refused reconnection fails each line in its place.
-                for f in packed {
-                    self.fail(&mut slots[f.slot], lane, e.clone(), &f.batch.cmds);
-                }
-                self.lane_lost(lane, e, slots, &[]);
-            }
         }
     }
 
@@ -848,72 +658,6 @@ impl Executor {
         slot.state = State::Done;
     }
 
-    /// Cluster: the node a connection of the window is connected to.
-    fn lane_node(&self, lane: Lane) -> Option<Address> {
-        match lane {
-            Lane::Node(k) => Some(self.pool.nodes[k].0.clone()),
-            Lane::Own(k) if self.conn.target.cluster => self.own_node(k).cloned(),
-            _ => None,
-        }
-    }
-
-    fn queue(&mut self, lane: Lane) -> &mut Queue {
-        match lane {
-            Lane::Main => &mut self.pool.main,
-            Lane::Own(k) => &mut self.pool.own[k].queue,
-            Lane::Node(k) => &mut self.pool.nodes[k].1,
-        }
-    }
-
-    fn lane_send(&mut self, lane: Lane, packed: &[u8]) -> Result<(), Error> {
-        match lane {
-            Lane::Main => self.conn.send(packed),
-            Lane::Own(k) => match &mut self.pool.own[k].link {
-                Some((link, _)) => link.send(packed).map_err(|e| Error::Lost(e.to_string())),
-                None => Err(Error::Other("internal: no such connection".into())),
-            },
-            Lane::Node(k) => {
-                let node = self.pool.nodes[k].0.clone();
-                self.conn.link_to(&node)?.send(packed).map_err(|e| Error::Lost(e.to_string()))
-            }
-        }
-    }
-
-    /// The reply to `cmd` on a lane; pushes that come first go into `transcript`.
-    fn lane_recv(&mut self, lane: Lane, name: &[u8], transcript: &mut Vec<u8>) -> Result<Reply, Error> {
-        loop {
-            let reply = match lane {
-                Lane::Main => self.conn.recv()?,
-                Lane::Own(k) => match &mut self.pool.own[k].link {
-                    Some((link, _)) => link.recv().map_err(|e| Error::Lost(e.to_string()))?,
-                    None => return Err(Error::Other("internal: no such connection".into())),
-                },
-                Lane::Node(k) => {
-                    let node = self.pool.nodes[k].0.clone();
-                    self.conn.link_to(&node)?.recv().map_err(|e| Error::Lost(e.to_string()))?
-                }
-            };
-            if !matches!(reply, Reply::Push(_)) || crate::redis::commands::answered_by_push(name) {
-                return Ok(reply);
-            }
-            self.out.render_push(transcript, &reply);
-        }
-    }
-
-    /// Whether [`acquire`](Self::acquire) could find a connection now (on some node).
-    fn pool_has_room(&self) -> bool {
-        !matches!(self.pool.vacancy(&self.conn.target), Vacancy::Full)
-    }
-
-    /// The setup of a connection of its own: the main connection's, on `node` of a cluster.
-    fn target_for(&self, node: Option<&Address>) -> Target {
-        let mut target = self.conn.target.clone();
-        if let Some(node) = node {
-            target.address = node.clone();
-        }
-        target
-    }
-
     /// Cluster: the node a command waiting for a connection of its own will WATCH on.
     fn waiting_node(&mut self, slot: &Slot) -> Option<Address> {
         if !self.conn.target.cluster {
@@ -925,62 +669,6 @@ impl Executor {
         let State::Active { next: Some(batch), .. } = &slot.state else { return None };
         let batch = batch.clone();
         Some(self.node_for(&batch, None))
-    }
-
-    /// A connection of its own for a WATCHing command (its place in `pool.own`), on `node` of a
-    /// cluster; `None` when all [`POOL_SIZE`] are taken.
-    fn acquire(&mut self, node: Option<&Address>) -> Result<Option<usize>, Error> {
-        let target = &self.target_for(node);
-        let spot = match self.pool.vacancy(target) {
-            Vacancy::Full => return Ok(None),
-            Vacancy::Free(i) => {
-                let own = &mut self.pool.own[i];
-                let closed = !std::mem::replace(&mut own.checked, true)
-                    && own.link.as_ref().is_some_and(|(link, _)| link.peer_closed());
-                if !closed {
-                    own.busy = true;
-                    return Ok(Some(i));
-                }
-                Some(i)
-            }
-            Vacancy::Spare(i) => Some(i),
-            Vacancy::New => None,
-        };
-        let link = Link::open(target, target.db)?;
-        let own =
-            Own { link: Some((link, target.clone())), busy: true, checked: true, queue: Queue::default() };
-        match spot {
-            Some(i) => {
-                self.pool.own[i] = own;
-                Ok(Some(i))
-            }
-            None => {
-                self.pool.own.push(own);
-                Ok(Some(self.pool.own.len() - 1))
-            }
-        }
-    }
-
-    fn release(&mut self, k: usize) {
-        if let Some(own) = self.pool.own.get_mut(k) {
-            own.busy = false;
-        }
-    }
-
-    fn drop_lane(&mut self, lane: Lane) {
-        match lane {
-            Lane::Main => self.conn.drop_connection(),
-            Lane::Own(k) => {
-                if let Some(own) = self.pool.own.get_mut(k) {
-                    own.link = None;
-                    own.busy = false;
-                }
-            }
-            Lane::Node(k) => {
-                let node = self.pool.nodes[k].0.clone();
-                self.conn.node_failed(&node);
-            }
-        }
     }
 }
 
@@ -1019,59 +707,6 @@ fn select_of(cmd: &[Vec<u8>]) -> Option<i64> {
     }
 }
 
-/// The footprints of several lines together: whether a line conflicts with any of them is the
-/// union of what it would conflict with in each (see [`Footprint::conflicts`]).
-#[derive(Default)]
-struct Gathered {
-    /// The keys' hashes: a collision only makes a line wait, never run early.
-    keys: std::collections::HashSet<u64>,
-    session_keys: bool,
-    index_keys: bool,
-    any_session: bool,
-    any_index: bool,
-    /// Some line changes the connection or touches any key.
-    everything: bool,
-    /// Some line changes the connection.
-    state: bool,
-    lines: usize,
-}
-
-impl Gathered {
-    fn add(&mut self, f: &Footprint) {
-        self.lines += 1;
-        for k in &f.keys {
-            self.session_keys |= Footprint::is_session_key(k);
-            self.index_keys |= Footprint::is_index_key(k);
-            self.keys.insert(key_hash(k));
-        }
-        self.any_session |= f.any_session;
-        self.any_index |= f.any_index;
-        self.everything |= f.state || f.any_key;
-        self.state |= f.state;
-    }
-
-    fn conflicts(&self, f: &Footprint) -> bool {
-        if self.lines == 0 {
-            return false;
-        }
-        self.everything
-            || f.state
-            || f.any_key
-            || f.keys.iter().any(|k| self.keys.contains(&key_hash(k)))
-            || (f.any_session && self.session_keys)
-            || (f.any_index && self.index_keys)
-            || (self.any_session && f.keys.iter().any(|k| Footprint::is_session_key(k)))
-            || (self.any_index && f.keys.iter().any(|k| Footprint::is_index_key(k)))
-    }
-}
-
-fn key_hash(k: &[u8]) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    k.hash(&mut h);
-    h.finish()
-}
-
 /// Whether a line may start now: no unfinished line before it could change what it sees. A line
 /// whose last batch is already on the main connection cannot, for what follows it there; but a
 /// session command decides as it starts, from the shell's state: it waits for every earlier line
@@ -1090,24 +725,6 @@ mod tests {
 
     fn a(line: &str) -> Vec<Vec<u8>> {
         line.split(' ').map(|w| w.as_bytes().to_vec()).collect()
-    }
-
-    #[test]
-    fn footprints_order_what_must_be_ordered() {
-        let set = Footprint::raw(&a("SET k v"));
-        let get = Footprint::raw(&a("GET k"));
-        let other = Footprint::raw(&a("GET j"));
-        assert!(set.conflicts(&get));
-        assert!(!set.conflicts(&other));
-        assert!(Footprint::raw(&a("SELECT 1")).conflicts(&other));
-        assert!(Footprint::raw(&a("DBSIZE")).conflicts(&other));
-        assert!(!Footprint::raw(&a("PING")).conflicts(&other));
-        let touch = Footprint { keys: vec![b"session:x".to_vec()], any_index: true, ..Footprint::default() };
-        assert!(touch.conflicts(&Footprint::raw(&a("TTL user_sessions:1"))));
-        assert!(!touch.conflicts(&Footprint::raw(&a("GET plain"))));
-        let whoami = Footprint { reads_current: true, any_session: true, ..Footprint::default() };
-        assert!(whoami.conflicts(&Footprint::raw(&a("GET session:x"))));
-        assert!(!whoami.conflicts(&Footprint::raw(&a("GET plain"))));
     }
 
     #[test]
