@@ -500,11 +500,8 @@ impl Executor {
             let mut replies = Vec::with_capacity(f.batch.cmds.len());
             let mut in_multi = false;
             for (k, cmd) in f.batch.cmds.iter().enumerate() {
-                let prompt = match (&node, self.out.echo) {
-                    (_, false) => String::new(),
-                    (Some(node), true) => self.conn.prompt_at(node),
-                    (None, true) => self.conn.prompt(),
-                };
+                // On a cluster a batch is shown once it is read whole (see `render_node`).
+                let prompt = if self.out.echo && node.is_none() { self.conn.prompt() } else { String::new() };
                 let mut got = Ok(Reply::Nil);
                 if f.asking {
                     if !in_multi {
@@ -528,9 +525,11 @@ impl Executor {
                             other => Error::Lost(other.to_string()),
                         };
                         let mut prompt = prompt;
-                        if let (Some(node), false) = (&node, f.batch.quiet) {
-                            // What did come back is shown before the loss, as one at a time.
-                            self.render_node(node, &mut slot.transcript, &f.batch.cmds, &replies);
+                        if let Some(node) = &node {
+                            if !f.batch.quiet {
+                                // What did come back is shown before the loss, as one at a time.
+                                self.render_node(node, &mut slot.transcript, &f.batch.cmds, &replies);
+                            }
                             if self.out.echo {
                                 prompt = self.conn.prompt_at(node);
                             }
