@@ -7,9 +7,9 @@
 //! UNWATCH), so no other EXEC can clear its WATCH. Then every reply is read. A connection of its own
 //! is written again as soon as its replies are in — its command's next batch, and once that batch
 //! lifts the WATCH, the first batch of the next command waiting for a connection, in the same write
-//! (EXEC has cleared every WATCH by then): one write per WATCHing command, and the server busy while
-//! the other connections are read. A command starts only when no earlier unfinished
-//! command could change what it sees ([`Footprint`]): touching the same keys, or the current
+//! (EXEC has cleared every WATCH by then): one write per round trip a WATCHing command needs, and
+//! the server busy while the other connections are read. A command starts only when no earlier
+//! unfinished command could change what it sees ([`Footprint`]): touching the same keys, or the current
 //! session, or the connection's state — unless that earlier command has sent its last batch on the
 //! main connection, ahead of it. A connection lost mid-round fails every command it carried with
 //! "may have run": nothing is ever sent twice.
@@ -666,8 +666,7 @@ impl Executor {
             return Some(node.clone());
         }
         let State::Active { next: Some(batch), .. } = &slot.state else { return None };
-        let batch = batch.clone();
-        Some(self.node_for(&batch, None))
+        Some(self.node_for(batch, None))
     }
 }
 
